@@ -1,0 +1,15 @@
+//! SeaORM entities, one file per table. Only `src/store` uses them: the
+//! domain and the gRPC layer never see these types.
+pub mod api_key;
+pub mod area;
+pub mod contact;
+pub mod customer;
+pub mod hub_session;
+pub mod idempotency_key;
+pub mod notification;
+pub mod sms_consent_event;
+pub mod staff_user;
+pub mod staff_user_area;
+pub mod workspace;
+
+pub type Timestamp = chrono::DateTime<chrono::Utc>;

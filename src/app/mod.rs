@@ -1,0 +1,92 @@
+//! One function per operation. Each authorizes the caller, parses its input
+//! into domain values (naming every bad field), runs its writes in one
+//! transaction and returns domain types. Nothing here knows protobuf.
+pub mod bootstrap;
+pub mod contacts;
+pub mod customer_input;
+pub mod customers;
+pub mod hub_auth;
+pub mod import;
+pub mod staff;
+pub mod welcome;
+pub mod workspace;
+
+use crate::{auth::password::PasswordHasher, clock::Clock, config::Settings, mail::{Mailer, Templates}};
+use sea_orm::DatabaseConnection;
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// Everything an operation needs, cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub clock: Arc<dyn Clock>,
+    pub settings: Arc<Settings>,
+    pub mailer: Mailer,
+    pub templates: Arc<Templates>,
+    pub passwords: PasswordHasher,
+    /// Woken after a commit that queued notifications, so delivery starts at once.
+    pub outbox_signal: Arc<Notify>,
+    /// Names this process's claims in the outbox.
+    pub instance_id: String,
+}
+
+impl AppState {
+    pub fn new(db: DatabaseConnection, clock: Arc<dyn Clock>, settings: Settings, mailer: Mailer) -> Self {
+        let passwords = PasswordHasher::new(settings.password_hash_memory_kib, settings.password_hash_iterations);
+        Self {
+            db,
+            clock,
+            settings: Arc::new(settings),
+            mailer,
+            templates: Arc::new(Templates::new()),
+            passwords,
+            outbox_signal: Arc::new(Notify::new()),
+            instance_id: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
+        }
+    }
+
+    /// The domain in Message-IDs of this service's mails.
+    pub fn message_domain(&self) -> &str {
+        self.settings.default_sender_email.rsplit('@').next().unwrap_or("customerhub.local")
+    }
+}
+
+/// How a create with an optional `request_id` starts.
+pub enum Begin {
+    /// First time: create inside this transaction (the key is already in it).
+    Fresh(crate::store::Tx),
+    /// A retry: this resource was created by the first call.
+    Replay(crate::domain::Id),
+}
+
+/// Starts an idempotent create (insert-or-nothing on the key). A concurrent
+/// call with the same key waits on the key's unique index, then replays.
+pub async fn begin_create(
+    state: &AppState,
+    workspace_id: &crate::domain::Id,
+    operation: &str,
+    request_id: Option<&str>,
+    new_id: &crate::domain::Id,
+) -> crate::error::AppResult<Begin> {
+    use crate::store::{self, TransactionTrait};
+    if let Some(rid) = request_id
+        && let Some(existing) = store::idempotency::find(&state.db, workspace_id, operation, rid).await?
+    {
+        return Ok(Begin::Replay(existing));
+    }
+    let tx = state.db.begin().await?;
+    if let Some(rid) = request_id
+        && let Err(e) = store::idempotency::insert(&tx, workspace_id, operation, rid, new_id, state.clock.now()).await
+    {
+        // Release the transaction (and SQLite's only connection) before looking again.
+        tx.rollback().await?;
+        if store::is_unique_violation(&e)
+            && let Some(existing) = store::idempotency::find(&state.db, workspace_id, operation, rid).await?
+        {
+            return Ok(Begin::Replay(existing));
+        }
+        return Err(e.into());
+    }
+    Ok(Begin::Fresh(tx))
+}

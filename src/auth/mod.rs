@@ -1,0 +1,8 @@
+//! Credentials: API keys and HUB session tokens (random secrets stored only
+//! as SHA-256), HUB passwords (Argon2id), and the tower layer that resolves
+//! the bearer token of every request into a `Caller`.
+pub mod layer;
+pub mod password;
+pub mod tokens;
+
+pub use layer::AuthLayer;

@@ -1,0 +1,79 @@
+//! The command line: `serve`, `migrate`, and admin commands.
+use crate::{
+    app::bootstrap::{BootstrapInput, bootstrap},
+    clock::SystemClock,
+    config::Settings,
+    domain::Locale,
+    startup::{Application, build_state, shutdown_signal},
+    store,
+};
+use clap::{Parser, Subcommand};
+use std::{path::PathBuf, sync::Arc};
+
+#[derive(Parser)]
+#[command(name = "customerhub", version, about = "Keeps a service business's customers informed.")]
+pub struct Cli {
+    /// TOML settings file (also CUSTOMERHUB_CONFIG).
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the gRPC service (migrates the database first).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Create a workspace with its first admin; prints the admin's API key as the last line.
+    Bootstrap {
+        /// The business's name.
+        #[arg(long)]
+        workspace: String,
+        /// The first admin's e-mail.
+        #[arg(long)]
+        admin_email: String,
+        /// The first admin's name (default: the e-mail's local part).
+        #[arg(long)]
+        admin_name: Option<String>,
+        /// IANA time zone of the business.
+        #[arg(long, default_value = "Europe/Copenhagen")]
+        time_zone: String,
+        /// Default language: da, en or sv.
+        #[arg(long, default_value = "da")]
+        locale: String,
+    },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = Settings::load(cli.config)?;
+    crate::telemetry::init(&settings.log_format, &settings.log);
+    match cli.command {
+        Command::Serve => {
+            let app = Application::build(settings).await?;
+            app.run_until_stopped(shutdown_signal()).await
+        }
+        Command::Migrate => {
+            let db = store::connect(&settings).await?;
+            store::migrate(&db).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Bootstrap { workspace, admin_email, admin_name, time_zone, locale } => {
+            let locale = Locale::from_stored(&locale).ok_or_else(|| anyhow::anyhow!("--locale must be da, en or sv"))?;
+            let state = build_state(settings, Arc::new(SystemClock)).await?;
+            let done = bootstrap(
+                &state,
+                BootstrapInput { workspace_name: workspace, admin_email, admin_name, time_zone, locale },
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("workspace id: {}", done.workspace.id);
+            println!("admin id: {}", done.admin.id);
+            println!("API key (shown once; send as `authorization: Bearer <key>`):");
+            println!("{}", done.api_key);
+            Ok(())
+        }
+    }
+}

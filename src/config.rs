@@ -1,0 +1,137 @@
+//! Settings: defaults, then an optional TOML file (`--config` or
+//! `CUSTOMERHUB_CONFIG`), then `CUSTOMERHUB_*` environment variables. Every
+//! setting is listed in the README.
+use anyhow::Context;
+use serde::Deserialize;
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// gRPC listen address.
+    pub listen: SocketAddr,
+    /// `sqlite://…` or `postgres://…`; empty: a SQLite file in `data_dir`.
+    pub database_url: Option<String>,
+    /// Where the default SQLite file and mail folder live.
+    pub data_dir: PathBuf,
+    /// Most database connections per process.
+    pub db_max_connections: u32,
+    /// lettre SMTP URL (`smtp://host:25`, `smtps://user:pass@host`); empty: `.eml` files in `mail_dir`.
+    pub smtp_url: Option<String>,
+    /// Folder for `.eml` files when no SMTP server is set; default `data_dir/mail`.
+    pub mail_dir: Option<PathBuf>,
+    /// HUB base URL given to new workspaces.
+    pub default_hub_url: String,
+    /// Sender address given to new workspaces.
+    pub default_sender_email: String,
+    /// How long a welcome-mail activation link works.
+    pub activation_ttl_hours: i64,
+    /// How long a HUB session lasts.
+    pub session_ttl_hours: i64,
+    /// Run the background delivery worker in this process.
+    pub run_workers: bool,
+    /// Sends tried before a notification is failed.
+    pub delivery_max_attempts: i32,
+    /// First retry delay; doubles per attempt, with jitter.
+    pub delivery_backoff_base_secs: u64,
+    /// Longest retry delay.
+    pub delivery_backoff_max_secs: u64,
+    /// How long a claimed delivery is reserved for its worker.
+    pub delivery_lease_secs: u64,
+    /// How often an idle worker looks for due deliveries.
+    pub delivery_poll_ms: u64,
+    /// Argon2id memory in KiB for HUB passwords.
+    pub password_hash_memory_kib: u32,
+    /// Argon2id iterations for HUB passwords.
+    pub password_hash_iterations: u32,
+    /// `text` or `json`.
+    pub log_format: String,
+    /// tracing filter, e.g. `info,customerhub=debug`.
+    pub log: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            database_url: None,
+            data_dir: PathBuf::from("./data"),
+            db_max_connections: 10,
+            smtp_url: None,
+            mail_dir: None,
+            default_hub_url: "http://localhost:8080".into(),
+            default_sender_email: "no-reply@customerhub.local".into(),
+            activation_ttl_hours: 7 * 24,
+            session_ttl_hours: 30 * 24,
+            run_workers: true,
+            delivery_max_attempts: 8,
+            delivery_backoff_base_secs: 5,
+            delivery_backoff_max_secs: 3600,
+            delivery_lease_secs: 60,
+            delivery_poll_ms: 1000,
+            // OWASP's recommended Argon2id minimum: 19 MiB, 2 iterations.
+            password_hash_memory_kib: 19 * 1024,
+            password_hash_iterations: 2,
+            log_format: "text".into(),
+            log: "info".into(),
+        }
+    }
+}
+
+impl Settings {
+    pub fn load(file: Option<PathBuf>) -> anyhow::Result<Self> {
+        let file = file.or_else(|| std::env::var_os("CUSTOMERHUB_CONFIG").map(PathBuf::from));
+        let mut builder = config::Config::builder();
+        if let Some(path) = &file {
+            builder = builder.add_source(config::File::from(path.as_path()).required(true));
+        }
+        let settings: Settings = builder
+            .add_source(
+                config::Environment::with_prefix("CUSTOMERHUB").try_parsing(true).ignore_empty(true),
+            )
+            .build()
+            .context("reading configuration")?
+            .try_deserialize()
+            .context("invalid configuration")?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Refuses settings that would make a half-working service.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if let Some(url) = &self.database_url
+            && !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            anyhow::bail!("CUSTOMERHUB_DATABASE_URL must start with sqlite:, postgres:// or postgresql://");
+        }
+        crate::domain::EmailAddress::parse(&self.default_sender_email)
+            .map_err(|e| anyhow::anyhow!("CUSTOMERHUB_DEFAULT_SENDER_EMAIL {e}"))?;
+        crate::domain::HttpUrl::parse(&self.default_hub_url)
+            .map_err(|e| anyhow::anyhow!("CUSTOMERHUB_DEFAULT_HUB_URL {e}"))?;
+        if self.delivery_max_attempts < 1 {
+            anyhow::bail!("CUSTOMERHUB_DELIVERY_MAX_ATTEMPTS must be at least 1");
+        }
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            anyhow::bail!("CUSTOMERHUB_LOG_FORMAT must be text or json");
+        }
+        if self.activation_ttl_hours < 1 || self.session_ttl_hours < 1 {
+            anyhow::bail!("CUSTOMERHUB_ACTIVATION_TTL_HOURS and CUSTOMERHUB_SESSION_TTL_HOURS must be at least 1");
+        }
+        Ok(())
+    }
+
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}?mode=rwc", self.data_dir.join("customerhub.db").display()),
+        }
+    }
+
+    pub fn mail_dir(&self) -> PathBuf {
+        self.mail_dir.clone().unwrap_or_else(|| self.data_dir.join("mail"))
+    }
+
+    pub fn lease(&self) -> Duration {
+        Duration::from_secs(self.delivery_lease_secs)
+    }
+}

@@ -1,0 +1,6 @@
+//! Background delivery of the outbox: one step (`try_execute_task`) that
+//! tests drive directly, and a loop that runs it in the service.
+pub mod backoff;
+pub mod worker;
+
+pub use worker::{ExecutionOutcome, run_until_stopped, try_execute_task};

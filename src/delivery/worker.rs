@@ -1,0 +1,106 @@
+use super::backoff;
+use crate::{
+    app::AppState,
+    error::AppResult,
+    mail::OutgoingMail,
+    store::{self, outbox::Claimed},
+};
+use chrono::Duration as ChronoDuration;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum ExecutionOutcome {
+    /// One notification was handled (sent, rescheduled or failed).
+    TaskCompleted,
+    /// Nothing is due.
+    EmptyQueue,
+}
+
+/// Claims one due notification, sends it and records the result.
+pub async fn try_execute_task(state: &AppState) -> AppResult<ExecutionOutcome> {
+    let now = state.clock.now();
+    let lease_until = now + ChronoDuration::from_std(state.settings.lease()).unwrap_or(ChronoDuration::seconds(60));
+    let owner = &state.instance_id;
+    let Some(task) = store::outbox::claim_next(&state.db, owner, now, lease_until).await? else {
+        return Ok(ExecutionOutcome::EmptyQueue);
+    };
+    let span = tracing::info_span!("deliver", notification = %task.id, channel = %task.channel, attempt = task.attempts);
+    let _guard = span.enter();
+    let result = send(state, &task).await;
+    let now = state.clock.now();
+    match result {
+        Ok(()) => {
+            store::outbox::mark_sent(&state.db, &task.id, owner, now).await?;
+            tracing::info!("delivered");
+        }
+        Err(e) if task.attempts >= state.settings.delivery_max_attempts => {
+            let error = format!("{e:#}");
+            tracing::warn!(%error, "delivery failed for good");
+            store::outbox::mark_failed(&state.db, &task.id, owner, &error, now).await?;
+        }
+        Err(e) => {
+            let error = format!("{e:#}");
+            let wait = backoff::delay(
+                task.attempts,
+                Duration::from_secs(state.settings.delivery_backoff_base_secs),
+                Duration::from_secs(state.settings.delivery_backoff_max_secs),
+            );
+            tracing::warn!(%error, retry_in = ?wait, "delivery failed; will retry");
+            let at = now + ChronoDuration::from_std(wait).unwrap_or(ChronoDuration::hours(1));
+            store::outbox::mark_retry(&state.db, &task.id, owner, &error, at, now).await?;
+        }
+    }
+    Ok(ExecutionOutcome::TaskCompleted)
+}
+
+async fn send(state: &AppState, task: &Claimed) -> anyhow::Result<()> {
+    match task.channel.as_str() {
+        "email" => {
+            let workspace = store::workspaces::get(&state.db, &task.workspace_id).await?;
+            let headers: Vec<(String, String)> = serde_json::from_str(&task.headers_json).unwrap_or_default();
+            state
+                .mailer
+                .send(&OutgoingMail {
+                    id: task.id.clone(),
+                    from_name: workspace.sender_name,
+                    from_email: workspace.sender_email.to_string(),
+                    to: task.recipient.clone(),
+                    subject: task.subject.clone(),
+                    text: task.body_text.clone(),
+                    html: task.body_html.clone(),
+                    message_id: task.message_id.clone(),
+                    headers,
+                })
+                .await
+        }
+        other => anyhow::bail!("no transport for channel {other:?}"),
+    }
+}
+
+/// Runs `try_execute_task` until `stop` is cancelled: straight on while work
+/// is due, otherwise waiting for a new notification or the poll interval.
+/// A claimed delivery is finished before the loop looks at `stop` again.
+pub async fn run_until_stopped(state: AppState, stop: CancellationToken) {
+    let poll = Duration::from_millis(state.settings.delivery_poll_ms);
+    loop {
+        if stop.is_cancelled() {
+            break;
+        }
+        let idle = match try_execute_task(&state).await {
+            Ok(ExecutionOutcome::TaskCompleted) => None,
+            Ok(ExecutionOutcome::EmptyQueue) => Some(poll),
+            Err(e) => {
+                tracing::error!(error = %e, "delivery worker step failed");
+                Some(poll)
+            }
+        };
+        if let Some(wait) = idle {
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = state.outbox_signal.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! Types every layer shares. Nothing here knows protobuf or SeaORM: values
+//! are parsed once at the edge ("parse, don't validate") and trusted after.
+pub mod caller;
+pub mod contact;
+pub mod customer;
+pub mod id;
+pub mod page;
+pub mod values;
+pub mod workspace;
+
+pub use caller::{Caller, HubPrincipal, Role, StaffPrincipal};
+pub use id::Id;
+pub use values::*;

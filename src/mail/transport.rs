@@ -1,0 +1,86 @@
+//! Sends mail through a pooled SMTP transport, or, with no SMTP server
+//! configured, writes each mail as `<notification id>.eml` into a folder.
+//! Both are idempotent per notification: the Message-ID is stable across
+//! retries and a rewritten file replaces the earlier one.
+use anyhow::Context;
+use lettre::{
+    AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+    message::{
+        Mailbox, MultiPart, SinglePart,
+        header::{HeaderName, HeaderValue},
+    },
+};
+use std::path::PathBuf;
+
+#[derive(Clone)]
+pub enum Mailer {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Folder(PathBuf),
+}
+
+/// A mail ready to go out.
+#[derive(Debug, Clone)]
+pub struct OutgoingMail {
+    /// Names the `.eml` file; the notification id.
+    pub id: String,
+    pub from_name: String,
+    pub from_email: String,
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: Option<String>,
+    pub message_id: String,
+    /// Extra headers (List-Unsubscribe, Auto-Submitted, ...).
+    pub headers: Vec<(String, String)>,
+}
+
+impl Mailer {
+    pub fn from_settings(smtp_url: Option<&str>, folder: PathBuf) -> anyhow::Result<Self> {
+        match smtp_url {
+            Some(url) => Ok(Mailer::Smtp(
+                AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                    .context("CUSTOMERHUB_SMTP_URL is not a valid lettre SMTP URL")?
+                    .build(),
+            )),
+            None => {
+                std::fs::create_dir_all(&folder).with_context(|| format!("creating mail folder {}", folder.display()))?;
+                Ok(Mailer::Folder(folder))
+            }
+        }
+    }
+
+    pub async fn send(&self, mail: &OutgoingMail) -> anyhow::Result<()> {
+        let message = build(mail)?;
+        match self {
+            Mailer::Smtp(transport) => {
+                transport.send(message).await?;
+            }
+            Mailer::Folder(dir) => {
+                let tmp = dir.join(format!(".{}.eml.tmp", mail.id));
+                let path = dir.join(format!("{}.eml", mail.id));
+                tokio::fs::write(&tmp, message.formatted()).await?;
+                tokio::fs::rename(&tmp, &path).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn build(mail: &OutgoingMail) -> anyhow::Result<Message> {
+    let from = Mailbox::new(Some(mail.from_name.clone()), mail.from_email.parse().context("sender address")?);
+    let to: Mailbox = mail.to.parse().context("recipient address")?;
+    let mut builder = Message::builder()
+        .from(from)
+        .to(to)
+        .subject(mail.subject.clone())
+        .message_id(Some(format!("<{}>", mail.message_id)));
+    for (name, value) in &mail.headers {
+        let name = HeaderName::new_from_ascii(name.clone()).map_err(|e| anyhow::anyhow!("header {name}: {e}"))?;
+        builder = builder.raw_header(HeaderValue::new(name, value.clone()));
+    }
+    let message = match &mail.html {
+        Some(html) => builder.multipart(MultiPart::alternative_plain_html(mail.text.clone(), html.clone()))?,
+        None => builder.singlepart(SinglePart::plain(mail.text.clone()))?,
+    };
+    Ok(message)
+}

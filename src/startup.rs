@@ -1,0 +1,145 @@
+//! Builds the whole service from settings: database (migrated), mail
+//! transport, gRPC server with health and reflection, and the delivery
+//! worker. Tests build it the same way on port 0.
+use crate::{
+    app::AppState,
+    auth::AuthLayer,
+    clock::{Clock, SystemClock},
+    config::Settings,
+    delivery,
+    grpc::{
+        customer_api::CustomerApi,
+        hub_api::HubApi,
+        pb::{
+            self, customer_service_server::CustomerServiceServer, hub_service_server::HubServiceServer,
+            punch_card_service_server::PunchCardServiceServer, reminder_service_server::ReminderServiceServer,
+            timesheet_service_server::TimesheetServiceServer, workspace_service_server::WorkspaceServiceServer,
+        },
+        placeholder_api::{PunchCardApi, ReminderApi, TimesheetApi},
+        workspace_api::WorkspaceApi,
+    },
+    mail::Mailer,
+    store,
+};
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+
+pub struct Application {
+    listener: TcpListener,
+    addr: SocketAddr,
+    state: AppState,
+}
+
+/// Opens the database and runs migrations, then assembles the state.
+pub async fn build_state(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
+    let db = store::connect(&settings).await?;
+    store::migrate(&db).await?;
+    let mailer = Mailer::from_settings(settings.smtp_url.as_deref(), settings.mail_dir())?;
+    Ok(AppState::new(db, clock, settings, mailer))
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with_clock(settings, Arc::new(SystemClock)).await
+    }
+
+    pub async fn build_with_clock(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(settings.listen).await?;
+        let addr = listener.local_addr()?;
+        let state = build_state(settings, clock).await?;
+        Ok(Self { listener, addr, state })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then stops taking requests, lets the
+    /// ones in flight finish, and lets the worker finish its current delivery.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let state = self.state;
+        let stop = CancellationToken::new();
+        let worker = state
+            .settings
+            .run_workers
+            .then(|| tokio::spawn(delivery::run_until_stopped(state.clone(), stop.clone())));
+
+        let (health, health_service) = tonic_health::server::health_reporter();
+        health.set_serving::<CustomerServiceServer<CustomerApi>>().await;
+        health.set_serving::<WorkspaceServiceServer<WorkspaceApi>>().await;
+        health.set_serving::<HubServiceServer<HubApi>>().await;
+        health.set_service_status("", tonic_health::ServingStatus::Serving).await;
+
+        let descriptor_sets = [pb::FILE_DESCRIPTOR_SET, tonic_health::pb::FILE_DESCRIPTOR_SET, tonic_types::pb::FILE_DESCRIPTOR_SET];
+        let mut v1 = tonic_reflection::server::Builder::configure();
+        let mut v1alpha = tonic_reflection::server::Builder::configure();
+        for set in descriptor_sets {
+            v1 = v1.register_encoded_file_descriptor_set(set);
+            v1alpha = v1alpha.register_encoded_file_descriptor_set(set);
+        }
+
+        let server = tonic::transport::Server::builder()
+            .trace_fn(|req| tracing::info_span!("grpc", method = %req.uri().path()))
+            .http2_keepalive_interval(Some(Duration::from_secs(30)))
+            .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+            .layer(AuthLayer::new(state.clone()))
+            .add_service(health_service)
+            .add_service(v1.build_v1()?)
+            .add_service(v1alpha.build_v1alpha()?)
+            .add_service(WorkspaceServiceServer::new(WorkspaceApi::new(state.clone())))
+            .add_service(CustomerServiceServer::new(CustomerApi::new(state.clone())))
+            .add_service(HubServiceServer::new(HubApi::new(state.clone())))
+            .add_service(PunchCardServiceServer::new(PunchCardApi))
+            .add_service(TimesheetServiceServer::new(TimesheetApi))
+            .add_service(ReminderServiceServer::new(ReminderApi));
+
+        tracing::info!(addr = %self.addr, "customerhub serving");
+        let stop_on_shutdown = stop.clone();
+        let result = server
+            .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), async move {
+                shutdown.await;
+                tracing::info!("shutting down: finishing requests in flight");
+                stop_on_shutdown.cancel();
+            })
+            .await;
+        stop.cancel();
+        if let Some(worker) = worker {
+            let _ = worker.await;
+        }
+        state.db.clone().close().await.ok();
+        result?;
+        Ok(())
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

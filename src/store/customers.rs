@@ -1,0 +1,273 @@
+use super::is_unique_violation;
+use crate::{
+    clock::Timestamp,
+    domain::{
+        Id, Locale, Module, Tone,
+        caller::CustomerScope,
+        customer::{Address, Customer, CustomerKind, SmsConsent, SmsConsentMethod},
+        page::{Page, PageRequest, page_from},
+    },
+    error::{AppError, AppResult},
+};
+use entity::{contact, customer, sms_consent_event};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Select,
+};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+fn to_domain(m: customer::Model, contact_count: i64) -> Customer {
+    let mut modules = vec![];
+    if m.module_punch_cards {
+        modules.push(Module::PunchCards);
+    }
+    if m.module_timesheets {
+        modules.push(Module::Timesheets);
+    }
+    Customer {
+        id: Id::from_stored(m.id),
+        kind: CustomerKind::from_stored(&m.kind),
+        company_name: m.company_name,
+        first_name: m.first_name,
+        last_name: m.last_name,
+        display_name: m.display_name,
+        email: m.email,
+        phone: m.phone,
+        address: Address {
+            line1: m.address_line1,
+            line2: m.address_line2,
+            postal_code: m.postal_code,
+            city: m.city,
+            country_code: m.country_code,
+        },
+        area_id: m.area_id.map(Id::from_stored),
+        external_ref: m.external_ref,
+        hub_access: m.hub_access,
+        modules,
+        locale: m.locale.as_deref().and_then(Locale::from_stored),
+        tone: m.tone.as_deref().and_then(Tone::from_stored),
+        sms_consent: SmsConsent {
+            granted: m.sms_consent_granted,
+            recorded_at: m.sms_consent_at,
+            method: m.sms_consent_method.as_deref().and_then(SmsConsentMethod::from_stored),
+            note: m.sms_consent_note,
+            recorded_by: m.sms_consent_by.map(Id::from_stored),
+        },
+        contact_count,
+        version: m.version,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+    }
+}
+
+fn to_row(workspace_id: &Id, c: &Customer) -> customer::ActiveModel {
+    customer::ActiveModel {
+        id: Set(c.id.to_string()),
+        workspace_id: Set(workspace_id.to_string()),
+        kind: Set(c.kind.as_str().into()),
+        company_name: Set(c.company_name.clone()),
+        first_name: Set(c.first_name.clone()),
+        last_name: Set(c.last_name.clone()),
+        display_name: Set(c.display_name.clone()),
+        sort_name: Set(c.display_name.to_lowercase()),
+        email: Set(c.email.clone()),
+        phone: Set(c.phone.clone()),
+        address_line1: Set(c.address.line1.clone()),
+        address_line2: Set(c.address.line2.clone()),
+        postal_code: Set(c.address.postal_code.clone()),
+        city: Set(c.address.city.clone()),
+        country_code: Set(c.address.country_code.clone()),
+        area_id: Set(c.area_id.as_ref().map(Id::to_string)),
+        external_ref: Set(c.external_ref.clone()),
+        hub_access: Set(c.hub_access),
+        module_punch_cards: Set(c.modules.contains(&Module::PunchCards)),
+        module_timesheets: Set(c.modules.contains(&Module::Timesheets)),
+        locale: Set(c.locale.map(|l| l.as_str().to_string())),
+        tone: Set(c.tone.map(|t| t.as_str().to_string())),
+        sms_consent_granted: Set(c.sms_consent.granted),
+        sms_consent_at: Set(c.sms_consent.recorded_at),
+        sms_consent_method: Set(c.sms_consent.method.map(|m| m.as_str().to_string())),
+        sms_consent_note: Set(c.sms_consent.note.clone()),
+        sms_consent_by: Set(c.sms_consent.recorded_by.as_ref().map(Id::to_string)),
+        version: Set(c.version),
+        created_at: Set(c.created_at),
+        updated_at: Set(c.updated_at),
+    }
+}
+
+fn duplicate_ref(r: &str) -> AppError {
+    AppError::AlreadyExists { resource: "customer", description: format!("a customer with external_ref {r:?} exists already") }
+}
+
+/// Restricts a customer query to what the scope may see.
+fn scoped(scope: &CustomerScope) -> Select<customer::Entity> {
+    let mut q = customer::Entity::find().filter(customer::Column::WorkspaceId.eq(scope.workspace_id.as_str()));
+    if let Some(areas) = &scope.areas {
+        q = q.filter(customer::Column::AreaId.is_in(areas.iter().map(Id::to_string)));
+    }
+    q
+}
+
+async fn contact_counts(conn: &impl ConnectionTrait, ids: &[String]) -> AppResult<HashMap<String, i64>> {
+    let mut map = HashMap::new();
+    if ids.is_empty() {
+        return Ok(map);
+    }
+    let rows: Vec<(String, i64)> = contact::Entity::find()
+        .select_only()
+        .column(contact::Column::CustomerId)
+        .column_as(contact::Column::Id.count(), "n")
+        .filter(contact::Column::CustomerId.is_in(ids.iter().cloned()))
+        .group_by(contact::Column::CustomerId)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    map.extend(rows);
+    Ok(map)
+}
+
+pub async fn insert(conn: &impl ConnectionTrait, workspace_id: &Id, c: &Customer) -> AppResult<()> {
+    match customer::Entity::insert(to_row(workspace_id, c)).exec_without_returning(conn).await {
+        Ok(_) => Ok(()),
+        Err(e) if is_unique_violation(&e) => Err(duplicate_ref(c.external_ref.as_deref().unwrap_or_default())),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn get(conn: &impl ConnectionTrait, scope: &CustomerScope, id: &Id) -> AppResult<Customer> {
+    let m = scoped(scope)
+        .filter(customer::Column::Id.eq(id.as_str()))
+        .one(conn)
+        .await?
+        .ok_or_else(|| AppError::not_found("customer", id.as_str()))?;
+    let n = contact::Entity::find().filter(contact::Column::CustomerId.eq(id.as_str())).count(conn).await?;
+    Ok(to_domain(m, n as i64))
+}
+
+/// The customer with this external reference, whatever the caller's areas.
+pub async fn find_by_external_ref(conn: &impl ConnectionTrait, workspace_id: &Id, r: &str) -> AppResult<Option<Id>> {
+    Ok(customer::Entity::find()
+        .filter(customer::Column::WorkspaceId.eq(workspace_id.as_str()))
+        .filter(customer::Column::ExternalRef.eq(r))
+        .one(conn)
+        .await?
+        .map(|m| Id::from_stored(m.id)))
+}
+
+#[derive(Debug, Default)]
+pub struct CustomerFilter {
+    pub query: Option<String>,
+    pub area_id: Option<Id>,
+    pub kind: Option<CustomerKind>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct CustomerCursor {
+    n: String,
+    i: String,
+}
+
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    scope: &CustomerScope,
+    filter: &CustomerFilter,
+    page: PageRequest<CustomerCursor>,
+) -> AppResult<Page<Customer>> {
+    let mut q = scoped(scope);
+    if let Some(area) = &filter.area_id {
+        q = q.filter(customer::Column::AreaId.eq(area.as_str()));
+    }
+    if let Some(kind) = filter.kind {
+        q = q.filter(customer::Column::Kind.eq(kind.as_str()));
+    }
+    if let Some(text) = &filter.query {
+        // sort_name is lower-cased already; the others are matched as stored
+        // (e-mails are lower-cased at parse time, phones and refs are exact).
+        let like = format!("%{}%", text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        let raw = format!("%{}%", text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        q = q.filter(
+            Condition::any()
+                .add(customer::Column::SortName.like(like.as_str()))
+                .add(customer::Column::Email.like(like.as_str()))
+                .add(customer::Column::Phone.like(raw.as_str()))
+                .add(customer::Column::ExternalRef.like(raw.as_str())),
+        );
+    }
+    if let Some(c) = &page.after {
+        q = q.filter(
+            Condition::any().add(customer::Column::SortName.gt(c.n.as_str())).add(
+                Condition::all().add(customer::Column::SortName.eq(c.n.as_str())).add(customer::Column::Id.gt(c.i.as_str())),
+            ),
+        );
+    }
+    let rows = q
+        .order_by_asc(customer::Column::SortName)
+        .order_by_asc(customer::Column::Id)
+        .limit(page.size + 1)
+        .all(conn)
+        .await?;
+    let counts = contact_counts(conn, &rows.iter().map(|r| r.id.clone()).collect::<Vec<_>>()).await?;
+    let items = rows
+        .into_iter()
+        .map(|m| {
+            let n = counts.get(&m.id).copied().unwrap_or(0);
+            to_domain(m, n)
+        })
+        .collect();
+    Ok(page_from(items, page.size, |c: &Customer| CustomerCursor { n: c.display_name.to_lowercase(), i: c.id.to_string() }))
+}
+
+/// Writes `c` if the stored version is still `c.version`; bumps the version.
+pub async fn update(conn: &impl ConnectionTrait, scope: &CustomerScope, c: &Customer, now: Timestamp) -> AppResult<Customer> {
+    let mut row = to_row(&scope.workspace_id, c);
+    row.version = Set(c.version + 1);
+    row.updated_at = Set(now);
+    row.created_at = sea_orm::ActiveValue::NotSet;
+    let res = customer::Entity::update_many()
+        .set(row)
+        .filter(customer::Column::Id.eq(c.id.as_str()))
+        .filter(customer::Column::WorkspaceId.eq(scope.workspace_id.as_str()))
+        .filter(customer::Column::Version.eq(c.version))
+        .exec(conn)
+        .await;
+    match res {
+        Ok(r) if r.rows_affected == 0 => Err(AppError::Aborted("the customer was changed meanwhile; read it again".into())),
+        Ok(_) => get(conn, &CustomerScope { workspace_id: scope.workspace_id.clone(), areas: None }, &c.id).await,
+        Err(e) if is_unique_violation(&e) => Err(duplicate_ref(c.external_ref.as_deref().unwrap_or_default())),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn delete(conn: &impl ConnectionTrait, scope: &CustomerScope, id: &Id) -> AppResult<()> {
+    get(conn, scope, id).await?;
+    customer::Entity::delete_many()
+        .filter(customer::Column::Id.eq(id.as_str()))
+        .filter(customer::Column::WorkspaceId.eq(scope.workspace_id.as_str()))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Appends to the consent history (kept for GDPR export).
+pub async fn record_consent_event(
+    conn: &impl ConnectionTrait,
+    workspace_id: &Id,
+    customer_id: &Id,
+    consent: &SmsConsent,
+    now: Timestamp,
+) -> AppResult<()> {
+    sms_consent_event::Entity::insert(sms_consent_event::ActiveModel {
+        id: Set(Id::generate().to_string()),
+        workspace_id: Set(workspace_id.to_string()),
+        customer_id: Set(customer_id.to_string()),
+        granted: Set(consent.granted),
+        method: Set(consent.method.map(|m| m.as_str().to_string())),
+        note: Set(consent.note.clone()),
+        staff_user_id: Set(consent.recorded_by.as_ref().map(Id::to_string)),
+        recorded_at: Set(now),
+    })
+    .exec_without_returning(conn)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,83 @@
+//! All SQL lives here. Functions take any SeaORM connection (a pool or an open
+//! transaction) and return domain types; SeaORM's types do not leave this module.
+//!
+//! Isolation rule: every query on tenant data filters on `workspace_id`, and
+//! every customer query goes through a `CustomerScope` (area filter for
+//! supervisors). A row outside the scope is reported as not found.
+pub mod api_keys;
+pub mod areas;
+pub mod contacts;
+pub mod credentials;
+pub mod customers;
+pub mod idempotency;
+pub mod outbox;
+pub mod sessions;
+pub mod staff;
+pub mod workspaces;
+
+use crate::{config::Settings, error::AppError};
+use migration::MigratorTrait;
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr, RuntimeErr, SqlErr,
+    sqlx::sqlite::SqliteJournalMode,
+};
+use std::time::Duration;
+
+pub use sea_orm::{DatabaseConnection as Db, DatabaseTransaction as Tx, TransactionTrait};
+
+/// Opens the database (creating a SQLite file and its folder if needed).
+pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
+    let url = settings.database_url();
+    if settings.database_url.is_none() {
+        std::fs::create_dir_all(&settings.data_dir)?;
+    }
+    let mut opts = ConnectOptions::new(url.clone());
+    opts.sqlx_logging(false).connect_timeout(Duration::from_secs(10)).acquire_timeout(Duration::from_secs(10));
+    if url.starts_with("sqlite:") {
+        // SQLite allows one writer at a time. One pooled connection turns
+        // contention into queueing instead of SQLITE_BUSY errors; WAL lets the
+        // file be read (backups, sqlite3 shell) while the service writes.
+        opts.max_connections(1).min_connections(1);
+        opts.map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(SqliteJournalMode::Wal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+                .create_if_missing(true)
+        });
+    } else {
+        opts.max_connections(settings.db_max_connections);
+    }
+    Ok(Database::connect(opts).await?)
+}
+
+/// Applies every pending migration.
+pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
+    migration::Migrator::up(db, None).await?;
+    Ok(())
+}
+
+pub fn is_postgres(db: &impl sea_orm::ConnectionTrait) -> bool {
+    db.get_database_backend() == DbBackend::Postgres
+}
+
+/// A unique index said no: the caller asked for something that exists.
+pub fn is_unique_violation(e: &DbErr) -> bool {
+    matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+impl From<DbErr> for AppError {
+    fn from(e: DbErr) -> Self {
+        match &e {
+            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => AppError::Unavailable(e.to_string()),
+            DbErr::Query(RuntimeErr::SqlxError(inner)) | DbErr::Exec(RuntimeErr::SqlxError(inner))
+                if matches!(
+                    inner.as_ref(),
+                    sea_orm::sqlx::Error::Io(_) | sea_orm::sqlx::Error::PoolTimedOut | sea_orm::sqlx::Error::PoolClosed
+                ) =>
+            {
+                AppError::Unavailable(e.to_string())
+            }
+            _ => AppError::Unexpected(anyhow::Error::new(e)),
+        }
+    }
+}
