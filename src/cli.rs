@@ -61,7 +61,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Bootstrap { workspace, admin_email, admin_name, time_zone, locale } => {
-            let locale = Locale::from_stored(&locale).ok_or_else(|| anyhow::anyhow!("--locale must be da, en or sv"))?;
+            let locale =
+                Locale::from_stored(&locale).ok_or_else(|| anyhow::anyhow!("--locale must be da, en or sv"))?;
             let state = build_state(settings, Arc::new(SystemClock)).await?;
             let done = bootstrap(
                 &state,

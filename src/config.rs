@@ -86,9 +86,7 @@ impl Settings {
             builder = builder.add_source(config::File::from(path.as_path()).required(true));
         }
         let settings: Settings = builder
-            .add_source(
-                config::Environment::with_prefix("CUSTOMERHUB").try_parsing(true).ignore_empty(true),
-            )
+            .add_source(config::Environment::with_prefix("CUSTOMERHUB").try_parsing(true).ignore_empty(true))
             .build()
             .context("reading configuration")?
             .try_deserialize()

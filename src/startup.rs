@@ -69,10 +69,8 @@ impl Application {
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let state = self.state;
         let stop = CancellationToken::new();
-        let worker = state
-            .settings
-            .run_workers
-            .then(|| tokio::spawn(delivery::run_until_stopped(state.clone(), stop.clone())));
+        let worker =
+            state.settings.run_workers.then(|| tokio::spawn(delivery::run_until_stopped(state.clone(), stop.clone())));
 
         let (health, health_service) = tonic_health::server::health_reporter();
         health.set_serving::<CustomerServiceServer<CustomerApi>>().await;
@@ -80,7 +78,8 @@ impl Application {
         health.set_serving::<HubServiceServer<HubApi>>().await;
         health.set_service_status("", tonic_health::ServingStatus::Serving).await;
 
-        let descriptor_sets = [pb::FILE_DESCRIPTOR_SET, tonic_health::pb::FILE_DESCRIPTOR_SET, tonic_types::pb::FILE_DESCRIPTOR_SET];
+        let descriptor_sets =
+            [pb::FILE_DESCRIPTOR_SET, tonic_health::pb::FILE_DESCRIPTOR_SET, tonic_types::pb::FILE_DESCRIPTOR_SET];
         let mut v1 = tonic_reflection::server::Builder::configure();
         let mut v1alpha = tonic_reflection::server::Builder::configure();
         for set in descriptor_sets {

@@ -46,9 +46,7 @@ impl MigrationTrait for Migration {
                     .take(),
             )
             .await?;
-        manager
-            .create_index(index("areas", "ux_areas_workspace_name", &["workspace_id", "name"]).unique().take())
-            .await
+        manager.create_index(index("areas", "ux_areas_workspace_name", &["workspace_id", "name"]).unique().take()).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

@@ -30,9 +30,7 @@ impl MigrationTrait for Migration {
             .await?;
         manager
             .create_index(
-                index("staff_users", "ux_staff_users_workspace_email", &["workspace_id", "email"])
-                    .unique()
-                    .take(),
+                index("staff_users", "ux_staff_users_workspace_email", &["workspace_id", "email"]).unique().take(),
             )
             .await?;
         manager
@@ -48,9 +46,7 @@ impl MigrationTrait for Migration {
                     .take(),
             )
             .await?;
-        manager
-            .create_index(index("staff_user_areas", "ix_staff_user_areas_area", &["area_id"]))
-            .await?;
+        manager.create_index(index("staff_user_areas", "ix_staff_user_areas_area", &["area_id"])).await?;
         manager
             .create_table(
                 Table::create()
@@ -68,9 +64,7 @@ impl MigrationTrait for Migration {
                     .take(),
             )
             .await?;
-        manager
-            .create_index(index("api_keys", "ix_api_keys_workspace", &["workspace_id", "id"]))
-            .await
+        manager.create_index(index("api_keys", "ix_api_keys_workspace", &["workspace_id", "id"])).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

@@ -62,9 +62,7 @@ impl MigrationTrait for Migration {
         manager
             .create_index(index("customers", "ix_customers_workspace_sort", &["workspace_id", "sort_name", "id"]))
             .await?;
-        manager
-            .create_index(index("customers", "ix_customers_area", &["area_id"]))
-            .await?;
+        manager.create_index(index("customers", "ix_customers_area", &["area_id"])).await?;
         manager
             .create_table(
                 Table::create()
@@ -81,9 +79,7 @@ impl MigrationTrait for Migration {
                     .take(),
             )
             .await?;
-        manager
-            .create_index(index("sms_consent_events", "ix_sms_consent_events_customer", &["customer_id"]))
-            .await
+        manager.create_index(index("sms_consent_events", "ix_sms_consent_events_customer", &["customer_id"])).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

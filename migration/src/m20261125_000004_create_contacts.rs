@@ -43,18 +43,10 @@ impl MigrationTrait for Migration {
                     .take(),
             )
             .await?;
+        manager.create_index(index("contacts", "ix_contacts_customer", &["customer_id", "id"])).await?;
+        manager.create_index(index("contacts", "ix_contacts_workspace_email", &["workspace_id", "email"])).await?;
         manager
-            .create_index(index("contacts", "ix_contacts_customer", &["customer_id", "id"]))
-            .await?;
-        manager
-            .create_index(index("contacts", "ix_contacts_workspace_email", &["workspace_id", "email"]))
-            .await?;
-        manager
-            .create_index(
-                index("contacts", "ux_contacts_activation_token", &["activation_token_hash"])
-                    .unique()
-                    .take(),
-            )
+            .create_index(index("contacts", "ux_contacts_activation_token", &["activation_token_hash"]).unique().take())
             .await?;
         manager
             .create_table(
@@ -70,9 +62,7 @@ impl MigrationTrait for Migration {
                     .take(),
             )
             .await?;
-        manager
-            .create_index(index("hub_sessions", "ix_hub_sessions_contact", &["contact_id"]))
-            .await
+        manager.create_index(index("hub_sessions", "ix_hub_sessions_contact", &["contact_id"])).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

@@ -48,12 +48,8 @@ impl MigrationTrait for Migration {
                     .take(),
             )
             .await?;
-        manager
-            .create_index(index("notifications", "ix_notifications_due", &["state", "next_attempt_at"]))
-            .await?;
-        manager
-            .create_index(index("notifications", "ix_notifications_customer", &["customer_id", "id"]))
-            .await
+        manager.create_index(index("notifications", "ix_notifications_due", &["state", "next_attempt_at"])).await?;
+        manager.create_index(index("notifications", "ix_notifications_customer", &["customer_id", "id"])).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

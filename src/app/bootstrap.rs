@@ -29,7 +29,8 @@ pub async fn bootstrap(state: &AppState, input: BootstrapInput) -> AppResult<Boo
     let name = v.check("workspace", DisplayName::parse(&input.workspace_name));
     let email = v.check("admin_email", EmailAddress::parse(&input.admin_email));
     let tz = v.check("time_zone", TimeZone::parse(&input.time_zone));
-    let admin_name = input.admin_name.clone().unwrap_or_else(|| input.admin_email.split('@').next().unwrap_or("admin").to_string());
+    let admin_name =
+        input.admin_name.clone().unwrap_or_else(|| input.admin_email.split('@').next().unwrap_or("admin").to_string());
     let admin_name = v.check("admin_name", DisplayName::parse(&admin_name));
     v.into_result()?;
     let (Some(name), Some(email), Some(tz), Some(admin_name)) = (name, email, tz, admin_name) else {
@@ -44,7 +45,8 @@ pub async fn bootstrap(state: &AppState, input: BootstrapInput) -> AppResult<Boo
         default_locale: input.locale,
         default_tone: Tone::Formal,
         sender_name: name.as_str().to_string(),
-        sender_email: EmailAddress::parse(&settings.default_sender_email).map_err(|e| anyhow::anyhow!("default sender {e}"))?,
+        sender_email: EmailAddress::parse(&settings.default_sender_email)
+            .map_err(|e| anyhow::anyhow!("default sender {e}"))?,
         hub_base_url: settings.default_hub_url.trim_end_matches('/').to_string(),
         booking_url: String::new(),
         sms_enabled: false,
@@ -62,7 +64,13 @@ pub async fn bootstrap(state: &AppState, input: BootstrapInput) -> AppResult<Boo
         &tx,
         &workspace.id,
         &admin_id,
-        &NewStaffUser { email, name: admin_name.as_str().to_string(), phone: String::new(), role: Role::Admin, area_ids: vec![] },
+        &NewStaffUser {
+            email,
+            name: admin_name.as_str().to_string(),
+            phone: String::new(),
+            role: Role::Admin,
+            area_ids: vec![],
+        },
         now,
     )
     .await?;

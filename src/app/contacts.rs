@@ -33,14 +33,25 @@ pub async fn create(
     let scope = caller.scope();
     let customer = store::customers::get(&state.db, &scope, &customer_id).await?;
     if customer.kind == CustomerKind::Private {
-        return Err(AppError::invalid("customer_id", "a private customer is its own contact and takes no further contacts"));
+        return Err(AppError::invalid(
+            "customer_id",
+            "a private customer is its own contact and takes no further contacts",
+        ));
     }
     let id = Id::generate();
     let tx = match begin_create(state, ws, "CreateContact", request_id.as_deref(), &id).await? {
         Begin::Replay(existing) => return store::contacts::get(&state.db, &scope, &existing).await,
         Begin::Fresh(tx) => tx,
     };
-    let contact = store::contacts::insert(&tx, ws, &customer_id, &id, &new_contact(&valid, customer.hub_access), state.clock.now()).await?;
+    let contact = store::contacts::insert(
+        &tx,
+        ws,
+        &customer_id,
+        &id,
+        &new_contact(&valid, customer.hub_access),
+        state.clock.now(),
+    )
+    .await?;
     if send_welcome_mail {
         let workspace = store::workspaces::get(&tx, ws).await?;
         welcome::queue(state, &tx, &workspace, &customer, &contact).await?;
@@ -57,7 +68,12 @@ pub async fn get(state: &AppState, caller: &StaffPrincipal, id: &str) -> AppResu
     store::contacts::get(&state.db, &caller.scope(), &id).await
 }
 
-pub async fn list(state: &AppState, caller: &StaffPrincipal, customer_id: &str, page: PageRequest<String>) -> AppResult<Page<Contact>> {
+pub async fn list(
+    state: &AppState,
+    caller: &StaffPrincipal,
+    customer_id: &str,
+    page: PageRequest<String>,
+) -> AppResult<Page<Contact>> {
     let id = Id::parse(customer_id).map_err(|e| AppError::invalid("customer_id", e))?;
     store::customers::get(&state.db, &caller.scope(), &id).await?;
     store::contacts::list(&state.db, &id, page).await
@@ -98,7 +114,10 @@ pub async fn update(state: &AppState, caller: &StaffPrincipal, req: UpdateContac
                 _ => true,
             };
             if !unchanged {
-                v.add(format!("contact.{p}"), "a private customer's contact mirrors the customer: change it with UpdateCustomer");
+                v.add(
+                    format!("contact.{p}"),
+                    "a private customer's contact mirrors the customer: change it with UpdateCustomer",
+                );
             }
             continue;
         }

@@ -125,7 +125,10 @@ pub fn validate_customer(f: &CustomerFields, v: &mut Violations) -> Option<Valid
     let (mut company_name, mut first_name, mut last_name) = (String::new(), String::new(), String::new());
     match kind {
         CustomerKind::Company => {
-            company_name = v.check(field("company_name"), DisplayName::parse(&f.company_name)).map(|n| n.as_str().to_string()).unwrap_or_default();
+            company_name = v
+                .check(field("company_name"), DisplayName::parse(&f.company_name))
+                .map(|n| n.as_str().to_string())
+                .unwrap_or_default();
             for (n, val) in [("first_name", &f.first_name), ("last_name", &f.last_name)] {
                 if !val.trim().is_empty() {
                     v.add(field(n), "is for private customers; a company's people are its contacts");
@@ -133,8 +136,14 @@ pub fn validate_customer(f: &CustomerFields, v: &mut Violations) -> Option<Valid
             }
         }
         CustomerKind::Private => {
-            first_name = v.check(field("first_name"), PersonName::parse(&f.first_name)).map(|n| n.as_str().to_string()).unwrap_or_default();
-            last_name = v.check(field("last_name"), PersonName::parse(&f.last_name)).map(|n| n.as_str().to_string()).unwrap_or_default();
+            first_name = v
+                .check(field("first_name"), PersonName::parse(&f.first_name))
+                .map(|n| n.as_str().to_string())
+                .unwrap_or_default();
+            last_name = v
+                .check(field("last_name"), PersonName::parse(&f.last_name))
+                .map(|n| n.as_str().to_string())
+                .unwrap_or_default();
             if !f.company_name.trim().is_empty() {
                 v.add(field("company_name"), "is for company customers");
             }
@@ -213,7 +222,11 @@ pub fn validate_contact(f: &ContactFields, prefix: &str, v: &mut Violations) -> 
 }
 
 /// Parses the contacts of a create or import request, refusing duplicates.
-pub fn validate_contacts(kind: Option<CustomerKind>, contacts: &[ContactFields], v: &mut Violations) -> Vec<ValidContact> {
+pub fn validate_contacts(
+    kind: Option<CustomerKind>,
+    contacts: &[ContactFields],
+    v: &mut Violations,
+) -> Vec<ValidContact> {
     if kind == Some(CustomerKind::Private) && !contacts.is_empty() {
         v.add("contacts", "a private customer is its own contact and takes no further contacts");
         return vec![];

@@ -1,6 +1,9 @@
 use super::{
     AppState, Begin, begin_create,
-    customer_input::{CUSTOMER_MASK_PATHS, ContactFields, CustomerFields, ValidContact, ValidCustomer, validate_contacts, validate_customer},
+    customer_input::{
+        CUSTOMER_MASK_PATHS, ContactFields, CustomerFields, ValidContact, ValidCustomer, validate_contacts,
+        validate_customer,
+    },
     welcome,
 };
 use crate::{
@@ -15,6 +18,7 @@ use crate::{
     error::{AppError, AppResult, Violations},
     store::{self, TransactionTrait, Tx, contacts::NewContact, customers::CustomerFilter},
 };
+use sea_orm::ConnectionTrait;
 
 pub struct CreateCustomer {
     pub customer: CustomerFields,
@@ -25,16 +29,25 @@ pub struct CreateCustomer {
 
 /// Area checks that need the database: the area exists, and a supervisor
 /// places customers only in its own areas.
-async fn check_area(state: &AppState, caller: &StaffPrincipal, area: Option<&Id>, v: &mut Violations) -> AppResult<()> {
+async fn check_area(
+    conn: &impl ConnectionTrait,
+    caller: &StaffPrincipal,
+    area: Option<&Id>,
+    v: &mut Violations,
+) -> AppResult<()> {
     match area {
         Some(a) => {
-            if store::areas::existing(&state.db, &caller.workspace_id, std::slice::from_ref(a)).await?.is_empty() {
+            if store::areas::existing(conn, &caller.workspace_id, std::slice::from_ref(a)).await?.is_empty() {
                 v.add("customer.area_id", "is not an area of this workspace");
             } else if !caller.scope().allows_area(Some(a)) {
-                return Err(AppError::PermissionDenied("supervisors can place customers only in their own areas".into()));
+                return Err(AppError::PermissionDenied(
+                    "supervisors can place customers only in their own areas".into(),
+                ));
             }
         }
-        None if !caller.is_admin() => v.add("customer.area_id", "is required: supervisors place customers in one of their areas"),
+        None if !caller.is_admin() => {
+            v.add("customer.area_id", "is required: supervisors place customers in one of their areas")
+        }
         None => {}
     }
     Ok(())
@@ -57,7 +70,13 @@ fn new_customer(id: Id, c: ValidCustomer, now: Timestamp) -> Customer {
         modules: c.modules,
         locale: c.locale,
         tone: c.tone,
-        sms_consent: SmsConsent { granted: false, recorded_at: None, method: None, note: String::new(), recorded_by: None },
+        sms_consent: SmsConsent {
+            granted: false,
+            recorded_at: None,
+            method: None,
+            note: String::new(),
+            recorded_by: None,
+        },
         contact_count: 0,
         version: 1,
         created_at: now,
@@ -90,7 +109,17 @@ pub(crate) async fn insert_with_contacts(
         inserted.push(store::contacts::insert(tx, workspace_id, &customer.id, &Id::generate(), &primary, now).await?);
     }
     for c in contacts {
-        inserted.push(store::contacts::insert(tx, workspace_id, &customer.id, &Id::generate(), &new_contact(c, customer.hub_access), now).await?);
+        inserted.push(
+            store::contacts::insert(
+                tx,
+                workspace_id,
+                &customer.id,
+                &Id::generate(),
+                &new_contact(c, customer.hub_access),
+                now,
+            )
+            .await?,
+        );
     }
     if send_welcome_mail {
         let workspace = store::workspaces::get(tx, workspace_id).await?;
@@ -122,7 +151,7 @@ pub async fn create(state: &AppState, caller: &StaffPrincipal, req: CreateCustom
     }
     let request_id = v.check("request_id", crate::domain::request_id(&req.request_id)).flatten();
     if let Some(c) = &valid {
-        check_area(state, caller, c.area_id.as_ref(), &mut v).await?;
+        check_area(&state.db, caller, c.area_id.as_ref(), &mut v).await?;
     }
     v.into_result()?;
     let valid = valid.expect("violations are empty");
@@ -226,7 +255,7 @@ pub async fn update(state: &AppState, caller: &StaffPrincipal, req: UpdateCustom
     if let Some(c) = &valid
         && c.area_id != current.area_id
     {
-        check_area(state, caller, c.area_id.as_ref(), &mut v).await?;
+        check_area(&tx, caller, c.area_id.as_ref(), &mut v).await?;
     }
     v.into_result()?;
     let valid = valid.expect("violations are empty");
@@ -237,7 +266,16 @@ pub async fn update(state: &AppState, caller: &StaffPrincipal, req: UpdateCustom
     let unscoped = CustomerScope { workspace_id: caller.workspace_id.clone(), areas: None };
     store::customers::update(&tx, &unscoped, &updated, now).await?;
     if updated.kind == CustomerKind::Private {
-        store::contacts::sync_primary(&tx, &id, &updated.first_name, &updated.last_name, &updated.email, &updated.phone, now).await?;
+        store::contacts::sync_primary(
+            &tx,
+            &id,
+            &updated.first_name,
+            &updated.last_name,
+            &updated.email,
+            &updated.phone,
+            now,
+        )
+        .await?;
     }
     tx.commit().await?;
     get_with_contacts(state, &unscoped, &id).await
@@ -258,7 +296,11 @@ pub struct SetSmsConsent {
     pub note: String,
 }
 
-pub async fn set_sms_consent(state: &AppState, caller: &StaffPrincipal, req: SetSmsConsent) -> AppResult<CustomerWithContacts> {
+pub async fn set_sms_consent(
+    state: &AppState,
+    caller: &StaffPrincipal,
+    req: SetSmsConsent,
+) -> AppResult<CustomerWithContacts> {
     let mut v = Violations::new();
     let id = v.check("customer_id", Id::parse(&req.customer_id));
     let note = v.check("note", optional_text(&req.note, 500));

@@ -5,9 +5,7 @@ use crate::{
     auth::tokens,
     clock::Timestamp,
     domain::{
-        EmailAddress, HubPrincipal, Id, Locale, Module, Password,
-        caller::CustomerScope,
-        contact::Contact,
+        EmailAddress, HubPrincipal, Id, Locale, Module, Password, caller::CustomerScope, contact::Contact,
         customer::Customer,
     },
     error::{AppError, AppResult, Violations},
@@ -72,7 +70,13 @@ pub async fn activate(state: &AppState, token: &str, password: &str) -> AppResul
     Ok(HubSession { token, expires_at, profile: profile(state, &target.workspace_id, &target.contact_id).await? })
 }
 
-pub async fn login(state: &AppState, workspace_id: &str, email: &str, password: &str, customer_id: &str) -> AppResult<HubSession> {
+pub async fn login(
+    state: &AppState,
+    workspace_id: &str,
+    email: &str,
+    password: &str,
+    customer_id: &str,
+) -> AppResult<HubSession> {
     let mut v = Violations::new();
     let ws = v.check("workspace_id", Id::parse(workspace_id));
     let email = v.check("email", EmailAddress::parse(email));

@@ -94,7 +94,13 @@ async fn import_row_inner(state: &AppState, caller: &StaffPrincipal, row: Import
             modules: valid.modules,
             locale: valid.locale,
             tone: valid.tone,
-            sms_consent: SmsConsent { granted: false, recorded_at: None, method: None, note: String::new(), recorded_by: None },
+            sms_consent: SmsConsent {
+                granted: false,
+                recorded_at: None,
+                method: None,
+                note: String::new(),
+                recorded_by: None,
+            },
             contact_count: 0,
             version: 1,
             created_at: now,
@@ -110,7 +116,10 @@ async fn import_row_inner(state: &AppState, caller: &StaffPrincipal, row: Import
 
     let current = store::customers::get(&tx, &all, &existing_id).await?;
     if current.kind != valid.kind {
-        return Err(AppError::invalid("customer.kind", "differs from the existing customer's kind, which cannot change"));
+        return Err(AppError::invalid(
+            "customer.kind",
+            "differs from the existing customer's kind, which cannot change",
+        ));
     }
     let mut updated = current.clone();
     updated.company_name = valid.company_name;
@@ -127,7 +136,16 @@ async fn import_row_inner(state: &AppState, caller: &StaffPrincipal, row: Import
     updated.tone = valid.tone;
     let updated = store::customers::update(&tx, &all, &updated, now).await?;
     if updated.kind == CustomerKind::Private {
-        store::contacts::sync_primary(&tx, &updated.id, &updated.first_name, &updated.last_name, &updated.email, &updated.phone, now).await?;
+        store::contacts::sync_primary(
+            &tx,
+            &updated.id,
+            &updated.first_name,
+            &updated.last_name,
+            &updated.email,
+            &updated.phone,
+            now,
+        )
+        .await?;
     }
     // Contacts are matched by e-mail; contacts missing from the row are kept.
     let stored = store::contacts::all_of_customer(&tx, &updated.id).await?;
@@ -144,7 +162,15 @@ async fn import_row_inner(state: &AppState, caller: &StaffPrincipal, row: Import
                 store::contacts::update(&tx, ws, &s, now).await?;
             }
             None => {
-                store::contacts::insert(&tx, ws, &updated.id, &Id::generate(), &new_contact(c, updated.hub_access), now).await?;
+                store::contacts::insert(
+                    &tx,
+                    ws,
+                    &updated.id,
+                    &Id::generate(),
+                    &new_contact(c, updated.hub_access),
+                    now,
+                )
+                .await?;
             }
         }
     }

@@ -11,7 +11,12 @@ pub mod staff;
 pub mod welcome;
 pub mod workspace;
 
-use crate::{auth::password::PasswordHasher, clock::Clock, config::Settings, mail::{Mailer, Templates}};
+use crate::{
+    auth::password::PasswordHasher,
+    clock::Clock,
+    config::Settings,
+    mail::{Mailer, Templates},
+};
 use sea_orm::DatabaseConnection;
 use std::sync::Arc;
 use tokio::sync::Notify;

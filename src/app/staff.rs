@@ -20,7 +20,12 @@ pub struct StaffFields {
 }
 
 /// Checks that every area exists in the workspace; names the bad ones.
-async fn parse_areas(state: &AppState, ws: &Id, raw: &[String], v: &mut Violations) -> AppResult<Vec<Id>> {
+async fn parse_areas(
+    conn: &impl sea_orm::ConnectionTrait,
+    ws: &Id,
+    raw: &[String],
+    v: &mut Violations,
+) -> AppResult<Vec<Id>> {
     let mut ids = vec![];
     for (i, a) in raw.iter().enumerate() {
         if let Some(id) = v.check(format!("staff_user.area_ids[{i}]"), Id::parse(a))
@@ -29,7 +34,7 @@ async fn parse_areas(state: &AppState, ws: &Id, raw: &[String], v: &mut Violatio
             ids.push(id);
         }
     }
-    let existing = store::areas::existing(&state.db, ws, &ids).await?;
+    let existing = store::areas::existing(conn, ws, &ids).await?;
     for (i, a) in raw.iter().enumerate() {
         if let Ok(id) = Id::parse(a)
             && !existing.contains(&id)
@@ -40,7 +45,12 @@ async fn parse_areas(state: &AppState, ws: &Id, raw: &[String], v: &mut Violatio
     Ok(ids)
 }
 
-pub async fn create(state: &AppState, caller: &StaffPrincipal, f: StaffFields, request_id: &str) -> AppResult<StaffUser> {
+pub async fn create(
+    state: &AppState,
+    caller: &StaffPrincipal,
+    f: StaffFields,
+    request_id: &str,
+) -> AppResult<StaffUser> {
     caller.require_admin()?;
     let ws = &caller.workspace_id;
     let mut v = Violations::new();
@@ -55,7 +65,7 @@ pub async fn create(state: &AppState, caller: &StaffPrincipal, f: StaffFields, r
     if role == Some(Role::Admin) && !raw_areas.is_empty() {
         v.add("staff_user.area_ids", "only supervisors have areas");
     }
-    let areas = parse_areas(state, ws, &raw_areas, &mut v).await?;
+    let areas = parse_areas(&state.db, ws, &raw_areas, &mut v).await?;
     let request_id = v.check("request_id", crate::domain::request_id(request_id)).flatten();
     v.into_result()?;
     let (Some(email), Some(name), Some(phone), Some(role)) = (email, name, phone, role) else {
@@ -94,7 +104,13 @@ pub async fn list(
     store::staff::list(&state.db, &caller.workspace_id, role, area.as_ref(), page).await
 }
 
-pub async fn update(state: &AppState, caller: &StaffPrincipal, id: &str, f: StaffFields, etag: Option<i64>) -> AppResult<StaffUser> {
+pub async fn update(
+    state: &AppState,
+    caller: &StaffPrincipal,
+    id: &str,
+    f: StaffFields,
+    etag: Option<i64>,
+) -> AppResult<StaffUser> {
     caller.require_admin()?;
     let ws = &caller.workspace_id;
     let id = Id::parse(id).map_err(|e| AppError::invalid("staff_user.id", e))?;
@@ -124,7 +140,11 @@ pub async fn update(state: &AppState, caller: &StaffPrincipal, id: &str, f: Staf
     match f.role {
         Some(Some(r)) => {
             if user.role == Role::Admin && r != Role::Admin && store::staff::count_admins(&tx, ws).await? <= 1 {
-                return Err(AppError::precondition("LAST_ADMIN", "staff_user.role", "the workspace must keep at least one admin"));
+                return Err(AppError::precondition(
+                    "LAST_ADMIN",
+                    "staff_user.role",
+                    "the workspace must keep at least one admin",
+                ));
             }
             user.role = r;
         }
@@ -132,7 +152,7 @@ pub async fn update(state: &AppState, caller: &StaffPrincipal, id: &str, f: Staf
         None => {}
     }
     if let Some(raw) = f.area_ids {
-        user.area_ids = parse_areas(state, ws, &raw, &mut v).await?;
+        user.area_ids = parse_areas(&tx, ws, &raw, &mut v).await?;
     }
     if user.role == Role::Admin && !user.area_ids.is_empty() {
         v.add("staff_user.area_ids", "only supervisors have areas");
@@ -153,14 +173,23 @@ pub async fn delete(state: &AppState, caller: &StaffPrincipal, id: &str) -> AppR
     let tx = state.db.begin().await?;
     let user = store::staff::get(&tx, ws, &id).await?;
     if user.role == Role::Admin && store::staff::count_admins(&tx, ws).await? <= 1 {
-        return Err(AppError::precondition("LAST_ADMIN", "staff_user_id", "the workspace must keep at least one admin"));
+        return Err(AppError::precondition(
+            "LAST_ADMIN",
+            "staff_user_id",
+            "the workspace must keep at least one admin",
+        ));
     }
     store::staff::delete(&tx, ws, &id).await?;
     tx.commit().await?;
     Ok(())
 }
 
-pub async fn create_api_key(state: &AppState, caller: &StaffPrincipal, staff_user_id: &str, name: &str) -> AppResult<(ApiKeyInfo, String)> {
+pub async fn create_api_key(
+    state: &AppState,
+    caller: &StaffPrincipal,
+    staff_user_id: &str,
+    name: &str,
+) -> AppResult<(ApiKeyInfo, String)> {
     caller.require_admin()?;
     let mut v = Violations::new();
     let user_id = v.check("staff_user_id", Id::parse(staff_user_id));

@@ -4,12 +4,7 @@
 use super::AppState;
 use crate::{
     auth::tokens,
-    domain::{
-        Id, StaffPrincipal,
-        contact::Contact,
-        customer::Customer,
-        workspace::Workspace,
-    },
+    domain::{Id, StaffPrincipal, contact::Contact, customer::Customer, workspace::Workspace},
     error::{AppError, AppResult, Precondition},
     mail::templates::TemplateKind,
     store::{self, TransactionTrait, Tx, outbox::NewNotification},
@@ -45,7 +40,13 @@ pub fn preconditions(customer: &Customer, contact: &Contact) -> Vec<Precondition
 }
 
 /// Stores a new activation token and queues the mail carrying it.
-pub(crate) async fn queue(state: &AppState, tx: &Tx, workspace: &Workspace, customer: &Customer, contact: &Contact) -> AppResult<()> {
+pub(crate) async fn queue(
+    state: &AppState,
+    tx: &Tx,
+    workspace: &Workspace,
+    customer: &Customer,
+    contact: &Contact,
+) -> AppResult<()> {
     let unmet = preconditions(customer, contact);
     if !unmet.is_empty() {
         return Err(AppError::FailedPrecondition(unmet));
@@ -53,7 +54,8 @@ pub(crate) async fn queue(state: &AppState, tx: &Tx, workspace: &Workspace, cust
     let now = state.clock.now();
     let ttl_hours = state.settings.activation_ttl_hours;
     let token = tokens::new_activation_token();
-    store::contacts::record_welcome_sent(tx, &contact.id, &tokens::hash(&token), now + Duration::hours(ttl_hours), now).await?;
+    store::contacts::record_welcome_sent(tx, &contact.id, &tokens::hash(&token), now + Duration::hours(ttl_hours), now)
+        .await?;
     let locale = customer.locale.unwrap_or(workspace.default_locale);
     let tone = customer.tone.unwrap_or(workspace.default_tone);
     let hub = workspace.hub_base_url.trim_end_matches('/');

@@ -62,7 +62,8 @@ pub async fn update(state: &AppState, caller: &StaffPrincipal, patch: WorkspaceP
         None => {}
     }
     if let Some(s) = patch.sender_name {
-        w.sender_name = v.check(f("sender_name"), DisplayName::parse(&s)).map(|n| n.as_str().to_string()).unwrap_or_default();
+        w.sender_name =
+            v.check(f("sender_name"), DisplayName::parse(&s)).map(|n| n.as_str().to_string()).unwrap_or_default();
     }
     if let Some(s) = patch.sender_email
         && let Some(e) = v.check(f("sender_email"), EmailAddress::parse(&s))

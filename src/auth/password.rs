@@ -49,7 +49,8 @@ impl PasswordHasher {
     /// Burns the time of one verification, so an unknown e-mail answers as
     /// slowly as a wrong password and does not reveal who has an account.
     pub async fn verify_dummy(&self, password: &str) {
-        const DUMMY: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Wk3l0bKj5E1kq2c4t6kXbqZr3yGq0t0b8QwqvQyJxOk";
+        const DUMMY: &str =
+            "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Wk3l0bKj5E1kq2c4t6kXbqZr3yGq0t0b8QwqvQyJxOk";
         let _ = self.verify(password, DUMMY).await;
     }
 }

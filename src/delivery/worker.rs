@@ -25,7 +25,8 @@ pub async fn try_execute_task(state: &AppState) -> AppResult<ExecutionOutcome> {
     let Some(task) = store::outbox::claim_next(&state.db, owner, now, lease_until).await? else {
         return Ok(ExecutionOutcome::EmptyQueue);
     };
-    let span = tracing::info_span!("deliver", notification = %task.id, channel = %task.channel, attempt = task.attempts);
+    let span =
+        tracing::info_span!("deliver", notification = %task.id, channel = %task.channel, attempt = task.attempts);
     let _guard = span.enter();
     let result = send(state, &task).await;
     let now = state.clock.now();

@@ -98,7 +98,9 @@ impl Caller {
     pub fn staff(&self) -> Result<&StaffPrincipal, AppError> {
         match self {
             Caller::Staff(p) => Ok(p),
-            Caller::Hub(_) => Err(AppError::Unauthenticated("a HUB session cannot call this service; use an API key".into())),
+            Caller::Hub(_) => {
+                Err(AppError::Unauthenticated("a HUB session cannot call this service; use an API key".into()))
+            }
             Caller::Anonymous => Err(AppError::Unauthenticated("missing `authorization: Bearer <api key>`".into())),
             Caller::Invalid => Err(AppError::Unauthenticated("the API key is unknown or revoked".into())),
             Caller::Unavailable => Err(AppError::Unavailable("cannot check credentials now".into())),
@@ -108,8 +110,12 @@ impl Caller {
     pub fn hub(&self) -> Result<&HubPrincipal, AppError> {
         match self {
             Caller::Hub(p) => Ok(p),
-            Caller::Staff(_) => Err(AppError::Unauthenticated("this call needs a HUB session token, not an API key".into())),
-            Caller::Anonymous => Err(AppError::Unauthenticated("missing `authorization: Bearer <session token>`".into())),
+            Caller::Staff(_) => {
+                Err(AppError::Unauthenticated("this call needs a HUB session token, not an API key".into()))
+            }
+            Caller::Anonymous => {
+                Err(AppError::Unauthenticated("missing `authorization: Bearer <session token>`".into()))
+            }
             Caller::Invalid => Err(AppError::Unauthenticated("the session is unknown or has ended".into())),
             Caller::Unavailable => Err(AppError::Unavailable("cannot check credentials now".into())),
         }

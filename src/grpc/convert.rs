@@ -333,5 +333,11 @@ pub fn customer_fields_in(v: &mut Violations, c: pb::Customer) -> CustomerFields
 }
 
 pub fn contact_fields_in(c: pb::ContactInput) -> ContactFields {
-    ContactFields { first_name: c.first_name, last_name: c.last_name, email: c.email, phone: c.phone, hub_access: c.hub_access }
+    ContactFields {
+        first_name: c.first_name,
+        last_name: c.last_name,
+        email: c.email,
+        phone: c.phone,
+        hub_access: c.hub_access,
+    }
 }

@@ -57,7 +57,10 @@ impl CustomerService for CustomerApi {
         Ok(Response::new(pb::CreateCustomerResponse { customer: Some(customer_with_contacts_out(created)) }))
     }
 
-    async fn get_customer(&self, req: Request<pb::GetCustomerRequest>) -> Result<Response<pb::GetCustomerResponse>, Status> {
+    async fn get_customer(
+        &self,
+        req: Request<pb::GetCustomerRequest>,
+    ) -> Result<Response<pb::GetCustomerResponse>, Status> {
         let caller = staff(&req)?;
         let c = app::customers::get(&self.state, &caller, &req.get_ref().customer_id).await?;
         Ok(Response::new(pb::GetCustomerResponse { customer: Some(customer_with_contacts_out(c)) }))
@@ -73,7 +76,13 @@ impl CustomerService for CustomerApi {
         let kind = convert::kind_in(&mut v, "kind", r.kind);
         v.into_result()?;
         let page = PageRequest::parse(r.page_size, &r.page_token)?;
-        let page = app::customers::list(&self.state, &caller, ListCustomers { query: r.query, area_id: r.area_id, kind }, page).await?;
+        let page = app::customers::list(
+            &self.state,
+            &caller,
+            ListCustomers { query: r.query, area_id: r.area_id, kind },
+            page,
+        )
+        .await?;
         Ok(Response::new(pb::ListCustomersResponse {
             customers: page.items.into_iter().map(|c| customer_out(c, vec![])).collect(),
             next_page_token: page.next_page_token,
@@ -135,17 +144,24 @@ impl CustomerService for CustomerApi {
         let caller = staff(&req)?;
         let r = req.into_inner();
         let fields = r.contact.map(contact_fields_in).unwrap_or_default();
-        let c = app::contacts::create(&self.state, &caller, &r.customer_id, fields, r.send_welcome_mail, &r.request_id).await?;
+        let c = app::contacts::create(&self.state, &caller, &r.customer_id, fields, r.send_welcome_mail, &r.request_id)
+            .await?;
         Ok(Response::new(pb::CreateContactResponse { contact: Some(contact_out(c)) }))
     }
 
-    async fn get_contact(&self, req: Request<pb::GetContactRequest>) -> Result<Response<pb::GetContactResponse>, Status> {
+    async fn get_contact(
+        &self,
+        req: Request<pb::GetContactRequest>,
+    ) -> Result<Response<pb::GetContactResponse>, Status> {
         let caller = staff(&req)?;
         let c = app::contacts::get(&self.state, &caller, &req.get_ref().contact_id).await?;
         Ok(Response::new(pb::GetContactResponse { contact: Some(contact_out(c)) }))
     }
 
-    async fn list_contacts(&self, req: Request<pb::ListContactsRequest>) -> Result<Response<pb::ListContactsResponse>, Status> {
+    async fn list_contacts(
+        &self,
+        req: Request<pb::ListContactsRequest>,
+    ) -> Result<Response<pb::ListContactsResponse>, Status> {
         let caller = staff(&req)?;
         let r = req.into_inner();
         let page = PageRequest::parse(r.page_size, &r.page_token)?;
@@ -225,7 +241,8 @@ impl CustomerService for CustomerApi {
             } else {
                 RowOutcome::Error { message: "the row has invalid fields".into(), fields: v.items().to_vec() }
             };
-            let mut result = pb::ImportRowResult { row: row_index, external_ref: row.external_ref, ..Default::default() };
+            let mut result =
+                pb::ImportRowResult { row: row_index, external_ref: row.external_ref, ..Default::default() };
             match outcome {
                 RowOutcome::Created(id) => {
                     result.outcome = pb::ImportOutcome::Created as i32;

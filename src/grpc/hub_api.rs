@@ -62,7 +62,10 @@ impl HubService for HubApi {
         Ok(Response::new(pb::LogoutResponse {}))
     }
 
-    async fn get_profile(&self, req: Request<pb::GetProfileRequest>) -> Result<Response<pb::GetProfileResponse>, Status> {
+    async fn get_profile(
+        &self,
+        req: Request<pb::GetProfileRequest>,
+    ) -> Result<Response<pb::GetProfileResponse>, Status> {
         let caller = hub(&req)?;
         let p = app::hub_auth::get_profile(&self.state, &caller).await?;
         Ok(Response::new(pb::GetProfileResponse { profile: Some(profile_out(p)) }))

@@ -45,7 +45,9 @@ fn workspace_patch(w: pb::Workspace, mask: Vec<String>) -> Result<WorkspacePatch
         match path.as_str() {
             "name" => p.name = Some(w.name.clone()),
             "time_zone" => p.time_zone = Some(w.time_zone.clone()),
-            "default_locale" => p.default_locale = Some(convert::locale_in(&mut v, "workspace.default_locale", w.default_locale)),
+            "default_locale" => {
+                p.default_locale = Some(convert::locale_in(&mut v, "workspace.default_locale", w.default_locale))
+            }
             "default_tone" => p.default_tone = Some(convert::tone_in(&mut v, "workspace.default_tone", w.default_tone)),
             "sender_name" => p.sender_name = Some(w.sender_name.clone()),
             "sender_email" => p.sender_email = Some(w.sender_email.clone()),
@@ -55,7 +57,8 @@ fn workspace_patch(w: pb::Workspace, mask: Vec<String>) -> Result<WorkspacePatch
             "sms_price_minor" => p.sms_price_minor = Some(w.sms_price_minor),
             "sms_currency" => p.sms_currency = Some(w.sms_currency.clone()),
             "book_again_sms_payer" => {
-                p.book_again_sms_payer = convert::payer_in(&mut v, "workspace.book_again_sms_payer", w.book_again_sms_payer)
+                p.book_again_sms_payer =
+                    convert::payer_in(&mut v, "workspace.book_again_sms_payer", w.book_again_sms_payer)
             }
             _ => {}
         }
@@ -83,7 +86,10 @@ fn staff_fields(u: pb::StaffUser, paths: &[String]) -> Result<StaffFields, AppEr
 
 #[tonic::async_trait]
 impl WorkspaceService for WorkspaceApi {
-    async fn get_workspace(&self, req: Request<pb::GetWorkspaceRequest>) -> Result<Response<pb::GetWorkspaceResponse>, Status> {
+    async fn get_workspace(
+        &self,
+        req: Request<pb::GetWorkspaceRequest>,
+    ) -> Result<Response<pb::GetWorkspaceResponse>, Status> {
         let caller = staff(&req)?;
         let w = app::workspace::get(&self.state, &caller).await?;
         Ok(Response::new(pb::GetWorkspaceResponse { workspace: Some(workspace_out(w)) }))
@@ -101,7 +107,10 @@ impl WorkspaceService for WorkspaceApi {
         Ok(Response::new(pb::UpdateWorkspaceResponse { workspace: Some(workspace_out(w)) }))
     }
 
-    async fn create_area(&self, req: Request<pb::CreateAreaRequest>) -> Result<Response<pb::CreateAreaResponse>, Status> {
+    async fn create_area(
+        &self,
+        req: Request<pb::CreateAreaRequest>,
+    ) -> Result<Response<pb::CreateAreaResponse>, Status> {
         let caller = staff(&req)?;
         let r = req.into_inner();
         let a = app::workspace::create_area(&self.state, &caller, &r.name, &r.request_id).await?;
@@ -111,21 +120,28 @@ impl WorkspaceService for WorkspaceApi {
     async fn list_areas(&self, req: Request<pb::ListAreasRequest>) -> Result<Response<pb::ListAreasResponse>, Status> {
         let caller = staff(&req)?;
         let r = req.into_inner();
-        let page = app::workspace::list_areas(&self.state, &caller, PageRequest::parse(r.page_size, &r.page_token)?).await?;
+        let page =
+            app::workspace::list_areas(&self.state, &caller, PageRequest::parse(r.page_size, &r.page_token)?).await?;
         Ok(Response::new(pb::ListAreasResponse {
             areas: page.items.into_iter().map(area_out).collect(),
             next_page_token: page.next_page_token,
         }))
     }
 
-    async fn update_area(&self, req: Request<pb::UpdateAreaRequest>) -> Result<Response<pb::UpdateAreaResponse>, Status> {
+    async fn update_area(
+        &self,
+        req: Request<pb::UpdateAreaRequest>,
+    ) -> Result<Response<pb::UpdateAreaResponse>, Status> {
         let caller = staff(&req)?;
         let r = req.into_inner();
         let a = app::workspace::rename_area(&self.state, &caller, &r.area_id, &r.name).await?;
         Ok(Response::new(pb::UpdateAreaResponse { area: Some(area_out(a)) }))
     }
 
-    async fn delete_area(&self, req: Request<pb::DeleteAreaRequest>) -> Result<Response<pb::DeleteAreaResponse>, Status> {
+    async fn delete_area(
+        &self,
+        req: Request<pb::DeleteAreaRequest>,
+    ) -> Result<Response<pb::DeleteAreaResponse>, Status> {
         let caller = staff(&req)?;
         app::workspace::delete_area(&self.state, &caller, &req.get_ref().area_id).await?;
         Ok(Response::new(pb::DeleteAreaResponse {}))
@@ -144,7 +160,10 @@ impl WorkspaceService for WorkspaceApi {
         Ok(Response::new(pb::CreateStaffUserResponse { staff_user: Some(staff_out(u)) }))
     }
 
-    async fn get_staff_user(&self, req: Request<pb::GetStaffUserRequest>) -> Result<Response<pb::GetStaffUserResponse>, Status> {
+    async fn get_staff_user(
+        &self,
+        req: Request<pb::GetStaffUserRequest>,
+    ) -> Result<Response<pb::GetStaffUserResponse>, Status> {
         let caller = staff(&req)?;
         let u = app::staff::get(&self.state, &caller, &req.get_ref().staff_user_id).await?;
         Ok(Response::new(pb::GetStaffUserResponse { staff_user: Some(staff_out(u)) }))
@@ -191,14 +210,20 @@ impl WorkspaceService for WorkspaceApi {
         Ok(Response::new(pb::DeleteStaffUserResponse {}))
     }
 
-    async fn create_api_key(&self, req: Request<pb::CreateApiKeyRequest>) -> Result<Response<pb::CreateApiKeyResponse>, Status> {
+    async fn create_api_key(
+        &self,
+        req: Request<pb::CreateApiKeyRequest>,
+    ) -> Result<Response<pb::CreateApiKeyResponse>, Status> {
         let caller = staff(&req)?;
         let r = req.into_inner();
         let (key, secret) = app::staff::create_api_key(&self.state, &caller, &r.staff_user_id, &r.name).await?;
         Ok(Response::new(pb::CreateApiKeyResponse { api_key: Some(api_key_out(key)), secret }))
     }
 
-    async fn list_api_keys(&self, req: Request<pb::ListApiKeysRequest>) -> Result<Response<pb::ListApiKeysResponse>, Status> {
+    async fn list_api_keys(
+        &self,
+        req: Request<pb::ListApiKeysRequest>,
+    ) -> Result<Response<pb::ListApiKeysResponse>, Status> {
         let caller = staff(&req)?;
         let r = req.into_inner();
         let page = PageRequest::parse(r.page_size, &r.page_token)?;
@@ -209,7 +234,10 @@ impl WorkspaceService for WorkspaceApi {
         }))
     }
 
-    async fn revoke_api_key(&self, req: Request<pb::RevokeApiKeyRequest>) -> Result<Response<pb::RevokeApiKeyResponse>, Status> {
+    async fn revoke_api_key(
+        &self,
+        req: Request<pb::RevokeApiKeyRequest>,
+    ) -> Result<Response<pb::RevokeApiKeyResponse>, Status> {
         let caller = staff(&req)?;
         let key = app::staff::revoke_api_key(&self.state, &caller, &req.get_ref().api_key_id).await?;
         Ok(Response::new(pb::RevokeApiKeyResponse { api_key: Some(api_key_out(key)) }))

@@ -88,9 +88,16 @@ impl Templates {
         Self { env }
     }
 
-    pub fn render_default(&self, kind: TemplateKind, locale: Locale, tone: Tone, vars: Value) -> anyhow::Result<Rendered> {
+    pub fn render_default(
+        &self,
+        kind: TemplateKind,
+        locale: Locale,
+        tone: Tone,
+        vars: Value,
+    ) -> anyhow::Result<Rendered> {
         let source = split(default_source(kind, locale, tone))?;
-        self.render(&source, vars).with_context(|| format!("default {} template {}-{}", kind.as_str(), locale.as_str(), tone.as_str()))
+        self.render(&source, vars)
+            .with_context(|| format!("default {} template {}-{}", kind.as_str(), locale.as_str(), tone.as_str()))
     }
 
     pub fn render(&self, source: &TemplateSource<'_>, vars: Value) -> anyhow::Result<Rendered> {

@@ -43,7 +43,8 @@ impl Mailer {
                     .build(),
             )),
             None => {
-                std::fs::create_dir_all(&folder).with_context(|| format!("creating mail folder {}", folder.display()))?;
+                std::fs::create_dir_all(&folder)
+                    .with_context(|| format!("creating mail folder {}", folder.display()))?;
                 Ok(Mailer::Folder(folder))
             }
         }

@@ -1,7 +1,11 @@
 use crate::{
     auth::tokens,
     clock::Timestamp,
-    domain::{Id, page::{Page, PageRequest, page_from}, workspace::ApiKeyInfo},
+    domain::{
+        Id,
+        page::{Page, PageRequest, page_from},
+        workspace::ApiKeyInfo,
+    },
     error::{AppError, AppResult},
 };
 use entity::api_key::{ActiveModel, Column, Entity, Model};

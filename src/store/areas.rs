@@ -1,11 +1,17 @@
 use super::is_unique_violation;
 use crate::{
     clock::Timestamp,
-    domain::{Id, page::{Page, PageRequest, page_from}, workspace::Area},
+    domain::{
+        Id,
+        page::{Page, PageRequest, page_from},
+        workspace::Area,
+    },
     error::{AppError, AppResult},
 };
 use entity::area::{ActiveModel, Column, Entity, Model};
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Condition};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use serde::{Deserialize, Serialize};
 
 fn to_domain(m: Model) -> Area {
@@ -16,7 +22,13 @@ fn duplicate(name: &str) -> AppError {
     AppError::AlreadyExists { resource: "area", description: format!("an area named {name:?} exists already") }
 }
 
-pub async fn insert(conn: &impl ConnectionTrait, workspace_id: &Id, id: &Id, name: &str, now: Timestamp) -> AppResult<Area> {
+pub async fn insert(
+    conn: &impl ConnectionTrait,
+    workspace_id: &Id,
+    id: &Id,
+    name: &str,
+    now: Timestamp,
+) -> AppResult<Area> {
     let row = ActiveModel {
         id: Set(id.to_string()),
         workspace_id: Set(workspace_id.to_string()),
@@ -58,7 +70,11 @@ pub struct AreaCursor {
     i: String,
 }
 
-pub async fn list(conn: &impl ConnectionTrait, workspace_id: &Id, page: PageRequest<AreaCursor>) -> AppResult<Page<Area>> {
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    workspace_id: &Id,
+    page: PageRequest<AreaCursor>,
+) -> AppResult<Page<Area>> {
     let mut q = Entity::find().filter(Column::WorkspaceId.eq(workspace_id.as_str()));
     if let Some(c) = &page.after {
         q = q.filter(

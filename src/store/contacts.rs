@@ -9,7 +9,11 @@ use crate::{
     error::{AppError, AppResult},
 };
 use entity::contact::{ActiveModel, Column, Entity, Model};
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::{Expr, ExprTrait}};
+use sea_orm::{
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Expr, ExprTrait},
+};
 
 fn to_domain(m: Model) -> Contact {
     Contact {
@@ -109,7 +113,11 @@ pub async fn all_of_customer(conn: &impl ConnectionTrait, customer_id: &Id) -> A
         .collect())
 }
 
-pub async fn list(conn: &impl ConnectionTrait, customer_id: &Id, page: PageRequest<String>) -> AppResult<Page<Contact>> {
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    customer_id: &Id,
+    page: PageRequest<String>,
+) -> AppResult<Page<Contact>> {
     let mut q = Entity::find().filter(Column::CustomerId.eq(customer_id.as_str()));
     if let Some(after) = &page.after {
         q = q.filter(Column::Id.gt(after.as_str()));
@@ -182,7 +190,11 @@ pub struct ActivationTarget {
     pub hub_access: bool,
 }
 
-pub async fn find_by_activation(conn: &impl ConnectionTrait, token_hash: &str, now: Timestamp) -> AppResult<Option<ActivationTarget>> {
+pub async fn find_by_activation(
+    conn: &impl ConnectionTrait,
+    token_hash: &str,
+    now: Timestamp,
+) -> AppResult<Option<ActivationTarget>> {
     let m = Entity::find()
         .filter(Column::ActivationTokenHash.eq(token_hash))
         .filter(Column::ActivationExpiresAt.gt(now))
@@ -197,7 +209,13 @@ pub async fn find_by_activation(conn: &impl ConnectionTrait, token_hash: &str, n
 }
 
 /// Sets the password and uses up the token, if the token is still the current one.
-pub async fn activate(conn: &impl ConnectionTrait, id: &Id, token_hash: &str, password_hash: &str, now: Timestamp) -> AppResult<bool> {
+pub async fn activate(
+    conn: &impl ConnectionTrait,
+    id: &Id,
+    token_hash: &str,
+    password_hash: &str,
+    now: Timestamp,
+) -> AppResult<bool> {
     let res = Entity::update_many()
         .col_expr(Column::PasswordHash, Expr::value(password_hash.to_string()))
         .col_expr(Column::ActivationTokenHash, Expr::value(Option::<String>::None))
@@ -219,7 +237,11 @@ pub struct LoginCandidate {
     pub password_hash: String,
 }
 
-pub async fn login_candidates(conn: &impl ConnectionTrait, workspace_id: &Id, email: &str) -> AppResult<Vec<LoginCandidate>> {
+pub async fn login_candidates(
+    conn: &impl ConnectionTrait,
+    workspace_id: &Id,
+    email: &str,
+) -> AppResult<Vec<LoginCandidate>> {
     Ok(Entity::find()
         .filter(Column::WorkspaceId.eq(workspace_id.as_str()))
         .filter(Column::Email.eq(email))

@@ -97,7 +97,10 @@ fn to_row(workspace_id: &Id, c: &Customer) -> customer::ActiveModel {
 }
 
 fn duplicate_ref(r: &str) -> AppError {
-    AppError::AlreadyExists { resource: "customer", description: format!("a customer with external_ref {r:?} exists already") }
+    AppError::AlreadyExists {
+        resource: "customer",
+        description: format!("a customer with external_ref {r:?} exists already"),
+    }
 }
 
 /// Restricts a customer query to what the scope may see.
@@ -197,7 +200,9 @@ pub async fn list(
     if let Some(c) = &page.after {
         q = q.filter(
             Condition::any().add(customer::Column::SortName.gt(c.n.as_str())).add(
-                Condition::all().add(customer::Column::SortName.eq(c.n.as_str())).add(customer::Column::Id.gt(c.i.as_str())),
+                Condition::all()
+                    .add(customer::Column::SortName.eq(c.n.as_str()))
+                    .add(customer::Column::Id.gt(c.i.as_str())),
             ),
         );
     }
@@ -215,11 +220,19 @@ pub async fn list(
             to_domain(m, n)
         })
         .collect();
-    Ok(page_from(items, page.size, |c: &Customer| CustomerCursor { n: c.display_name.to_lowercase(), i: c.id.to_string() }))
+    Ok(page_from(items, page.size, |c: &Customer| CustomerCursor {
+        n: c.display_name.to_lowercase(),
+        i: c.id.to_string(),
+    }))
 }
 
 /// Writes `c` if the stored version is still `c.version`; bumps the version.
-pub async fn update(conn: &impl ConnectionTrait, scope: &CustomerScope, c: &Customer, now: Timestamp) -> AppResult<Customer> {
+pub async fn update(
+    conn: &impl ConnectionTrait,
+    scope: &CustomerScope,
+    c: &Customer,
+    now: Timestamp,
+) -> AppResult<Customer> {
     let mut row = to_row(&scope.workspace_id, c);
     row.version = Set(c.version + 1);
     row.updated_at = Set(now);
@@ -232,7 +245,9 @@ pub async fn update(conn: &impl ConnectionTrait, scope: &CustomerScope, c: &Cust
         .exec(conn)
         .await;
     match res {
-        Ok(r) if r.rows_affected == 0 => Err(AppError::Aborted("the customer was changed meanwhile; read it again".into())),
+        Ok(r) if r.rows_affected == 0 => {
+            Err(AppError::Aborted("the customer was changed meanwhile; read it again".into()))
+        }
         Ok(_) => get(conn, &CustomerScope { workspace_id: scope.workspace_id.clone(), areas: None }, &c.id).await,
         Err(e) if is_unique_violation(&e) => Err(duplicate_ref(c.external_ref.as_deref().unwrap_or_default())),
         Err(e) => Err(e.into()),

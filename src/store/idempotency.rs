@@ -11,9 +11,8 @@ pub async fn find(
     operation: &str,
     request_id: &str,
 ) -> AppResult<Option<Id>> {
-    let row = Entity::find_by_id((workspace_id.to_string(), operation.to_string(), request_id.to_string()))
-        .one(conn)
-        .await?;
+    let row =
+        Entity::find_by_id((workspace_id.to_string(), operation.to_string(), request_id.to_string())).one(conn).await?;
     Ok(row.map(|r| Id::from_stored(r.resource_id)))
 }
 

@@ -18,8 +18,7 @@ pub mod workspaces;
 use crate::{config::Settings, error::AppError};
 use migration::MigratorTrait;
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr, RuntimeErr, SqlErr,
-    sqlx::sqlite::SqliteJournalMode,
+    ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr, RuntimeErr, SqlErr, sqlx::sqlite::SqliteJournalMode,
 };
 use std::time::Duration;
 

@@ -4,8 +4,8 @@
 use crate::{clock::Timestamp, domain::Id, error::AppResult};
 use entity::notification::{ActiveModel, Column, Entity, Model};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter,
-    Statement, sea_query::Expr,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, Statement,
+    sea_query::Expr,
 };
 
 pub const QUEUED: &str = "queued";
@@ -29,7 +29,12 @@ pub struct NewNotification {
     pub headers_json: String,
 }
 
-pub async fn enqueue(conn: &impl ConnectionTrait, n: NewNotification, message_domain: &str, now: Timestamp) -> AppResult<Id> {
+pub async fn enqueue(
+    conn: &impl ConnectionTrait,
+    n: NewNotification,
+    message_domain: &str,
+    now: Timestamp,
+) -> AppResult<Id> {
     let id = Id::generate();
     Entity::insert(ActiveModel {
         id: Set(id.to_string()),
@@ -139,7 +144,14 @@ pub async fn mark_sent(conn: &impl ConnectionTrait, id: &str, owner: &str, now: 
 }
 
 /// Releases the claim and schedules the next try, keeping the error.
-pub async fn mark_retry(conn: &impl ConnectionTrait, id: &str, owner: &str, error: &str, at: Timestamp, now: Timestamp) -> AppResult<()> {
+pub async fn mark_retry(
+    conn: &impl ConnectionTrait,
+    id: &str,
+    owner: &str,
+    error: &str,
+    at: Timestamp,
+    now: Timestamp,
+) -> AppResult<()> {
     Entity::update_many()
         .col_expr(Column::NextAttemptAt, Expr::value(at))
         .col_expr(Column::LastError, Expr::value(error.to_string()))
@@ -153,7 +165,13 @@ pub async fn mark_retry(conn: &impl ConnectionTrait, id: &str, owner: &str, erro
     Ok(())
 }
 
-pub async fn mark_failed(conn: &impl ConnectionTrait, id: &str, owner: &str, error: &str, now: Timestamp) -> AppResult<()> {
+pub async fn mark_failed(
+    conn: &impl ConnectionTrait,
+    id: &str,
+    owner: &str,
+    error: &str,
+    now: Timestamp,
+) -> AppResult<()> {
     Entity::update_many()
         .col_expr(Column::State, Expr::value(FAILED))
         .col_expr(Column::LastError, Expr::value(error.to_string()))
@@ -166,4 +184,3 @@ pub async fn mark_failed(conn: &impl ConnectionTrait, id: &str, owner: &str, err
         .await?;
     Ok(())
 }
-

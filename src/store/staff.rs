@@ -1,11 +1,17 @@
 use super::is_unique_violation;
 use crate::{
     clock::Timestamp,
-    domain::{EmailAddress, Id, Role, page::{Page, PageRequest, page_from}, workspace::StaffUser},
+    domain::{
+        EmailAddress, Id, Role,
+        page::{Page, PageRequest, page_from},
+        workspace::StaffUser,
+    },
     error::{AppError, AppResult},
 };
 use entity::{staff_user, staff_user_area};
-use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -24,7 +30,10 @@ fn to_domain(m: staff_user::Model, area_ids: Vec<Id>) -> AppResult<StaffUser> {
 }
 
 fn duplicate(email: &EmailAddress) -> AppError {
-    AppError::AlreadyExists { resource: "staff user", description: format!("a staff user with e-mail {email} exists already") }
+    AppError::AlreadyExists {
+        resource: "staff user",
+        description: format!("a staff user with e-mail {email} exists already"),
+    }
 }
 
 /// Area ids per staff user, for the given users.
@@ -74,7 +83,13 @@ pub struct NewStaffUser {
     pub area_ids: Vec<Id>,
 }
 
-pub async fn insert(conn: &impl ConnectionTrait, workspace_id: &Id, id: &Id, u: &NewStaffUser, now: Timestamp) -> AppResult<StaffUser> {
+pub async fn insert(
+    conn: &impl ConnectionTrait,
+    workspace_id: &Id,
+    id: &Id,
+    u: &NewStaffUser,
+    now: Timestamp,
+) -> AppResult<StaffUser> {
     let row = staff_user::ActiveModel {
         id: Set(id.to_string()),
         workspace_id: Set(workspace_id.to_string()),
@@ -136,7 +151,9 @@ pub async fn list(
     if let Some(c) = &page.after {
         q = q.filter(
             Condition::any().add(staff_user::Column::Email.gt(c.e.as_str())).add(
-                Condition::all().add(staff_user::Column::Email.eq(c.e.as_str())).add(staff_user::Column::Id.gt(c.i.as_str())),
+                Condition::all()
+                    .add(staff_user::Column::Email.eq(c.e.as_str()))
+                    .add(staff_user::Column::Id.gt(c.i.as_str())),
             ),
         );
     }
@@ -158,7 +175,12 @@ pub async fn list(
 }
 
 /// Writes `u` if the stored version is still `u.version`.
-pub async fn update(conn: &impl ConnectionTrait, workspace_id: &Id, u: &StaffUser, now: Timestamp) -> AppResult<StaffUser> {
+pub async fn update(
+    conn: &impl ConnectionTrait,
+    workspace_id: &Id,
+    u: &StaffUser,
+    now: Timestamp,
+) -> AppResult<StaffUser> {
     let res = staff_user::Entity::update_many()
         .set(staff_user::ActiveModel {
             email: Set(u.email.to_string()),

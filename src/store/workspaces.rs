@@ -1,6 +1,9 @@
 use crate::{
     clock::Timestamp,
-    domain::{EmailAddress, Id, Locale, TimeZone, Tone, workspace::{SmsPayer, Workspace}},
+    domain::{
+        EmailAddress, Id, Locale, TimeZone, Tone,
+        workspace::{SmsPayer, Workspace},
+    },
     error::{AppError, AppResult},
 };
 use entity::workspace::{ActiveModel, Column, Entity, Model};
@@ -54,12 +57,20 @@ pub async fn insert(conn: &impl ConnectionTrait, w: &Workspace) -> AppResult<()>
 }
 
 pub async fn get(conn: &impl ConnectionTrait, id: &Id) -> AppResult<Workspace> {
-    let m = Entity::find_by_id(id.to_string()).one(conn).await?.ok_or_else(|| AppError::not_found("workspace", id.as_str()))?;
+    let m = Entity::find_by_id(id.to_string())
+        .one(conn)
+        .await?
+        .ok_or_else(|| AppError::not_found("workspace", id.as_str()))?;
     to_domain(m)
 }
 
 /// Writes `w` if the stored version is still `expected_version`.
-pub async fn update(conn: &impl ConnectionTrait, w: &Workspace, expected_version: i64, now: Timestamp) -> AppResult<Workspace> {
+pub async fn update(
+    conn: &impl ConnectionTrait,
+    w: &Workspace,
+    expected_version: i64,
+    now: Timestamp,
+) -> AppResult<Workspace> {
     let mut row = to_row(w);
     row.version = Set(expected_version + 1);
     row.updated_at = Set(now);

@@ -76,14 +76,12 @@ impl ReceivedMail {
     ///
     /// Panics if the message cannot be parsed at all (no headers).
     pub fn parsed(&self) -> mail_parser::Message<'_> {
-        MessageParser::default()
-            .parse(&self.raw)
-            .unwrap_or_else(|| {
-                panic!(
-                    "SmtpSink: received mail is not a parseable RFC 5322 message:\n{}",
-                    String::from_utf8_lossy(&self.raw)
-                )
-            })
+        MessageParser::default().parse(&self.raw).unwrap_or_else(|| {
+            panic!(
+                "SmtpSink: received mail is not a parseable RFC 5322 message:\n{}",
+                String::from_utf8_lossy(&self.raw)
+            )
+        })
     }
 
     /// The raw message as (lossy) UTF-8 text.
@@ -207,12 +205,8 @@ pub struct SmtpSink {
 impl SmtpSink {
     /// Binds `127.0.0.1:0` and starts accepting connections in a spawned task.
     pub async fn start() -> SmtpSink {
-        let listener = TcpListener::bind(("127.0.0.1", 0))
-            .await
-            .expect("SmtpSink: failed to bind 127.0.0.1:0");
-        let addr = listener
-            .local_addr()
-            .expect("SmtpSink: failed to read local address");
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await.expect("SmtpSink: failed to bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("SmtpSink: failed to read local address");
         let shared = Arc::new(Shared {
             mails: Mutex::new(Vec::new()),
             count: watch::Sender::new(0),
@@ -220,11 +214,7 @@ impl SmtpSink {
             connections: AtomicUsize::new(0),
         });
         let accept_task = tokio::spawn(accept_loop(listener, Arc::clone(&shared)));
-        SmtpSink {
-            addr,
-            shared,
-            accept_task,
-        }
+        SmtpSink { addr, shared, accept_task }
     }
 
     /// `smtp://127.0.0.1:PORT` — plain SMTP, no TLS, no STARTTLS, no AUTH.
@@ -252,12 +242,7 @@ impl SmtpSink {
 
     /// Mails whose envelope recipients include `addr` (case-insensitive).
     pub fn mails_to(&self, addr: &str) -> Vec<ReceivedMail> {
-        self.shared
-            .lock()
-            .iter()
-            .filter(|m| m.is_for(addr))
-            .cloned()
-            .collect()
+        self.shared.lock().iter().filter(|m| m.is_for(addr)).cloned().collect()
     }
 
     /// Number of mails received so far.
@@ -294,10 +279,8 @@ impl SmtpSink {
             Ok(Err(_)) => unreachable!("SmtpSink: mail counter closed"),
             Err(_) => {
                 let mails = self.mails();
-                let summary: Vec<String> = mails
-                    .iter()
-                    .map(|m| format!("  to {:?}: {:?}", m.rcpt_to, m.subject()))
-                    .collect();
+                let summary: Vec<String> =
+                    mails.iter().map(|m| format!("  to {:?}: {:?}", m.rcpt_to, m.subject())).collect();
                 panic!(
                     "SmtpSink: timed out after {timeout:?} waiting for {n} mail(s); \
                      received {} so far (accepting: {}, connections: {}):\n{}",
@@ -370,10 +353,7 @@ async fn reply<W: AsyncWrite + Unpin>(w: &mut W, text: &str) -> std::io::Result<
 }
 
 /// Reads one line (up to and including `\n`) into `buf`. Returns `false` on EOF.
-async fn read_line<R: AsyncBufReadExt + Unpin>(
-    r: &mut R,
-    buf: &mut Vec<u8>,
-) -> std::io::Result<bool> {
+async fn read_line<R: AsyncBufReadExt + Unpin>(r: &mut R, buf: &mut Vec<u8>) -> std::io::Result<bool> {
     buf.clear();
     let n = r.read_until(b'\n', buf).await?;
     Ok(n > 0)
@@ -388,11 +368,7 @@ async fn session(stream: TcpStream, shared: Arc<Shared>) -> std::io::Result<()> 
         wr.shutdown().await?;
         return Ok(());
     }
-    reply(
-        &mut wr,
-        "220 localhost ESMTP customerhub test sink ready\r\n",
-    )
-    .await?;
+    reply(&mut wr, "220 localhost ESMTP customerhub test sink ready\r\n").await?;
 
     let mut tx: Option<Transaction> = None;
     let mut line = Vec::new();
@@ -415,11 +391,7 @@ async fn session(stream: TcpStream, shared: Arc<Shared>) -> std::io::Result<()> 
             "EHLO" => {
                 tx = None;
                 // Multi-line reply: every line but the last uses "250-".
-                reply(
-                    &mut wr,
-                    "250-localhost\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 PIPELINING\r\n",
-                )
-                .await?;
+                reply(&mut wr, "250-localhost\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 PIPELINING\r\n").await?;
             }
             "HELO" => {
                 tx = None;
@@ -433,10 +405,7 @@ async fn session(stream: TcpStream, shared: Arc<Shared>) -> std::io::Result<()> 
                 } else {
                     match parse_path(arg, "FROM:") {
                         Some(from) => {
-                            tx = Some(Transaction {
-                                mail_from: from,
-                                rcpt_to: Vec::new(),
-                            });
+                            tx = Some(Transaction { mail_from: from, rcpt_to: Vec::new() });
                             reply(&mut wr, "250 2.1.0 OK\r\n").await?;
                         }
                         None => reply(&mut wr, "501 5.5.4 syntax: MAIL FROM:<address>\r\n").await?,
@@ -466,11 +435,7 @@ async fn session(stream: TcpStream, shared: Arc<Shared>) -> std::io::Result<()> 
                         reply(&mut wr, "552 5.3.4 message too big\r\n").await?;
                         continue;
                     };
-                    shared.push(ReceivedMail {
-                        mail_from: t.mail_from,
-                        rcpt_to: t.rcpt_to,
-                        raw,
-                    });
+                    shared.push(ReceivedMail { mail_from: t.mail_from, rcpt_to: t.rcpt_to, raw });
                     reply(&mut wr, "250 2.0.0 OK queued\r\n").await?;
                 }
             },
@@ -492,18 +457,12 @@ async fn session(stream: TcpStream, shared: Arc<Shared>) -> std::io::Result<()> 
 /// Reads DATA content up to the `.` line, undoing dot-stuffing.
 /// Returns `Ok(None)` if the message exceeded [`MAX_MESSAGE_BYTES`]
 /// (the rest is still consumed up to the terminator).
-async fn read_data<R: AsyncBufReadExt + Unpin>(
-    rd: &mut R,
-    line: &mut Vec<u8>,
-) -> std::io::Result<Option<Vec<u8>>> {
+async fn read_data<R: AsyncBufReadExt + Unpin>(rd: &mut R, line: &mut Vec<u8>) -> std::io::Result<Option<Vec<u8>>> {
     let mut raw = Vec::new();
     let mut too_big = false;
     loop {
         if !read_line(rd, line).await? {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                "connection closed during DATA",
-            ));
+            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed during DATA"));
         }
         if line == b".\r\n" || line == b".\n" {
             if too_big {

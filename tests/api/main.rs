@@ -1,0 +1,8 @@
+//! One integration-test binary: every RPC through a real gRPC client against
+//! the real server, on SQLite and on PostgreSQL.
+#[path = "../support/mod.rs"]
+mod support;
+
+mod access;
+mod customers;
+mod welcome_and_hub;

@@ -1,0 +1,281 @@
+use crate::{both_databases, support::*};
+use customerhub::grpc::pb;
+use tonic::Code;
+
+/// Creating a company with two contacts and "send welcome mail" mails each
+/// contact a Danish welcome with a working one-time activation link.
+async fn welcome_mail_activates_hub_login(app: TestApp) {
+    let mut req = company(
+        "Bager Hansen ApS",
+        &[("Anna", "Jensen", "Anna@Bager.example.dk"), ("Bo", "Berg", "bo@bager.example.dk")],
+    );
+    req.send_welcome_mail = true;
+    let customer = app.admin_customers().create_customer(req).await.unwrap().into_inner().customer.unwrap();
+    assert_eq!(customer.contacts.len(), 2);
+    assert_eq!(app.deliver_all().await, 2);
+
+    let mails = app.smtp.wait_for(2).await;
+    let anna = app.smtp.mails_to("anna@bager.example.dk");
+    assert_eq!(anna.len(), 1, "one welcome mail to Anna: {mails:?}");
+    let mail = &anna[0];
+    assert_eq!(mail.subject(), "Velkommen til Rengøring A/Ss kundeportal");
+    assert!(mail.text_body().contains("Kære Anna Jensen"), "{}", mail.text_body());
+    assert!(mail.text_body().contains("Bager Hansen ApS"));
+    assert!(mail.header("From").unwrap().contains("kontakt@rengoering.example.dk"));
+    assert!(mail.html_body().unwrap().contains("<a href=\"https://hub.example.dk/activate?token="));
+    assert!(mail.message_id().is_some());
+
+    let contact = customer.contacts.iter().find(|c| c.email == "anna@bager.example.dk").unwrap();
+    let got = app
+        .admin_customers()
+        .get_contact(pb::GetContactRequest { contact_id: contact.id.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    let welcome = got.contact.unwrap().welcome_mail.unwrap();
+    assert_eq!(welcome.send_count, 1);
+    assert!(welcome.first_send_time.is_some());
+
+    // Activate with the link's token: sets the password and logs in.
+    let token = activation_token(mail);
+    let activated = app
+        .anonymous_hub()
+        .activate_account(pb::ActivateAccountRequest { token: token.clone(), password: "kanelsnegl-2026".into() })
+        .await
+        .unwrap()
+        .into_inner();
+    let profile = activated.profile.unwrap();
+    assert_eq!(profile.email, "anna@bager.example.dk");
+    assert_eq!(profile.customer_name, "Bager Hansen ApS");
+    assert_eq!(profile.locale, pb::Locale::Da as i32);
+    assert_eq!(profile.modules, vec![pb::Module::PunchCards as i32]);
+
+    // The link works once.
+    let again = app
+        .anonymous_hub()
+        .activate_account(pb::ActivateAccountRequest { token, password: "another-password".into() })
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), Code::Unauthenticated);
+
+    // The session token is a HUB credential.
+    let me = app.hub(&activated.session_token).get_profile(pb::GetProfileRequest {}).await.unwrap().into_inner();
+    assert_eq!(me.profile.unwrap().contact_id, contact.id);
+
+    // Log in with e-mail (any case) and password.
+    let login = app
+        .anonymous_hub()
+        .login(pb::LoginRequest {
+            workspace_id: app.workspace_id.clone(),
+            email: "ANNA@bager.example.dk".into(),
+            password: "kanelsnegl-2026".into(),
+            customer_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(login.session_token.starts_with("hub_"));
+    let wrong = app
+        .anonymous_hub()
+        .login(pb::LoginRequest {
+            workspace_id: app.workspace_id.clone(),
+            email: "anna@bager.example.dk".into(),
+            password: "not-the-password".into(),
+            customer_id: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(wrong.code(), Code::Unauthenticated);
+
+    // Logging out ends that session only.
+    app.hub(&login.session_token).logout(pb::LogoutRequest {}).await.unwrap();
+    let gone = app.hub(&login.session_token).get_profile(pb::GetProfileRequest {}).await.unwrap_err();
+    assert_eq!(gone.code(), Code::Unauthenticated);
+    app.hub(&activated.session_token).get_profile(pb::GetProfileRequest {}).await.unwrap();
+
+    // A HUB session is no API key.
+    let denied =
+        app.customers(&activated.session_token).list_customers(pb::ListCustomersRequest::default()).await.unwrap_err();
+    assert_eq!(denied.code(), Code::Unauthenticated);
+}
+
+/// Resending makes the earlier link useless; the newest one works.
+async fn resend_voids_the_earlier_link(app: TestApp) {
+    let customer = app
+        .admin_customers()
+        .create_customer(company("Tømrer Tim", &[("Tim", "Tømrer", "tim@tomrer.example.dk")]))
+        .await
+        .unwrap()
+        .into_inner()
+        .customer
+        .unwrap();
+    let contact_id = customer.contacts[0].id.clone();
+    assert_eq!(app.deliver_all().await, 0, "no mail unless asked");
+    for _ in 0..2 {
+        app.admin_customers()
+            .send_welcome_mail(pb::SendWelcomeMailRequest { contact_id: contact_id.clone() })
+            .await
+            .unwrap();
+    }
+    assert_eq!(app.deliver_all().await, 2);
+    let mails = app.smtp.wait_for(2).await;
+    let (first, second) = (activation_token(&mails[0]), activation_token(&mails[1]));
+    assert_ne!(first, second);
+    let (old, new) = if mails[0].message_id() < mails[1].message_id() { (first, second) } else { (second, first) };
+    let err = app
+        .anonymous_hub()
+        .activate_account(pb::ActivateAccountRequest { token: old, password: "a-long-password".into() })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated);
+    app.anonymous_hub()
+        .activate_account(pb::ActivateAccountRequest { token: new, password: "a-long-password".into() })
+        .await
+        .unwrap();
+    let contact = app
+        .admin_customers()
+        .get_contact(pb::GetContactRequest { contact_id })
+        .await
+        .unwrap()
+        .into_inner()
+        .contact
+        .unwrap();
+    assert_eq!(contact.welcome_mail.unwrap().send_count, 2);
+    assert!(contact.activated);
+    assert!(contact.last_login_time.is_some());
+}
+
+/// The welcome mail needs HUB access on customer and contact.
+async fn welcome_needs_hub_access(app: TestApp) {
+    let mut req = company("Lukket Firma", &[("Lis", "Lund", "lis@lukket.example.dk")]);
+    req.customer.as_mut().unwrap().hub_access = false;
+    let customer = app.admin_customers().create_customer(req).await.unwrap().into_inner().customer.unwrap();
+    let err = app
+        .admin_customers()
+        .send_welcome_mail(pb::SendWelcomeMailRequest { contact_id: customer.contacts[0].id.clone() })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    use tonic_types::StatusExt;
+    let details = err.get_error_details();
+    let violations = &details.precondition_failure().unwrap().violations;
+    assert!(violations.iter().any(|v| v.r#type == "HUB_ACCESS"), "{violations:?}");
+
+    // Asking for a welcome mail at creation without HUB access names the field.
+    let mut req = company("Lukket Igen", &[("Lis", "Lund", "lis@lukket.example.dk")]);
+    req.customer.as_mut().unwrap().hub_access = false;
+    req.send_welcome_mail = true;
+    let err = app.admin_customers().create_customer(req).await.unwrap_err();
+    assert_fields(&err, &["send_welcome_mail"]);
+    assert_eq!(app.deliver_all().await, 0);
+}
+
+/// The customer's language and tone choose the text.
+async fn welcome_speaks_the_customers_language(app: TestApp) {
+    let mut req = company("Baker Ltd", &[("Sam", "Smith", "sam@baker.example.com")]);
+    req.customer.as_mut().unwrap().locale = pb::Locale::En as i32;
+    req.customer.as_mut().unwrap().tone = pb::Tone::Casual as i32;
+    req.send_welcome_mail = true;
+    app.admin_customers().create_customer(req).await.unwrap();
+    app.deliver_all().await;
+    let mail = &app.smtp.wait_for(1).await[0];
+    assert_eq!(mail.subject(), "Welcome to the Rengøring A/S customer portal");
+    assert!(mail.text_body().starts_with("Hi Sam,"), "{}", mail.text_body());
+}
+
+/// Removing a contact's HUB access ends its sessions and blocks login;
+/// deleting a contact ends its sessions too.
+async fn losing_access_ends_sessions(app: TestApp) {
+    let mut req =
+        company("Maler Mads", &[("Mads", "Maler", "mads@maler.example.dk"), ("Mia", "Maler", "mia@maler.example.dk")]);
+    req.send_welcome_mail = true;
+    let customer = app.admin_customers().create_customer(req).await.unwrap().into_inner().customer.unwrap();
+    app.deliver_all().await;
+    let mut sessions = vec![];
+    for mail in app.smtp.wait_for(2).await {
+        let s = app
+            .anonymous_hub()
+            .activate_account(pb::ActivateAccountRequest {
+                token: activation_token(&mail),
+                password: "malerpensel-1".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        sessions.push((s.profile.unwrap().contact_id, s.session_token));
+    }
+    let (mads_id, mads_token) = sessions.iter().find(|(id, _)| *id == customer.contacts[0].id).cloned().unwrap();
+    let (mia_id, mia_token) = sessions.iter().find(|(id, _)| *id == customer.contacts[1].id).cloned().unwrap();
+
+    app.admin_customers()
+        .update_contact(pb::UpdateContactRequest {
+            contact: Some(pb::Contact { id: mads_id, hub_access: false, ..Default::default() }),
+            update_mask: Some(prost_types::FieldMask { paths: vec!["hub_access".into()] }),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        app.hub(&mads_token).get_profile(pb::GetProfileRequest {}).await.unwrap_err().code(),
+        Code::Unauthenticated
+    );
+    let login = app
+        .anonymous_hub()
+        .login(pb::LoginRequest {
+            workspace_id: app.workspace_id.clone(),
+            email: "mads@maler.example.dk".into(),
+            password: "malerpensel-1".into(),
+            customer_id: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(login.code(), Code::Unauthenticated);
+
+    app.hub(&mia_token).get_profile(pb::GetProfileRequest {}).await.unwrap();
+    app.admin_customers().delete_contact(pb::DeleteContactRequest { contact_id: mia_id.clone() }).await.unwrap();
+    assert_eq!(
+        app.hub(&mia_token).get_profile(pb::GetProfileRequest {}).await.unwrap_err().code(),
+        Code::Unauthenticated
+    );
+    let gone = app.admin_customers().get_contact(pb::GetContactRequest { contact_id: mia_id }).await.unwrap_err();
+    assert_eq!(gone.code(), Code::NotFound);
+}
+
+/// Bad activation and login input names its fields.
+async fn hub_login_input_is_checked(app: TestApp) {
+    let err = app
+        .anonymous_hub()
+        .activate_account(pb::ActivateAccountRequest { token: String::new(), password: "short".into() })
+        .await
+        .unwrap_err();
+    assert_fields(&err, &["token", "password"]);
+    let err = app
+        .anonymous_hub()
+        .login(pb::LoginRequest {
+            workspace_id: "nope".into(),
+            email: "not-an-email".into(),
+            password: String::new(),
+            customer_id: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_fields(&err, &["workspace_id", "email", "password"]);
+    let err = app
+        .anonymous_hub()
+        .activate_account(pb::ActivateAccountRequest { token: "made-up".into(), password: "long-enough-pw".into() })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated);
+    let err = app.anonymous_hub().get_profile(pb::GetProfileRequest {}).await.unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated);
+    let err = app.hub(&app.admin_key).get_profile(pb::GetProfileRequest {}).await.unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated);
+}
+
+both_databases!(
+    welcome_mail_activates_hub_login,
+    resend_voids_the_earlier_link,
+    welcome_needs_hub_access,
+    welcome_speaks_the_customers_language,
+    losing_access_ends_sessions,
+    hub_login_input_is_checked,
+);

@@ -1,0 +1,340 @@
+//! The test harness: `spawn_app` boots the real server on a random port
+//! against a fresh database (a SQLite file, or a new PostgreSQL database),
+//! with a real SMTP server receiving its mail, and hands out real gRPC clients.
+#![allow(dead_code)]
+
+pub mod smtp_sink;
+
+use customerhub::{
+    app::{
+        AppState,
+        bootstrap::{BootstrapInput, bootstrap},
+    },
+    clock::ManualClock,
+    config::Settings,
+    delivery::{ExecutionOutcome, try_execute_task},
+    domain::Locale,
+    grpc::pb::{
+        self, customer_service_client::CustomerServiceClient, hub_service_client::HubServiceClient,
+        workspace_service_client::WorkspaceServiceClient,
+    },
+    startup::Application,
+};
+use smtp_sink::SmtpSink;
+use std::{str::FromStr, sync::Arc};
+use tonic::{
+    Request, Status,
+    metadata::MetadataValue,
+    service::{Interceptor, interceptor::InterceptedService},
+    transport::Channel,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Where the test PostgreSQL server is; CI starts it (see .ci/run).
+fn pg_base_url() -> String {
+    std::env::var("CUSTOMERHUB_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+/// Adds `authorization: Bearer <token>` to every call.
+#[derive(Clone)]
+pub struct Bearer(Option<MetadataValue<tonic::metadata::Ascii>>);
+
+impl Interceptor for Bearer {
+    fn call(&mut self, mut req: Request<()>) -> Result<Request<()>, Status> {
+        if let Some(v) = &self.0 {
+            req.metadata_mut().insert("authorization", v.clone());
+        }
+        Ok(req)
+    }
+}
+
+pub type Authed = InterceptedService<Channel, Bearer>;
+
+pub struct TestApp {
+    pub backend: Backend,
+    pub addr: std::net::SocketAddr,
+    pub state: AppState,
+    pub clock: ManualClock,
+    pub smtp: SmtpSink,
+    pub workspace_id: String,
+    /// The bootstrap admin's API key.
+    pub admin_key: String,
+    pub admin_id: String,
+    channel: Channel,
+    pg_database: Option<String>,
+    _dir: tempfile::TempDir,
+    server: tokio::task::JoinHandle<()>,
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    customerhub::telemetry::init("text", "warn");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let smtp = SmtpSink::start().await;
+    let (database_url, pg_database) = match backend {
+        Backend::Sqlite => (format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display()), None),
+        Backend::Postgres => {
+            let name = format!("customerhub_test_{}", uuid::Uuid::new_v4().simple());
+            create_pg_database(&name).await;
+            (format!("{}/{name}", pg_base_url()), Some(name))
+        }
+    };
+    let settings = Settings {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database_url: Some(database_url),
+        data_dir: dir.path().to_path_buf(),
+        smtp_url: Some(smtp.url()),
+        default_hub_url: "https://hub.example.dk".into(),
+        default_sender_email: "kontakt@rengoering.example.dk".into(),
+        // Tests drive delivery step by step (`deliver_all`).
+        run_workers: false,
+        delivery_backoff_base_secs: 5,
+        delivery_max_attempts: 3,
+        db_max_connections: 5,
+        ..Settings::default()
+    };
+    let clock = ManualClock::new(chrono::Utc::now());
+    let app = Application::build_with_clock(settings, Arc::new(clock.clone())).await.expect("build app");
+    let addr = app.addr();
+    let state = app.state().clone();
+    let server = tokio::spawn(async move {
+        app.run_until_stopped(std::future::pending()).await.expect("server");
+    });
+    let boot = bootstrap(
+        &state,
+        BootstrapInput {
+            workspace_name: "Rengøring A/S".into(),
+            admin_email: "admin@rengoering.example.dk".into(),
+            admin_name: Some("Anne Admin".into()),
+            time_zone: "Europe/Copenhagen".into(),
+            locale: Locale::Da,
+        },
+    )
+    .await
+    .expect("bootstrap");
+    let channel = Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.expect("connect");
+    TestApp {
+        backend,
+        addr,
+        state,
+        clock,
+        smtp,
+        workspace_id: boot.workspace.id.to_string(),
+        admin_key: boot.api_key,
+        admin_id: boot.admin.id.to_string(),
+        channel,
+        pg_database,
+        _dir: dir,
+        server,
+    }
+}
+
+async fn create_pg_database(name: &str) {
+    use sea_orm::{ConnectionTrait, Database};
+    let admin = Database::connect(format!("{}/postgres", pg_base_url()))
+        .await
+        .expect("PostgreSQL must run on 127.0.0.1:5432 for the tests (.ci/run starts it)");
+    admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create test database");
+    admin.close().await.ok();
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+        if let Some(name) = self.pg_database.take() {
+            // Dropping needs async I/O; do it on a runtime of its own.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                rt.block_on(async {
+                    use sea_orm::{ConnectionTrait, Database};
+                    if let Ok(admin) = Database::connect(format!("{}/postgres", pg_base_url())).await {
+                        let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+                        admin.close().await.ok();
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+impl TestApp {
+    fn bearer(token: &str) -> Bearer {
+        Bearer(Some(MetadataValue::from_str(&format!("Bearer {token}")).expect("ascii token")))
+    }
+
+    pub fn customers(&self, token: &str) -> CustomerServiceClient<Authed> {
+        CustomerServiceClient::with_interceptor(self.channel.clone(), Self::bearer(token))
+    }
+
+    pub fn workspace(&self, token: &str) -> WorkspaceServiceClient<Authed> {
+        WorkspaceServiceClient::with_interceptor(self.channel.clone(), Self::bearer(token))
+    }
+
+    pub fn hub(&self, token: &str) -> HubServiceClient<Authed> {
+        HubServiceClient::with_interceptor(self.channel.clone(), Self::bearer(token))
+    }
+
+    pub fn admin_customers(&self) -> CustomerServiceClient<Authed> {
+        self.customers(&self.admin_key)
+    }
+
+    pub fn admin_workspace(&self) -> WorkspaceServiceClient<Authed> {
+        self.workspace(&self.admin_key)
+    }
+
+    /// Clients with no credentials at all.
+    pub fn anonymous_hub(&self) -> HubServiceClient<Authed> {
+        HubServiceClient::with_interceptor(self.channel.clone(), Bearer(None))
+    }
+
+    pub fn anonymous_customers(&self) -> CustomerServiceClient<Authed> {
+        CustomerServiceClient::with_interceptor(self.channel.clone(), Bearer(None))
+    }
+
+    pub fn channel(&self) -> Channel {
+        self.channel.clone()
+    }
+
+    /// Runs the delivery worker until nothing is due; returns how many it handled.
+    pub async fn deliver_all(&self) -> usize {
+        let mut n = 0;
+        while try_execute_task(&self.state).await.expect("delivery step") == ExecutionOutcome::TaskCompleted {
+            n += 1;
+            assert!(n < 10_000, "delivery does not settle");
+        }
+        n
+    }
+
+    /// Creates an area and returns its id.
+    pub async fn area(&self, name: &str) -> String {
+        self.admin_workspace()
+            .create_area(pb::CreateAreaRequest { name: name.into(), request_id: String::new() })
+            .await
+            .expect("create area")
+            .into_inner()
+            .area
+            .unwrap()
+            .id
+    }
+
+    /// Creates a staff user and an API key for it; returns (user id, key).
+    pub async fn staff_with_key(&self, email: &str, role: pb::StaffRole, area_ids: Vec<String>) -> (String, String) {
+        let mut ws = self.admin_workspace();
+        let user = ws
+            .create_staff_user(pb::CreateStaffUserRequest {
+                staff_user: Some(pb::StaffUser {
+                    email: email.into(),
+                    name: "Staff Member".into(),
+                    role: role as i32,
+                    area_ids,
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            })
+            .await
+            .expect("create staff user")
+            .into_inner()
+            .staff_user
+            .unwrap();
+        let key = ws
+            .create_api_key(pb::CreateApiKeyRequest { staff_user_id: user.id.clone(), name: "test".into() })
+            .await
+            .expect("create api key")
+            .into_inner()
+            .secret;
+        (user.id, key)
+    }
+
+    /// A second, unrelated workspace with its own admin key.
+    pub async fn other_workspace(&self) -> (String, String) {
+        let boot = bootstrap(
+            &self.state,
+            BootstrapInput {
+                workspace_name: "Frisør Fie".into(),
+                admin_email: "fie@frisor.example.se".into(),
+                admin_name: None,
+                time_zone: "Europe/Stockholm".into(),
+                locale: Locale::Sv,
+            },
+        )
+        .await
+        .expect("bootstrap other");
+        (boot.workspace.id.to_string(), boot.api_key)
+    }
+}
+
+/// A company customer request with the given contacts (first, last, email).
+pub fn company(name: &str, contacts: &[(&str, &str, &str)]) -> pb::CreateCustomerRequest {
+    pb::CreateCustomerRequest {
+        customer: Some(pb::Customer {
+            kind: pb::CustomerKind::Company as i32,
+            company_name: name.into(),
+            hub_access: true,
+            modules: vec![pb::Module::PunchCards as i32],
+            ..Default::default()
+        }),
+        contacts: contacts
+            .iter()
+            .map(|(f, l, e)| pb::ContactInput {
+                first_name: f.to_string(),
+                last_name: l.to_string(),
+                email: e.to_string(),
+                ..Default::default()
+            })
+            .collect(),
+        send_welcome_mail: false,
+        request_id: String::new(),
+    }
+}
+
+/// The field violations in an INVALID_ARGUMENT status, as (field, description).
+pub fn violations(status: &Status) -> Vec<(String, String)> {
+    use tonic_types::StatusExt;
+    assert_eq!(status.code(), tonic::Code::InvalidArgument, "expected INVALID_ARGUMENT, got {status:?}");
+    status
+        .get_error_details()
+        .bad_request()
+        .map(|b| b.field_violations.iter().map(|v| (v.field.clone(), v.description.clone())).collect())
+        .unwrap_or_default()
+}
+
+/// Asserts the status is INVALID_ARGUMENT naming exactly these fields.
+pub fn assert_fields(status: &Status, expected: &[&str]) {
+    let mut got: Vec<String> = violations(status).into_iter().map(|(f, _)| f).collect();
+    got.sort();
+    got.dedup();
+    let mut want: Vec<String> = expected.iter().map(|s| s.to_string()).collect();
+    want.sort();
+    assert_eq!(got, want, "violations of {status:?}");
+}
+
+/// The activation token in a welcome mail's link.
+pub fn activation_token(mail: &smtp_sink::ReceivedMail) -> String {
+    let text = mail.text_body();
+    let start = text.find("activate?token=").expect("activation link in mail") + "activate?token=".len();
+    text[start..].split_whitespace().next().unwrap().to_string()
+}
+
+/// Runs one test body against SQLite and against PostgreSQL.
+#[macro_export]
+macro_rules! both_databases {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::support::spawn_app($crate::support::Backend::Sqlite).await).await;
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name($crate::support::spawn_app($crate::support::Backend::Postgres).await).await;
+                }
+            }
+        )*
+    };
+}
