@@ -5,4 +5,5 @@ mod support;
 
 mod access;
 mod customers;
+mod ops;
 mod welcome_and_hub;
