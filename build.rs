@@ -13,6 +13,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/customerhub/v1/workspace_service.proto",
         "proto/customerhub/v1/customer_service.proto",
         "proto/customerhub/v1/hub_service.proto",
+        "proto/customerhub/v1/notification_service.proto",
         "proto/customerhub/v1/punch_card_service.proto",
         "proto/customerhub/v1/timesheet_service.proto",
         "proto/customerhub/v1/reminder_service.proto",

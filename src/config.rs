@@ -44,6 +44,12 @@ pub struct Settings {
     pub password_hash_memory_kib: u32,
     /// Argon2id iterations for HUB passwords.
     pub password_hash_iterations: u32,
+    /// Listen address of the small HTTP server (one-click unsubscribe).
+    pub http_listen: SocketAddr,
+    /// Public base URL of that HTTP server, as mail clients reach it (https in production).
+    pub public_http_url: String,
+    /// How often an idle live stream sends a heartbeat.
+    pub stream_heartbeat_ms: u64,
     /// `text` or `json`.
     pub log_format: String,
     /// tracing filter, e.g. `info,customerhub=debug`.
@@ -72,6 +78,9 @@ impl Default for Settings {
             // OWASP's recommended Argon2id minimum: 19 MiB, 2 iterations.
             password_hash_memory_kib: 19 * 1024,
             password_hash_iterations: 2,
+            http_listen: SocketAddr::from(([127, 0, 0, 1], 8081)),
+            public_http_url: "http://127.0.0.1:8081".into(),
+            stream_heartbeat_ms: 15_000,
             log_format: "text".into(),
             log: "info".into(),
         }
@@ -106,6 +115,17 @@ impl Settings {
             .map_err(|e| anyhow::anyhow!("CUSTOMERHUB_DEFAULT_SENDER_EMAIL {e}"))?;
         crate::domain::HttpUrl::parse(&self.default_hub_url)
             .map_err(|e| anyhow::anyhow!("CUSTOMERHUB_DEFAULT_HUB_URL {e}"))?;
+        let public = url::Url::parse(&self.public_http_url)
+            .map_err(|_| anyhow::anyhow!("CUSTOMERHUB_PUBLIC_HTTP_URL is not a URL"))?;
+        let local = matches!(public.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+        if public.scheme() != "https" && !local {
+            anyhow::bail!(
+                "CUSTOMERHUB_PUBLIC_HTTP_URL must be https (mail clients require it for one-click unsubscribe)"
+            );
+        }
+        if self.stream_heartbeat_ms < 10 {
+            anyhow::bail!("CUSTOMERHUB_STREAM_HEARTBEAT_MS must be at least 10");
+        }
         if self.delivery_max_attempts < 1 {
             anyhow::bail!("CUSTOMERHUB_DELIVERY_MAX_ATTEMPTS must be at least 1");
         }

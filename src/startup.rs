@@ -10,10 +10,12 @@ use crate::{
     grpc::{
         customer_api::CustomerApi,
         hub_api::HubApi,
+        notification_api::NotificationApi,
         pb::{
             self, customer_service_server::CustomerServiceServer, hub_service_server::HubServiceServer,
-            punch_card_service_server::PunchCardServiceServer, reminder_service_server::ReminderServiceServer,
-            timesheet_service_server::TimesheetServiceServer, workspace_service_server::WorkspaceServiceServer,
+            notification_service_server::NotificationServiceServer, punch_card_service_server::PunchCardServiceServer,
+            reminder_service_server::ReminderServiceServer, timesheet_service_server::TimesheetServiceServer,
+            workspace_service_server::WorkspaceServiceServer,
         },
         placeholder_api::{PunchCardApi, ReminderApi, TimesheetApi},
         workspace_api::WorkspaceApi,
@@ -21,7 +23,12 @@ use crate::{
     mail::Mailer,
     store,
 };
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    future::{Future, IntoFuture},
+    net::SocketAddr,
+    sync::Arc,
+    time::Duration,
+};
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
@@ -29,6 +36,8 @@ use tokio_util::sync::CancellationToken;
 pub struct Application {
     listener: TcpListener,
     addr: SocketAddr,
+    http_listener: TcpListener,
+    http_addr: SocketAddr,
     state: AppState,
 }
 
@@ -48,12 +57,19 @@ impl Application {
     pub async fn build_with_clock(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(settings.listen).await?;
         let addr = listener.local_addr()?;
+        let http_listener = TcpListener::bind(settings.http_listen).await?;
+        let http_addr = http_listener.local_addr()?;
         let state = build_state(settings, clock).await?;
-        Ok(Self { listener, addr, state })
+        Ok(Self { listener, addr, http_listener, http_addr, state })
     }
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where the HTTP server (one-click unsubscribe) listens.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
     }
 
     pub fn port(&self) -> u16 {
@@ -71,11 +87,22 @@ impl Application {
         let stop = CancellationToken::new();
         let worker =
             state.settings.run_workers.then(|| tokio::spawn(delivery::run_until_stopped(state.clone(), stop.clone())));
+        // Other replicas' inbox writes reach this process's streams through PostgreSQL.
+        let pg_listener = store::is_postgres(&state.db).then(|| {
+            tokio::spawn(crate::live::pg_listener::run(state.settings.database_url(), state.live.clone(), stop.clone()))
+        });
+        let http_stop = stop.clone();
+        let http_server = tokio::spawn(
+            axum::serve(self.http_listener, crate::http::router(state.clone()))
+                .with_graceful_shutdown(async move { http_stop.cancelled().await })
+                .into_future(),
+        );
 
         let (health, health_service) = tonic_health::server::health_reporter();
         health.set_serving::<CustomerServiceServer<CustomerApi>>().await;
         health.set_serving::<WorkspaceServiceServer<WorkspaceApi>>().await;
         health.set_serving::<HubServiceServer<HubApi>>().await;
+        health.set_serving::<NotificationServiceServer<NotificationApi>>().await;
         health.set_service_status("", tonic_health::ServingStatus::Serving).await;
 
         let descriptor_sets =
@@ -98,6 +125,7 @@ impl Application {
             .add_service(WorkspaceServiceServer::new(WorkspaceApi::new(state.clone())))
             .add_service(CustomerServiceServer::new(CustomerApi::new(state.clone())))
             .add_service(HubServiceServer::new(HubApi::new(state.clone())))
+            .add_service(NotificationServiceServer::new(NotificationApi::new(state.clone())))
             .add_service(PunchCardServiceServer::new(PunchCardApi))
             .add_service(TimesheetServiceServer::new(TimesheetApi))
             .add_service(ReminderServiceServer::new(ReminderApi));
@@ -115,6 +143,10 @@ impl Application {
         if let Some(worker) = worker {
             let _ = worker.await;
         }
+        if let Some(listener) = pg_listener {
+            let _ = listener.await;
+        }
+        let _ = http_server.await;
         state.db.clone().close().await.ok();
         result?;
         Ok(())

@@ -22,6 +22,7 @@ pub struct Model {
     pub password_hash: Option<String>,
     pub activated_at: Option<crate::Timestamp>,
     pub last_login_at: Option<crate::Timestamp>,
+    pub unsubscribe_token: Option<String>,
     pub version: i64,
     pub created_at: crate::Timestamp,
     pub updated_at: crate::Timestamp,

@@ -6,10 +6,15 @@ pub mod contact;
 pub mod customer;
 pub mod hub_session;
 pub mod idempotency_key;
+pub mod inbox_counter;
+pub mod inbox_message;
 pub mod notification;
+pub mod notification_setting;
+pub mod notification_template;
 pub mod sms_consent_event;
 pub mod staff_user;
 pub mod staff_user_area;
+pub mod subscription_event;
 pub mod workspace;
 
 pub type Timestamp = chrono::DateTime<chrono::Utc>;

@@ -17,6 +17,8 @@ pub struct Model {
     pub sms_price_minor: i64,
     pub sms_currency: String,
     pub book_again_sms_payer: String,
+    pub punches_low_threshold: i32,
+    pub expiring_days_before: i32,
     pub version: i64,
     pub created_at: crate::Timestamp,
     pub updated_at: crate::Timestamp,

@@ -8,6 +8,7 @@ mod m20261125_000003_create_customers;
 mod m20261125_000004_create_contacts;
 mod m20261125_000005_create_idempotency_keys;
 mod m20261125_000006_create_notifications;
+mod m20261125_000007_create_notification_tables;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000004_create_contacts::Migration),
             Box::new(m20261125_000005_create_idempotency_keys::Migration),
             Box::new(m20261125_000006_create_notifications::Migration),
+            Box::new(m20261125_000007_create_notification_tables::Migration),
         ]
     }
 }

@@ -53,6 +53,8 @@ pub async fn bootstrap(state: &AppState, input: BootstrapInput) -> AppResult<Boo
         sms_price_minor: 0,
         sms_currency: if input.locale == Locale::Sv { "SEK" } else { "DKK" }.to_string(),
         book_again_sms_payer: SmsPayer::Business,
+        punches_low_threshold: 2,
+        expiring_days_before: 30,
         version: 1,
         created_at: now,
         updated_at: now,

@@ -7,7 +7,10 @@ pub mod customer_input;
 pub mod customers;
 pub mod hub_auth;
 pub mod import;
+pub mod inbox;
+pub mod notifications;
 pub mod staff;
+pub mod subscription;
 pub mod welcome;
 pub mod workspace;
 
@@ -32,6 +35,8 @@ pub struct AppState {
     pub passwords: PasswordHasher,
     /// Woken after a commit that queued notifications, so delivery starts at once.
     pub outbox_signal: Arc<Notify>,
+    /// Wakes this process's live inbox streams.
+    pub live: crate::live::LiveHub,
     /// Names this process's claims in the outbox.
     pub instance_id: String,
 }
@@ -47,6 +52,7 @@ impl AppState {
             templates: Arc::new(Templates::new()),
             passwords,
             outbox_signal: Arc::new(Notify::new()),
+            live: crate::live::LiveHub::new(),
             instance_id: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
         }
     }

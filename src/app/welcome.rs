@@ -4,9 +4,9 @@
 use super::AppState;
 use crate::{
     auth::tokens,
+    domain::notification::NotificationKind,
     domain::{Id, StaffPrincipal, contact::Contact, customer::Customer, workspace::Workspace},
     error::{AppError, AppResult, Precondition},
-    mail::templates::TemplateKind,
     store::{self, TransactionTrait, Tx, outbox::NewNotification},
 };
 use chrono::Duration;
@@ -60,7 +60,7 @@ pub(crate) async fn queue(
     let tone = customer.tone.unwrap_or(workspace.default_tone);
     let hub = workspace.hub_base_url.trim_end_matches('/');
     let rendered = state.templates.render_default(
-        TemplateKind::Welcome,
+        NotificationKind::Welcome,
         locale,
         tone,
         context! {
@@ -80,7 +80,7 @@ pub(crate) async fn queue(
             workspace_id: workspace.id.clone(),
             customer_id: Some(customer.id.clone()),
             contact_id: Some(contact.id.clone()),
-            kind: TemplateKind::Welcome.as_str().into(),
+            kind: NotificationKind::Welcome.as_str().into(),
             channel: "email".into(),
             recipient: contact.email.clone(),
             subject: rendered.subject,

@@ -1,6 +1,7 @@
 use super::backoff;
 use crate::{
     app::AppState,
+    domain::notification::NotificationKind,
     error::AppResult,
     mail::OutgoingMail,
     store::{self, outbox::Claimed},
@@ -28,6 +29,15 @@ pub async fn try_execute_task(state: &AppState) -> AppResult<ExecutionOutcome> {
     let span =
         tracing::info_span!("deliver", notification = %task.id, channel = %task.channel, attempt = task.attempts);
     let _guard = span.enter();
+    // An automatic mail queued before its contact unsubscribed is not sent.
+    let automatic = NotificationKind::from_stored(&task.kind).is_some_and(NotificationKind::is_automatic);
+    if automatic
+        && let Some(contact) = &task.contact_id
+        && !store::outbox::still_subscribed(&state.db, contact).await?
+    {
+        store::outbox::mark_suppressed(&state.db, &task.id, owner, "unsubscribed", state.clock.now()).await?;
+        return Ok(ExecutionOutcome::TaskCompleted);
+    }
     let result = send(state, &task).await;
     let now = state.clock.now();
     match result {

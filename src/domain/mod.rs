@@ -4,6 +4,8 @@ pub mod caller;
 pub mod contact;
 pub mod customer;
 pub mod id;
+pub mod inbox;
+pub mod notification;
 pub mod page;
 pub mod values;
 pub mod workspace;

@@ -34,6 +34,8 @@ pub struct Workspace {
     pub sms_price_minor: i64,
     pub sms_currency: String,
     pub book_again_sms_payer: SmsPayer,
+    pub punches_low_threshold: i32,
+    pub expiring_days_before: i32,
     pub version: i64,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,

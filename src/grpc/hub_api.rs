@@ -1,13 +1,21 @@
 use super::{
     caller::hub,
     convert::{self, ts},
+    notification_convert::{self as nc, Item, stream_item},
     pb::{self, hub_service_server::HubService},
 };
-use crate::app::{
-    self, AppState,
-    hub_auth::{HubProfile, HubSession},
+use crate::{
+    app::{
+        self, AppState,
+        hub_auth::{HubProfile, HubSession},
+    },
+    domain::{inbox::SubscriptionSource, page::PageRequest},
 };
+use futures::{Stream, StreamExt};
+use std::pin::Pin;
 use tonic::{Request, Response, Status};
+
+type HubStream = Pin<Box<dyn Stream<Item = Result<pb::SubscribeResponse, Status>> + Send>>;
 
 pub struct HubApi {
     state: AppState,
@@ -69,5 +77,68 @@ impl HubService for HubApi {
         let caller = hub(&req)?;
         let p = app::hub_auth::get_profile(&self.state, &caller).await?;
         Ok(Response::new(pb::GetProfileResponse { profile: Some(profile_out(p)) }))
+    }
+
+    async fn list_messages(
+        &self,
+        req: Request<pb::ListMessagesRequest>,
+    ) -> Result<Response<pb::ListMessagesResponse>, Status> {
+        let caller = hub(&req)?;
+        let r = req.into_inner();
+        let page = PageRequest::parse(r.page_size, &r.page_token)?;
+        let p = app::inbox::list(&self.state, &caller.contact_id, r.unread_only, page).await?;
+        Ok(Response::new(pb::ListMessagesResponse {
+            messages: p.page.items.into_iter().map(nc::inbox_out).collect(),
+            next_page_token: p.page.next_page_token,
+            unread_count: p.unread,
+        }))
+    }
+
+    async fn mark_messages_read(
+        &self,
+        req: Request<pb::MarkMessagesReadRequest>,
+    ) -> Result<Response<pb::MarkMessagesReadResponse>, Status> {
+        let caller = hub(&req)?;
+        let r = req.into_inner();
+        let unread = app::inbox::mark_read(&self.state, &caller.contact_id, &r.message_ids, r.all).await?;
+        Ok(Response::new(pb::MarkMessagesReadResponse { unread_count: unread }))
+    }
+
+    type SubscribeStream = HubStream;
+
+    async fn subscribe(&self, req: Request<pb::SubscribeRequest>) -> Result<Response<Self::SubscribeStream>, Status> {
+        let caller = hub(&req)?;
+        let stream = app::inbox::subscribe(&self.state, &caller.contact_id, req.get_ref().after_sequence)?;
+        let out = stream.map(|r| {
+            stream_item(r).map(|item| pb::SubscribeResponse {
+                event: Some(match item {
+                    Item::Message(m) => pb::subscribe_response::Event::Message(m),
+                    Item::Heartbeat(h) => pb::subscribe_response::Event::Heartbeat(h),
+                }),
+            })
+        });
+        Ok(Response::new(Box::pin(out)))
+    }
+
+    async fn unsubscribe(
+        &self,
+        req: Request<pb::UnsubscribeRequest>,
+    ) -> Result<Response<pb::UnsubscribeResponse>, Status> {
+        let r = req.into_inner();
+        let email =
+            app::subscription::unsubscribe_with_token(&self.state, &r.token, SubscriptionSource::Link, &r.shown_text)
+                .await?;
+        Ok(Response::new(pb::UnsubscribeResponse { email }))
+    }
+
+    async fn set_email_subscription(
+        &self,
+        req: Request<pb::SetEmailSubscriptionRequest>,
+    ) -> Result<Response<pb::SetEmailSubscriptionResponse>, Status> {
+        let caller = hub(&req)?;
+        let r = req.into_inner();
+        app::subscription::set_by_profile(&self.state, &caller, r.subscribed, &r.shown_text).await?;
+        let p = app::hub_auth::get_profile(&self.state, &caller).await?;
+        Ok(Response::new(pb::SetEmailSubscriptionResponse { profile: Some(profile_out(p)) }))
     }
 }

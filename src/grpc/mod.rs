@@ -6,6 +6,8 @@ pub mod caller;
 pub mod convert;
 pub mod customer_api;
 pub mod hub_api;
+pub mod notification_api;
+pub mod notification_convert;
 pub mod placeholder_api;
 pub mod status;
 pub mod workspace_api;

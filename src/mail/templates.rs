@@ -1,65 +1,143 @@
 //! Notification texts: a default per kind × locale × tone shipped in
 //! `defaults/<kind>/<locale>-<tone>.txt` (first line `Subject: …`, a blank
-//! line, then the plain-text body), rendered by minijinja with strict
-//! undefined variables, so a misspelt placeholder fails instead of vanishing.
+//! line, then the plain-text body), optionally overridden per workspace, and
+//! rendered by minijinja with strict undefined variables, so a misspelt
+//! placeholder is refused when saved instead of vanishing from a mail.
 //! The HTML part is derived from the plain text, so both always agree.
-use crate::domain::{Locale, Tone};
+use crate::{
+    domain::{Locale, Tone, notification::NotificationKind},
+    error::Violations,
+};
 use anyhow::{Context, anyhow};
 use minijinja::{Environment, UndefinedBehavior, Value};
+use std::collections::BTreeMap;
 
-/// Which notification a template writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TemplateKind {
-    Welcome,
-}
+const COMMON: &[&str] = &["business_name", "contact_name", "contact_first_name", "customer_name", "hub_link"];
 
-impl TemplateKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TemplateKind::Welcome => "welcome",
-        }
-    }
-
-    /// The placeholders a template of this kind may use.
-    pub fn placeholders(self) -> &'static [&'static str] {
-        match self {
-            TemplateKind::Welcome => &[
+/// The placeholders a template of this kind may use.
+pub fn placeholders(kind: NotificationKind) -> Vec<&'static str> {
+    use NotificationKind::*;
+    let extra: &[&str] = match kind {
+        Welcome => &["activation_link", "login_email", "link_valid_days"],
+        CardCreated => &["card_name", "card_total", "start_date", "expiry_date", "punches_left", "unsubscribe_link"],
+        PunchRegistered => &[
+            "card_name",
+            "registration_date",
+            "registration_description",
+            "registration_amount",
+            "punches_left",
+            "unsubscribe_link",
+        ],
+        TimeRegistered => &["entry_title", "entry_date", "entry_duration", "entry_description", "unsubscribe_link"],
+        PunchesLow => &["card_name", "punches_left", "booking_link", "unsubscribe_link"],
+        CardUsedUp => &["card_name", "card_total", "booking_link", "unsubscribe_link"],
+        CardExpiring => &["card_name", "punches_left", "expiry_date", "days_left", "unsubscribe_link"],
+        CardExpired => &["card_name", "punches_left", "expiry_date", "unsubscribe_link"],
+        CardOverdrawn => &["card_name", "card_total", "overdrawn_by", "unsubscribe_link"],
+        StaffReminder => {
+            return vec![
                 "business_name",
-                "contact_name",
-                "contact_first_name",
+                "staff_name",
                 "customer_name",
-                "activation_link",
-                "hub_link",
-                "login_email",
-                "link_valid_days",
-            ],
+                "reminder_name",
+                "reminder_type",
+                "reminder_text",
+                "occurrence_date",
+            ];
         }
+        BookAgain => return vec!["business_name", "customer_name", "booking_link"],
+    };
+    COMMON.iter().chain(extra).copied().collect()
+}
+
+/// Values a preview fills in.
+pub fn sample_vars(kind: NotificationKind) -> Value {
+    let samples: BTreeMap<&str, &str> = [
+        ("business_name", "Rengøring A/S"),
+        ("contact_name", "Anna Jensen"),
+        ("contact_first_name", "Anna"),
+        ("customer_name", "Bager Hansen ApS"),
+        ("hub_link", "https://hub.example.dk"),
+        ("unsubscribe_link", "https://hub.example.dk/unsubscribe?token=sample"),
+        ("activation_link", "https://hub.example.dk/activate?token=sample"),
+        ("login_email", "anna@example.dk"),
+        ("link_valid_days", "7"),
+        ("card_name", "Vinduespudsning 2026"),
+        ("card_total", "10 klip"),
+        ("start_date", "1.3.2026"),
+        ("expiry_date", "28.2.2027"),
+        ("punches_left", "3 klip"),
+        ("registration_date", "12.5.2026"),
+        ("registration_description", "Vinduespudsning, stueetage"),
+        ("registration_amount", "1 klip"),
+        ("entry_title", "Kontorrengøring"),
+        ("entry_date", "12.5.2026"),
+        ("entry_duration", "1 t 30 min"),
+        ("entry_description", "Ekstra rengøring af køkken"),
+        ("booking_link", "https://book.example.dk/?ref=sample"),
+        ("days_left", "30"),
+        ("overdrawn_by", "2 klip"),
+        ("staff_name", "Sune Supervisor"),
+        ("reminder_name", "Forny kontrakt"),
+        ("reminder_type", "Kontrakt"),
+        ("reminder_text", "Kontrakten udløber ved årets udgang."),
+        ("occurrence_date", "1.12.2026"),
+    ]
+    .into_iter()
+    .collect();
+    let map: BTreeMap<&str, &str> =
+        placeholders(kind).into_iter().map(|p| (p, samples.get(p).copied().unwrap_or("…"))).collect();
+    Value::from_serialize(map)
+}
+
+macro_rules! defaults {
+    ($($kind:ident => $dir:literal),* $(,)?) => {
+        fn default_source(kind: NotificationKind, locale: Locale, tone: Tone) -> &'static str {
+            match (kind, locale, tone) {
+                $(
+                    (NotificationKind::$kind, Locale::Da, Tone::Formal) => include_str!(concat!("defaults/", $dir, "/da-formal.txt")),
+                    (NotificationKind::$kind, Locale::Da, Tone::Casual) => include_str!(concat!("defaults/", $dir, "/da-casual.txt")),
+                    (NotificationKind::$kind, Locale::En, Tone::Formal) => include_str!(concat!("defaults/", $dir, "/en-formal.txt")),
+                    (NotificationKind::$kind, Locale::En, Tone::Casual) => include_str!(concat!("defaults/", $dir, "/en-casual.txt")),
+                    (NotificationKind::$kind, Locale::Sv, Tone::Formal) => include_str!(concat!("defaults/", $dir, "/sv-formal.txt")),
+                    (NotificationKind::$kind, Locale::Sv, Tone::Casual) => include_str!(concat!("defaults/", $dir, "/sv-casual.txt")),
+                )*
+            }
+        }
+    };
+}
+
+defaults!(
+    Welcome => "welcome",
+    CardCreated => "card_created",
+    PunchRegistered => "punch_registered",
+    TimeRegistered => "time_registered",
+    PunchesLow => "punches_low",
+    CardUsedUp => "card_used_up",
+    CardExpiring => "card_expiring",
+    CardExpired => "card_expired",
+    CardOverdrawn => "card_overdrawn",
+    StaffReminder => "staff_reminder",
+    BookAgain => "book_again",
+);
+
+/// A template's subject and body sources.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateSource {
+    pub subject: String,
+    pub body: String,
+}
+
+impl TemplateSource {
+    pub fn default_for(kind: NotificationKind, locale: Locale, tone: Tone) -> Self {
+        split(default_source(kind, locale, tone)).expect("shipped templates are well-formed (tested)")
     }
 }
 
-fn default_source(kind: TemplateKind, locale: Locale, tone: Tone) -> &'static str {
-    use Locale::*;
-    use Tone::*;
-    match (kind, locale, tone) {
-        (TemplateKind::Welcome, Da, Formal) => include_str!("defaults/welcome/da-formal.txt"),
-        (TemplateKind::Welcome, Da, Casual) => include_str!("defaults/welcome/da-casual.txt"),
-        (TemplateKind::Welcome, En, Formal) => include_str!("defaults/welcome/en-formal.txt"),
-        (TemplateKind::Welcome, En, Casual) => include_str!("defaults/welcome/en-casual.txt"),
-        (TemplateKind::Welcome, Sv, Formal) => include_str!("defaults/welcome/sv-formal.txt"),
-        (TemplateKind::Welcome, Sv, Casual) => include_str!("defaults/welcome/sv-casual.txt"),
-    }
-}
-
-/// A template split into its subject and body sources.
-pub struct TemplateSource<'a> {
-    pub subject: &'a str,
-    pub body: &'a str,
-}
-
-fn split(source: &str) -> anyhow::Result<TemplateSource<'_>> {
+fn split(source: &str) -> anyhow::Result<TemplateSource> {
     let (first, rest) = source.split_once('\n').ok_or_else(|| anyhow!("template has no body"))?;
     let subject = first.strip_prefix("Subject:").ok_or_else(|| anyhow!("template must start with `Subject:`"))?;
-    Ok(TemplateSource { subject: subject.trim(), body: rest.trim_start_matches(['\r', '\n']) })
+    Ok(TemplateSource { subject: subject.trim().to_string(), body: rest.trim_start_matches(['\r', '\n']).to_string() })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,23 +168,55 @@ impl Templates {
 
     pub fn render_default(
         &self,
-        kind: TemplateKind,
+        kind: NotificationKind,
         locale: Locale,
         tone: Tone,
         vars: Value,
     ) -> anyhow::Result<Rendered> {
-        let source = split(default_source(kind, locale, tone))?;
-        self.render(&source, vars)
+        self.render(&TemplateSource::default_for(kind, locale, tone), vars)
             .with_context(|| format!("default {} template {}-{}", kind.as_str(), locale.as_str(), tone.as_str()))
     }
 
-    pub fn render(&self, source: &TemplateSource<'_>, vars: Value) -> anyhow::Result<Rendered> {
-        let subject = self.env.render_str(source.subject, &vars)?;
-        let text = self.env.render_str(source.body, &vars)?;
+    pub fn render(&self, source: &TemplateSource, vars: Value) -> anyhow::Result<Rendered> {
+        let subject = self.env.render_str(&source.subject, &vars)?;
+        let text = self.env.render_str(&source.body, &vars)?;
         // A subject is one line, whatever a placeholder held.
         let subject = subject.split_whitespace().collect::<Vec<_>>().join(" ");
         let html = text_to_html(&text);
         Ok(Rendered { subject, text, html })
+    }
+
+    /// Checks syntax and placeholders, naming `template.subject` or
+    /// `template.body` and the offending placeholder.
+    pub fn validate(&self, kind: NotificationKind, source: &TemplateSource) -> Violations {
+        let allowed = placeholders(kind);
+        let mut v = Violations::new();
+        for (field, text, max) in [("template.subject", &source.subject, 300), ("template.body", &source.body, 20_000)]
+        {
+            if text.trim().is_empty() {
+                v.add(field, "is required");
+                continue;
+            }
+            if text.chars().count() > max {
+                v.add(field, format!("is longer than {max} characters"));
+                continue;
+            }
+            match self.env.template_from_str(text) {
+                Err(e) => v.add(field, format!("has a syntax error: {}", e.detail().unwrap_or("invalid template"))),
+                Ok(t) => {
+                    let mut unknown: Vec<String> =
+                        t.undeclared_variables(false).into_iter().filter(|n| !allowed.contains(&n.as_str())).collect();
+                    unknown.sort();
+                    for name in unknown {
+                        v.add(
+                            field,
+                            format!("uses the unknown placeholder {{{{ {name} }}}}; allowed: {}", allowed.join(", ")),
+                        );
+                    }
+                }
+            }
+        }
+        v
     }
 }
 
@@ -147,34 +257,52 @@ fn linkify(line: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use minijinja::context;
-
-    fn vars() -> Value {
-        context! {
-            business_name => "Rengøring A/S", contact_name => "Anna Jensen", contact_first_name => "Anna",
-            customer_name => "Bager Hansen", activation_link => "https://hub.example.dk/activate?token=abc",
-            hub_link => "https://hub.example.dk", login_email => "anna@example.dk", link_valid_days => 7,
-        }
-    }
 
     #[test]
-    fn every_default_welcome_renders_with_the_link() {
+    fn every_default_is_valid_and_renders_with_samples() {
         let t = Templates::new();
-        for locale in Locale::ALL {
-            for tone in Tone::ALL {
-                let r = t.render_default(TemplateKind::Welcome, locale, tone, vars()).unwrap();
-                assert!(r.text.contains("https://hub.example.dk/activate?token=abc"), "{locale:?} {tone:?}");
-                assert!(r.html.contains("<a href=\"https://hub.example.dk/activate?token=abc\">"));
-                assert!(!r.subject.is_empty() && !r.subject.contains('\n'));
+        for kind in NotificationKind::ALL {
+            for locale in Locale::ALL {
+                for tone in Tone::ALL {
+                    let source = TemplateSource::default_for(kind, locale, tone);
+                    let v = t.validate(kind, &source);
+                    assert!(v.is_empty(), "{kind:?} {locale:?} {tone:?}: {v:?}");
+                    let r = t.render(&source, sample_vars(kind)).unwrap();
+                    assert!(!r.subject.is_empty() && !r.text.is_empty(), "{kind:?} {locale:?} {tone:?}");
+                }
             }
         }
     }
 
     #[test]
-    fn strict_undefined_refuses_unknown_placeholders() {
+    fn welcome_carries_the_activation_link() {
         let t = Templates::new();
-        let src = TemplateSource { subject: "Hi", body: "{{ no_such_thing }}" };
-        assert!(t.render(&src, vars()).is_err());
+        for locale in Locale::ALL {
+            for tone in Tone::ALL {
+                let r =
+                    t.render_default(NotificationKind::Welcome, locale, tone, sample_vars(NotificationKind::Welcome));
+                let r = r.unwrap();
+                assert!(r.text.contains("https://hub.example.dk/activate?token=sample"), "{locale:?} {tone:?}");
+                assert!(r.html.contains("<a href=\"https://hub.example.dk/activate?token=sample\">"));
+            }
+        }
+    }
+
+    #[test]
+    fn validation_names_unknown_placeholders_and_syntax_errors() {
+        let t = Templates::new();
+        let bad = TemplateSource {
+            subject: "Hej {{ contact_name }}".into(),
+            body: "{{ card_nme }} {{ punches_left }}".into(),
+        };
+        let v = t.validate(NotificationKind::PunchesLow, &bad);
+        assert_eq!(v.items().len(), 1);
+        assert_eq!(v.items()[0].field, "template.body");
+        assert!(v.items()[0].description.contains("card_nme"));
+        let broken = TemplateSource { subject: "{% if %}".into(), body: "ok".into() };
+        let v = t.validate(NotificationKind::PunchesLow, &broken);
+        assert_eq!(v.items()[0].field, "template.subject");
+        assert!(v.items()[0].description.contains("syntax"));
     }
 
     #[test]

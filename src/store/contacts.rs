@@ -75,6 +75,7 @@ pub async fn insert(
         password_hash: Set(None),
         activated_at: Set(None),
         last_login_at: Set(None),
+        unsubscribe_token: Set(Some(crate::auth::tokens::new_activation_token())),
         version: Set(1),
         created_at: Set(now),
         updated_at: Set(now),

@@ -10,9 +10,13 @@ pub mod contacts;
 pub mod credentials;
 pub mod customers;
 pub mod idempotency;
+pub mod inbox;
+pub mod notification_settings;
 pub mod outbox;
 pub mod sessions;
 pub mod staff;
+pub mod subscriptions;
+pub mod templates;
 pub mod workspaces;
 
 use crate::{config::Settings, error::AppError};

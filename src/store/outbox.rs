@@ -78,6 +78,8 @@ pub struct Claimed {
     pub message_id: String,
     pub attempts: i32,
     pub workspace_id: Id,
+    pub kind: String,
+    pub contact_id: Option<String>,
 }
 
 impl From<Model> for Claimed {
@@ -93,6 +95,8 @@ impl From<Model> for Claimed {
             message_id: m.message_id,
             attempts: m.attempts,
             workspace_id: Id::from_stored(m.workspace_id),
+            kind: m.kind,
+            contact_id: m.contact_id,
         }
     }
 }
@@ -183,4 +187,115 @@ pub async fn mark_failed(
         .exec(conn)
         .await?;
     Ok(())
+}
+
+/// Records a notification that is not queued: a HUB message written at once
+/// (`sent`) or a send skipped on purpose (`suppressed`, with the reason).
+pub async fn record_final(
+    conn: &impl ConnectionTrait,
+    n: NewNotification,
+    state: &str,
+    suppress_reason: Option<&str>,
+    message_domain: &str,
+    now: Timestamp,
+) -> AppResult<Id> {
+    let id = Id::generate();
+    Entity::insert(ActiveModel {
+        id: Set(id.to_string()),
+        workspace_id: Set(n.workspace_id.to_string()),
+        customer_id: Set(n.customer_id.map(Id::into_string)),
+        contact_id: Set(n.contact_id.map(Id::into_string)),
+        kind: Set(n.kind),
+        channel: Set(n.channel),
+        recipient: Set(n.recipient),
+        subject: Set(n.subject),
+        body_text: Set(n.body_text),
+        body_html: Set(n.body_html),
+        headers_json: Set(n.headers_json),
+        message_id: Set(format!("{id}@{message_domain}")),
+        state: Set(state.into()),
+        suppress_reason: Set(suppress_reason.map(str::to_string)),
+        attempts: Set(0),
+        next_attempt_at: Set(now),
+        lease_owner: Set(None),
+        lease_until: Set(None),
+        last_error: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        sent_at: Set((state == SENT).then_some(now)),
+    })
+    .exec_without_returning(conn)
+    .await?;
+    Ok(id)
+}
+
+/// Marks a claimed notification suppressed (e.g. unsubscribed since it was queued).
+pub async fn mark_suppressed(
+    conn: &impl ConnectionTrait,
+    id: &str,
+    owner: &str,
+    reason: &str,
+    now: Timestamp,
+) -> AppResult<()> {
+    Entity::update_many()
+        .col_expr(Column::State, Expr::value(SUPPRESSED))
+        .col_expr(Column::SuppressReason, Expr::value(reason.to_string()))
+        .col_expr(Column::LeaseOwner, Expr::value(Option::<String>::None))
+        .col_expr(Column::LeaseUntil, Expr::value(Option::<Timestamp>::None))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .filter(Column::Id.eq(id))
+        .filter(Column::LeaseOwner.eq(owner))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+fn to_delivery(m: Model) -> crate::domain::inbox::Delivery {
+    use crate::domain::{
+        inbox::{Delivery, DeliveryState},
+        notification::NotificationKind,
+    };
+    Delivery {
+        id: Id::from_stored(m.id),
+        kind: NotificationKind::from_stored(&m.kind),
+        channel: m.channel,
+        recipient: m.recipient,
+        contact_id: m.contact_id.map(Id::from_stored),
+        customer_id: m.customer_id.map(Id::from_stored),
+        subject: m.subject,
+        state: DeliveryState::from_stored(&m.state),
+        suppress_reason: m.suppress_reason,
+        attempts: m.attempts,
+        last_error: m.last_error,
+        created_at: m.created_at,
+        sent_at: m.sent_at,
+        next_attempt_at: m.next_attempt_at,
+    }
+}
+
+/// Delivery history of a customer (optionally one contact), newest first.
+pub async fn history(
+    conn: &impl ConnectionTrait,
+    workspace_id: &Id,
+    customer_id: &Id,
+    contact_id: Option<&Id>,
+    page: crate::domain::page::PageRequest<String>,
+) -> AppResult<crate::domain::page::Page<crate::domain::inbox::Delivery>> {
+    use sea_orm::{QueryOrder, QuerySelect};
+    let mut q = Entity::find()
+        .filter(Column::WorkspaceId.eq(workspace_id.as_str()))
+        .filter(Column::CustomerId.eq(customer_id.as_str()));
+    if let Some(c) = contact_id {
+        q = q.filter(Column::ContactId.eq(c.as_str()));
+    }
+    if let Some(before) = &page.after {
+        q = q.filter(Column::Id.lt(before.as_str()));
+    }
+    let rows = q.order_by_desc(Column::Id).limit(page.size + 1).all(conn).await?;
+    Ok(crate::domain::page::page_from(rows.into_iter().map(to_delivery).collect(), page.size, |d| d.id.to_string()))
+}
+
+/// Whether a queued automatic e-mail may still go to its contact.
+pub async fn still_subscribed(conn: &impl ConnectionTrait, contact_id: &str) -> AppResult<bool> {
+    Ok(entity::contact::Entity::find_by_id(contact_id.to_string()).one(conn).await?.is_some_and(|c| c.subscribed))
 }

@@ -5,5 +5,8 @@ mod support;
 
 mod access;
 mod customers;
+mod import;
+mod notifications;
 mod ops;
 mod welcome_and_hub;
+mod workspace;

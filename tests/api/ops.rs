@@ -53,7 +53,9 @@ async fn reflection_and_health_are_served() {
     };
     let mut stream = old.server_reflection_info(tokio_stream::iter(vec![req])).await.unwrap().into_inner();
     let listed = stream.message().await.unwrap().unwrap();
-    assert!(matches!(listed.message_response, Some(v1alpha::server_reflection_response::MessageResponse::ListServicesResponse(ref l)) if l.service.iter().any(|s| s.name == "customerhub.v1.CustomerService")));
+    assert!(
+        matches!(listed.message_response, Some(v1alpha::server_reflection_response::MessageResponse::ListServicesResponse(ref l)) if l.service.iter().any(|s| s.name == "customerhub.v1.CustomerService"))
+    );
 
     let mut health = HealthClient::new(app.channel());
     for service in ["", "customerhub.v1.CustomerService"] {

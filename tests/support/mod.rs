@@ -16,7 +16,7 @@ use customerhub::{
     domain::Locale,
     grpc::pb::{
         self, customer_service_client::CustomerServiceClient, hub_service_client::HubServiceClient,
-        workspace_service_client::WorkspaceServiceClient,
+        notification_service_client::NotificationServiceClient, workspace_service_client::WorkspaceServiceClient,
     },
     startup::Application,
 };
@@ -58,6 +58,9 @@ pub type Authed = InterceptedService<Channel, Bearer>;
 pub struct TestApp {
     pub backend: Backend,
     pub addr: std::net::SocketAddr,
+    /// The HTTP server (one-click unsubscribe).
+    pub http_addr: std::net::SocketAddr,
+    pub database_url: String,
     pub state: AppState,
     pub clock: ManualClock,
     pub smtp: SmtpSink,
@@ -85,7 +88,10 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     };
     let settings = Settings {
         listen: "127.0.0.1:0".parse().unwrap(),
-        database_url: Some(database_url),
+        http_listen: "127.0.0.1:0".parse().unwrap(),
+        public_http_url: "https://customerhub.example.dk".into(),
+        stream_heartbeat_ms: 300,
+        database_url: Some(database_url.clone()),
         data_dir: dir.path().to_path_buf(),
         smtp_url: Some(smtp.url()),
         default_hub_url: "https://hub.example.dk".into(),
@@ -100,6 +106,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     let clock = ManualClock::new(chrono::Utc::now());
     let app = Application::build_with_clock(settings, Arc::new(clock.clone())).await.expect("build app");
     let addr = app.addr();
+    let http_addr = app.http_addr();
     let state = app.state().clone();
     let server = tokio::spawn(async move {
         app.run_until_stopped(std::future::pending()).await.expect("server");
@@ -120,6 +127,8 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     TestApp {
         backend,
         addr,
+        http_addr,
+        database_url,
         state,
         clock,
         smtp,
@@ -177,6 +186,14 @@ impl TestApp {
 
     pub fn hub(&self, token: &str) -> HubServiceClient<Authed> {
         HubServiceClient::with_interceptor(self.channel.clone(), Self::bearer(token))
+    }
+
+    pub fn notifications(&self, token: &str) -> NotificationServiceClient<Authed> {
+        NotificationServiceClient::with_interceptor(self.channel.clone(), Self::bearer(token))
+    }
+
+    pub fn admin_notifications(&self) -> NotificationServiceClient<Authed> {
+        self.notifications(&self.admin_key)
     }
 
     pub fn admin_customers(&self) -> CustomerServiceClient<Authed> {
@@ -337,4 +354,76 @@ macro_rules! both_databases {
             }
         )*
     };
+}
+
+impl TestApp {
+    /// Fires an automatic notification through the real engine, the way the
+    /// punch-card and timesheet services do: inside a transaction, announced
+    /// after commit. Every placeholder of the kind is filled with `<name>`.
+    pub async fn fire(
+        &self,
+        kind: customerhub::domain::notification::NotificationKind,
+        customer_id: &str,
+        per_item: Option<bool>,
+    ) -> customerhub::notify::Dispatched {
+        use customerhub::{domain::Id, notify, store, store::TransactionTrait};
+        let tx = self.state.db.begin().await.unwrap();
+        let ws = store::workspaces::get(&tx, &Id::parse(&self.workspace_id).unwrap()).await.unwrap();
+        let vars = customerhub::mail::templates::placeholders(kind)
+            .into_iter()
+            .map(|p| (p.to_string(), format!("<{p}>")))
+            .collect();
+        let event = notify::CustomerEvent {
+            kind,
+            customer_id: Id::parse(customer_id).unwrap(),
+            per_item,
+            vars,
+            link_path: "/cards/sample".into(),
+        };
+        let d = notify::dispatch(&self.state, &tx, &ws, event).await.expect("dispatch");
+        tx.commit().await.unwrap();
+        d.announce(&self.state);
+        d
+    }
+
+    /// A company whose contacts (all with HUB access) got their welcome mail,
+    /// so automatic notifications reach them. The welcome mails are delivered
+    /// and then forgotten by the SMTP sink. Returns the customer.
+    pub async fn welcomed_company(&self, name: &str, contacts: &[(&str, &str, &str)]) -> pb::Customer {
+        let mut req = company(name, contacts);
+        req.send_welcome_mail = true;
+        let c = self.admin_customers().create_customer(req).await.unwrap().into_inner().customer.unwrap();
+        self.deliver_all().await;
+        self.smtp.wait_for(contacts.len()).await;
+        self.smtp.clear();
+        c
+    }
+
+    /// Logs a contact in through its welcome mail's link; returns the session token.
+    pub async fn hub_session_for(&self, contact_id: &str) -> String {
+        self.smtp.clear();
+        self.admin_customers()
+            .send_welcome_mail(pb::SendWelcomeMailRequest { contact_id: contact_id.into() })
+            .await
+            .unwrap();
+        self.deliver_all().await;
+        let mail = self.smtp.wait_for(1).await.remove(0);
+        self.smtp.clear();
+        self.anonymous_hub()
+            .activate_account(pb::ActivateAccountRequest {
+                token: activation_token(&mail),
+                password: "a-good-long-password".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .session_token
+    }
+}
+
+impl TestApp {
+    pub fn clock_now(&self) -> chrono::DateTime<chrono::Utc> {
+        use customerhub::clock::Clock;
+        self.clock.now()
+    }
 }

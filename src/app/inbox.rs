@@ -1,0 +1,51 @@
+//! HUB contacts' and staff users' inboxes.
+use super::AppState;
+use crate::{
+    domain::{
+        Id,
+        inbox::InboxMessage,
+        page::{Page, PageRequest},
+    },
+    error::{AppError, AppResult, Violations},
+    live::stream::{StreamError, StreamEvent, inbox_stream},
+    store,
+};
+use tokio_stream::wrappers::ReceiverStream;
+
+pub struct InboxPage {
+    pub page: Page<InboxMessage>,
+    pub unread: i64,
+}
+
+pub async fn list(state: &AppState, recipient: &Id, unread_only: bool, page: PageRequest<i64>) -> AppResult<InboxPage> {
+    let page = store::inbox::list(&state.db, recipient, unread_only, page).await?;
+    let unread = store::inbox::unread_count(&state.db, recipient).await?;
+    Ok(InboxPage { page, unread })
+}
+
+pub async fn mark_read(state: &AppState, recipient: &Id, ids: &[String], all: bool) -> AppResult<i64> {
+    if !all {
+        let mut v = Violations::new();
+        let parsed: Vec<Id> =
+            ids.iter().enumerate().filter_map(|(i, s)| v.check(format!("message_ids[{i}]"), Id::parse(s))).collect();
+        if ids.is_empty() {
+            v.add("message_ids", "name at least one message, or set `all`");
+        }
+        v.into_result()?;
+        store::inbox::mark_read(&state.db, recipient, Some(&parsed), state.clock.now()).await?;
+    } else {
+        store::inbox::mark_read(&state.db, recipient, None, state.clock.now()).await?;
+    }
+    store::inbox::unread_count(&state.db, recipient).await
+}
+
+pub fn subscribe(
+    state: &AppState,
+    recipient: &Id,
+    after_sequence: i64,
+) -> AppResult<ReceiverStream<Result<StreamEvent, StreamError>>> {
+    if after_sequence < 0 {
+        return Err(AppError::invalid("after_sequence", "must not be negative"));
+    }
+    Ok(inbox_stream(state.clone(), recipient.clone(), after_sequence))
+}

@@ -1,0 +1,36 @@
+//! Forwards PostgreSQL NOTIFYs on the inbox channel to this process's streams,
+//! reconnecting after errors. While it is down, streams still catch up on
+//! their heartbeat tick, so a lost notification delays and never loses.
+use super::{LiveHub, PG_CHANNEL};
+use sea_orm::sqlx::postgres::PgListener;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+pub async fn run(url: String, hub: LiveHub, stop: CancellationToken) {
+    loop {
+        if stop.is_cancelled() {
+            return;
+        }
+        match listen(&url, &hub, &stop).await {
+            Ok(()) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "inbox listener lost its connection; reconnecting");
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+            }
+        }
+    }
+}
+
+async fn listen(url: &str, hub: &LiveHub, stop: &CancellationToken) -> anyhow::Result<()> {
+    let mut listener = PgListener::connect(url).await?;
+    listener.listen(PG_CHANNEL).await?;
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return Ok(()),
+            n = listener.recv() => hub.publish(n?.payload()),
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! One subscriber's stream: replay after its cursor, then live, in order, no
+//! gap, no duplicate. A client that does not keep up is cut off with
+//! RESOURCE_EXHAUSTED and resumes from its cursor, so memory stays bounded.
+use crate::{
+    app::AppState,
+    clock::Timestamp,
+    domain::{Id, inbox::InboxMessage},
+    error::AppError,
+    store,
+};
+use std::time::Duration;
+use tokio::sync::{broadcast::error::RecvError, mpsc};
+use tokio_stream::wrappers::ReceiverStream;
+
+/// Messages buffered per stream before the client counts as too slow.
+pub const BUFFER: usize = 64;
+const BATCH: u64 = 100;
+
+#[derive(Debug, Clone)]
+pub enum StreamEvent {
+    Message(InboxMessage),
+    Heartbeat { at: Timestamp, last_seq: i64 },
+}
+
+#[derive(Debug)]
+pub enum StreamError {
+    App(AppError),
+    TooSlow { last_seq: i64 },
+}
+
+pub fn inbox_stream(state: AppState, recipient: Id, after: i64) -> ReceiverStream<Result<StreamEvent, StreamError>> {
+    let (tx, rx) = mpsc::channel(BUFFER);
+    tokio::spawn(run(state, recipient, after, tx));
+    ReceiverStream::new(rx)
+}
+
+async fn run(state: AppState, recipient: Id, mut last: i64, tx: mpsc::Sender<Result<StreamEvent, StreamError>>) {
+    // Listen before the first read, so nothing committed in between is missed.
+    let mut live = state.live.subscribe();
+    let mut heartbeat = tokio::time::interval(Duration::from_millis(state.settings.stream_heartbeat_ms));
+    heartbeat.tick().await;
+    'read: loop {
+        loop {
+            let batch = match store::inbox::after(&state.db, &recipient, last, BATCH).await {
+                Ok(b) => b,
+                Err(e) => {
+                    let _ = tx.send(Err(StreamError::App(e))).await;
+                    return;
+                }
+            };
+            let done = (batch.len() as u64) < BATCH;
+            for m in batch {
+                // Keep one slot free for the error that tells a slow client to resume.
+                if tx.capacity() <= 1 {
+                    let _ = tx.try_send(Err(StreamError::TooSlow { last_seq: last }));
+                    return;
+                }
+                let seq = m.seq;
+                if tx.try_send(Ok(StreamEvent::Message(m))).is_err() {
+                    return;
+                }
+                last = seq;
+            }
+            if done {
+                break;
+            }
+        }
+        loop {
+            tokio::select! {
+                got = live.recv() => match got {
+                    Ok(id) if id == recipient.as_str() => continue 'read,
+                    Ok(_) => continue,
+                    Err(RecvError::Lagged(_)) => continue 'read,
+                    Err(RecvError::Closed) => return,
+                },
+                _ = heartbeat.tick() => {
+                    if tx.capacity() <= 1 {
+                        let _ = tx.try_send(Err(StreamError::TooSlow { last_seq: last }));
+                        return;
+                    }
+                    let beat = StreamEvent::Heartbeat { at: state.clock.now(), last_seq: last };
+                    if tx.try_send(Ok(beat)).is_err() {
+                        return;
+                    }
+                    // Also a safety net for a notification that never arrived.
+                    continue 'read;
+                }
+                _ = tx.closed() => return,
+            }
+        }
+    }
+}

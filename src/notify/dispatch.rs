@@ -1,0 +1,217 @@
+use super::footer::unsubscribe_footer;
+use crate::{
+    app::AppState,
+    domain::{
+        Id,
+        caller::CustomerScope,
+        contact::Contact,
+        customer::Customer,
+        inbox::RecipientKind,
+        notification::{KindSetting, NotificationKind},
+        workspace::Workspace,
+    },
+    error::AppResult,
+    live,
+    mail::templates::{Rendered, TemplateSource},
+    store::{
+        self, Tx,
+        inbox::NewInboxMessage,
+        outbox::{NewNotification, SENT, SUPPRESSED},
+    },
+};
+use std::collections::BTreeMap;
+
+/// Something that happened to a customer that its contacts may hear about.
+#[derive(Debug, Clone)]
+pub struct CustomerEvent {
+    pub kind: NotificationKind,
+    pub customer_id: Id,
+    /// The single item's choice (card, registration, time entry), if it made one.
+    pub per_item: Option<bool>,
+    /// The kind's own placeholders, already formatted for the customer's language.
+    pub vars: BTreeMap<String, String>,
+    /// Where the HUB message points, relative to the HUB base URL (e.g. `/cards/<id>`).
+    pub link_path: String,
+}
+
+/// What a dispatch wrote, for the caller to announce after commit.
+#[derive(Debug, Default)]
+pub struct Dispatched {
+    pub inbox_recipients: Vec<Id>,
+    pub emails_queued: usize,
+    pub suppressed: usize,
+}
+
+impl Dispatched {
+    /// Call after the transaction committed: wakes the worker and the streams.
+    pub fn announce(&self, state: &AppState) {
+        if self.emails_queued > 0 {
+            state.outbox_signal.notify_one();
+        }
+        for r in &self.inbox_recipients {
+            state.live.publish(r.as_str());
+        }
+    }
+}
+
+/// Why an automatic notification may not reach this contact, if it may not.
+pub fn ineligible(customer: &Customer, contact: &Contact, kind: NotificationKind) -> Option<&'static str> {
+    if !customer.hub_access {
+        Some("customer_has_no_hub_access")
+    } else if !contact.hub_access {
+        Some("contact_has_no_hub_access")
+    } else if contact.welcome_send_count == 0 {
+        Some("welcome_mail_not_sent")
+    } else if kind.module().is_some_and(|m| !customer.modules.contains(&m)) {
+        Some("module_not_enabled")
+    } else {
+        None
+    }
+}
+
+pub async fn dispatch(state: &AppState, tx: &Tx, workspace: &Workspace, event: CustomerEvent) -> AppResult<Dispatched> {
+    let settings = store::notification_settings::get(tx, &workspace.id).await?;
+    let setting = settings.of(event.kind);
+    let mut out = Dispatched::default();
+    if !setting.mode.wants(event.per_item) || !(setting.email || setting.hub) {
+        return Ok(out);
+    }
+    let scope = CustomerScope { workspace_id: workspace.id.clone(), areas: None };
+    let customer = store::customers::get(tx, &scope, &event.customer_id).await?;
+    let contacts = store::contacts::all_of_customer(tx, &customer.id).await?;
+    let locale = customer.locale.unwrap_or(workspace.default_locale);
+    let tone = customer.tone.unwrap_or(workspace.default_tone);
+    let source = match store::templates::get(tx, &workspace.id, event.kind, locale, tone).await? {
+        Some(t) => t.source,
+        None => TemplateSource::default_for(event.kind, locale, tone),
+    };
+    let hub = workspace.hub_base_url.trim_end_matches('/');
+    let now = state.clock.now();
+    for contact in &contacts {
+        let token = store::subscriptions::token_of(tx, &contact.id).await?;
+        let unsubscribe_link = format!("{hub}/unsubscribe?token={token}");
+        let mut vars: BTreeMap<String, String> = event.vars.clone();
+        vars.insert("business_name".into(), workspace.name.clone());
+        vars.insert("contact_name".into(), contact.full_name());
+        vars.insert("contact_first_name".into(), contact.first_name.clone());
+        vars.insert("customer_name".into(), customer.display_name.clone());
+        vars.insert("hub_link".into(), hub.to_string());
+        vars.insert("unsubscribe_link".into(), unsubscribe_link.clone());
+        let rendered = render(state, event.kind, &source, locale, tone, &vars);
+        let base = NewNotification {
+            workspace_id: workspace.id.clone(),
+            customer_id: Some(customer.id.clone()),
+            contact_id: Some(contact.id.clone()),
+            kind: event.kind.as_str().into(),
+            channel: String::new(),
+            recipient: String::new(),
+            subject: rendered.subject.clone(),
+            body_text: String::new(),
+            body_html: None,
+            headers_json: "[]".into(),
+        };
+        let reason = ineligible(&customer, contact, event.kind);
+        if setting.email {
+            let email = NewNotification { channel: "email".into(), recipient: contact.email.clone(), ..base.clone() };
+            let skip = reason
+                .or((!contact.subscribed).then_some("unsubscribed"))
+                .or(contact.email.is_empty().then_some("no_email"));
+            match skip {
+                Some(why) => {
+                    store::outbox::record_final(tx, email, SUPPRESSED, Some(why), state.message_domain(), now).await?;
+                    out.suppressed += 1;
+                }
+                None => {
+                    let footer = unsubscribe_footer(locale, &workspace.name, &unsubscribe_link);
+                    let text = format!("{}\n\n-- \n{footer}\n", rendered.text.trim_end());
+                    let one_click =
+                        format!("<{}/unsubscribe/{token}>", state.settings.public_http_url.trim_end_matches('/'));
+                    let headers = vec![
+                        ("List-Unsubscribe".to_string(), one_click),
+                        ("List-Unsubscribe-Post".to_string(), "List-Unsubscribe=One-Click".to_string()),
+                        ("Auto-Submitted".to_string(), "auto-generated".to_string()),
+                    ];
+                    let email = NewNotification {
+                        body_html: Some(crate::mail::templates::text_to_html(&text)),
+                        body_text: text,
+                        headers_json: serde_json::to_string(&headers).map_err(anyhow::Error::from)?,
+                        ..email
+                    };
+                    store::outbox::enqueue(tx, email, state.message_domain(), now).await?;
+                    out.emails_queued += 1;
+                }
+            }
+        }
+        if setting.hub {
+            hub_message(state, tx, workspace, &customer, contact, &event, &rendered, reason, &base, &mut out).await?;
+        }
+    }
+    Ok(out)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn hub_message(
+    state: &AppState,
+    tx: &Tx,
+    workspace: &Workspace,
+    customer: &Customer,
+    contact: &Contact,
+    event: &CustomerEvent,
+    rendered: &Rendered,
+    reason: Option<&'static str>,
+    base: &NewNotification,
+    out: &mut Dispatched,
+) -> AppResult<()> {
+    let now = state.clock.now();
+    let record = NewNotification { channel: "hub".into(), recipient: contact.id.to_string(), ..base.clone() };
+    if let Some(why) = reason {
+        store::outbox::record_final(tx, record, SUPPRESSED, Some(why), state.message_domain(), now).await?;
+        out.suppressed += 1;
+        return Ok(());
+    }
+    store::inbox::append(
+        tx,
+        NewInboxMessage {
+            workspace_id: &workspace.id,
+            recipient_kind: RecipientKind::Contact,
+            recipient_id: &contact.id,
+            customer_id: Some(&customer.id),
+            kind: event.kind,
+            title: rendered.subject.clone(),
+            body: rendered.text.clone(),
+            link: event.link_path.clone(),
+        },
+        now,
+    )
+    .await?;
+    live::notify_in_tx(tx, &contact.id).await?;
+    store::outbox::record_final(tx, record, SENT, None, state.message_domain(), now).await?;
+    out.inbox_recipients.push(contact.id.clone());
+    Ok(())
+}
+
+/// Renders the workspace's template; should it fail (it was validated when
+/// saved, so it should not), the shipped default is used and the error logged.
+fn render(
+    state: &AppState,
+    kind: NotificationKind,
+    source: &TemplateSource,
+    locale: crate::domain::Locale,
+    tone: crate::domain::Tone,
+    vars: &BTreeMap<String, String>,
+) -> Rendered {
+    let value = minijinja::Value::from_serialize(vars);
+    state.templates.render(source, value.clone()).unwrap_or_else(|e| {
+        tracing::error!(error = %e, kind = kind.as_str(), "workspace template failed; using the default");
+        state.templates.render_default(kind, locale, tone, value).unwrap_or_else(|_| Rendered {
+            subject: kind.as_str().into(),
+            text: String::new(),
+            html: String::new(),
+        })
+    })
+}
+
+/// The settings value of one kind, exposed for callers that decide per item.
+pub fn wants(setting: KindSetting, per_item: Option<bool>) -> bool {
+    setting.mode.wants(per_item)
+}
