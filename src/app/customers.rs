@@ -123,7 +123,7 @@ pub(crate) async fn insert_with_contacts(
     }
     if send_welcome_mail {
         let workspace = store::workspaces::get(tx, workspace_id).await?;
-        for contact in inserted.iter().filter(|c| c.hub_access && !c.email.is_empty()) {
+        for contact in inserted.iter().filter(|c| welcome::preconditions(customer, c).is_empty()) {
             welcome::queue(state, tx, &workspace, customer, contact).await?;
         }
     }
@@ -266,16 +266,7 @@ pub async fn update(state: &AppState, caller: &StaffPrincipal, req: UpdateCustom
     let unscoped = CustomerScope { workspace_id: caller.workspace_id.clone(), areas: None };
     store::customers::update(&tx, &unscoped, &updated, now).await?;
     if updated.kind == CustomerKind::Private {
-        store::contacts::sync_primary(
-            &tx,
-            &id,
-            &updated.first_name,
-            &updated.last_name,
-            &updated.email,
-            &updated.phone,
-            now,
-        )
-        .await?;
+        store::contacts::sync_primary(&tx, &updated, now).await?;
     }
     tx.commit().await?;
     get_with_contacts(state, &unscoped, &id).await

@@ -136,16 +136,7 @@ async fn import_row_inner(state: &AppState, caller: &StaffPrincipal, row: Import
     updated.tone = valid.tone;
     let updated = store::customers::update(&tx, &all, &updated, now).await?;
     if updated.kind == CustomerKind::Private {
-        store::contacts::sync_primary(
-            &tx,
-            &updated.id,
-            &updated.first_name,
-            &updated.last_name,
-            &updated.email,
-            &updated.phone,
-            now,
-        )
-        .await?;
+        store::contacts::sync_primary(&tx, &updated, now).await?;
     }
     // Contacts are matched by e-mail; contacts missing from the row are kept.
     let stored = store::contacts::all_of_customer(&tx, &updated.id).await?;

@@ -115,6 +115,7 @@ pub async fn update(
     let ws = &caller.workspace_id;
     let id = Id::parse(id).map_err(|e| AppError::invalid("staff_user.id", e))?;
     let tx = state.db.begin().await?;
+    store::workspaces::lock(&tx, ws).await?;
     let mut user = store::staff::get(&tx, ws, &id).await?;
     if let Some(etag) = etag
         && etag != user.version
@@ -151,8 +152,11 @@ pub async fn update(
         Some(None) => v.add("staff_user.role", "is required (ADMIN or SUPERVISOR)"),
         None => {}
     }
-    if let Some(raw) = f.area_ids {
-        user.area_ids = parse_areas(&tx, ws, &raw, &mut v).await?;
+    match f.area_ids {
+        Some(raw) => user.area_ids = parse_areas(&tx, ws, &raw, &mut v).await?,
+        // Promoted to admin without naming areas: admins have none.
+        None if user.role == Role::Admin => user.area_ids.clear(),
+        None => {}
     }
     if user.role == Role::Admin && !user.area_ids.is_empty() {
         v.add("staff_user.area_ids", "only supervisors have areas");
@@ -171,6 +175,7 @@ pub async fn delete(state: &AppState, caller: &StaffPrincipal, id: &str) -> AppR
         return Err(AppError::precondition("SELF", "staff_user_id", "you cannot delete yourself"));
     }
     let tx = state.db.begin().await?;
+    store::workspaces::lock(&tx, ws).await?;
     let user = store::staff::get(&tx, ws, &id).await?;
     if user.role == Role::Admin && store::staff::count_admins(&tx, ws).await? <= 1 {
         return Err(AppError::precondition(

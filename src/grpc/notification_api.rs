@@ -128,8 +128,8 @@ impl NotificationService for NotificationApi {
         let caller = staff(&req)?;
         let t = req.into_inner().template.ok_or_else(|| AppError::invalid("template", "is required"))?;
         let key = template_key(&t)?;
-        let source =
-            (!t.subject.is_empty() || !t.body.is_empty()).then(|| TemplateSource { subject: t.subject, body: t.body });
+        let source = (!t.subject.is_empty() || !t.body.is_empty())
+            .then_some(TemplateSource { subject: t.subject, body: t.body });
         let r = app::notifications::preview(&self.state, &caller, key, source).await?;
         Ok(Response::new(pb::PreviewTemplateResponse { subject: r.subject, text: r.text, html: r.html }))
     }

@@ -270,24 +270,22 @@ pub async fn record_login(conn: &impl ConnectionTrait, id: &Id, now: Timestamp) 
     Ok(())
 }
 
-/// A private customer's implicit contact mirrors the customer's name and e-mail.
+/// A private customer's implicit contact mirrors the customer's name,
+/// e-mail, phone and HUB access.
 pub async fn sync_primary(
     conn: &impl ConnectionTrait,
-    customer_id: &Id,
-    first_name: &str,
-    last_name: &str,
-    email: &str,
-    phone: &str,
+    customer: &crate::domain::customer::Customer,
     now: Timestamp,
 ) -> AppResult<()> {
     Entity::update_many()
-        .col_expr(Column::FirstName, Expr::value(first_name.to_string()))
-        .col_expr(Column::LastName, Expr::value(last_name.to_string()))
-        .col_expr(Column::Email, Expr::value(email.to_string()))
-        .col_expr(Column::Phone, Expr::value(phone.to_string()))
+        .col_expr(Column::FirstName, Expr::value(customer.first_name.clone()))
+        .col_expr(Column::LastName, Expr::value(customer.last_name.clone()))
+        .col_expr(Column::Email, Expr::value(customer.email.clone()))
+        .col_expr(Column::Phone, Expr::value(customer.phone.clone()))
+        .col_expr(Column::HubAccess, Expr::value(customer.hub_access))
         .col_expr(Column::Version, Expr::col(Column::Version).add(1))
         .col_expr(Column::UpdatedAt, Expr::value(now))
-        .filter(Column::CustomerId.eq(customer_id.as_str()))
+        .filter(Column::CustomerId.eq(customer.id.as_str()))
         .filter(Column::IsPrimary.eq(true))
         .exec(conn)
         .await?;

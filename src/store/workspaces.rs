@@ -89,3 +89,14 @@ pub async fn update(
     }
     get(conn, &w.id).await
 }
+
+/// Serialises changes that must see a consistent workspace (e.g. "keep at
+/// least one admin"): on PostgreSQL a row lock held until commit; SQLite has
+/// one writer at a time already.
+pub async fn lock(conn: &impl ConnectionTrait, id: &Id) -> AppResult<()> {
+    use sea_orm::QuerySelect;
+    if super::is_postgres(conn) {
+        Entity::find_by_id(id.to_string()).lock_exclusive().one(conn).await?;
+    }
+    Ok(())
+}

@@ -6,6 +6,7 @@ mod support;
 mod access;
 mod customers;
 mod import;
+mod live;
 mod notifications;
 mod ops;
 mod welcome_and_hub;

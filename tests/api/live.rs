@@ -1,0 +1,330 @@
+use crate::{both_databases, support::*};
+use customerhub::{
+    app::AppState,
+    clock::ManualClock,
+    config::Settings,
+    domain::notification::NotificationKind,
+    grpc::pb::{self, hub_service_client::HubServiceClient},
+    startup::Application,
+};
+use std::{sync::Arc, time::Duration};
+use tonic::{Code, Streaming};
+
+/// The next message on a stream, skipping heartbeats; panics after 10 s.
+async fn next_message(stream: &mut Streaming<pb::SubscribeResponse>) -> pb::InboxMessage {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let event = stream.message().await.expect("stream error").expect("stream ended").event.unwrap();
+            if let pb::subscribe_response::Event::Message(m) = event {
+                return m;
+            }
+        }
+    })
+    .await
+    .expect("no message within 10 s")
+}
+
+async fn subscribe(client: &mut HubServiceClient<Authed>, after: i64) -> Streaming<pb::SubscribeResponse> {
+    client.subscribe(pb::SubscribeRequest { after_sequence: after }).await.unwrap().into_inner()
+}
+
+/// Replays after the cursor, streams live, and after a dropped connection
+/// resumes with exactly the messages missed, in order.
+async fn stream_replays_goes_live_and_resumes_without_gaps(app: TestApp) {
+    let c = app.welcomed_company("Strøm ApS", &[("Sara", "Strøm", "sara@stroem.example.dk")]).await;
+    let session = app.hub_session_for(&c.contacts[0].id).await;
+    for _ in 0..2 {
+        app.fire(NotificationKind::PunchRegistered, &c.id, None).await;
+    }
+    let mut hub = app.hub(&session);
+    let mut stream = subscribe(&mut hub, 0).await;
+    assert_eq!(next_message(&mut stream).await.sequence, 1);
+    assert_eq!(next_message(&mut stream).await.sequence, 2);
+    // Live.
+    app.fire(NotificationKind::PunchesLow, &c.id, None).await;
+    let live = next_message(&mut stream).await;
+    assert_eq!((live.sequence, live.kind), (3, pb::NotificationKind::PunchesLow as i32));
+    // Idle streams get heartbeats carrying the cursor.
+    let beat = tokio::time::timeout(Duration::from_secs(5), stream.message()).await.unwrap().unwrap().unwrap();
+    match beat.event.unwrap() {
+        pb::subscribe_response::Event::Heartbeat(h) => assert_eq!(h.last_sequence, 3),
+        other => panic!("expected a heartbeat, got {other:?}"),
+    }
+    // Drop the connection, miss three, resume from 3.
+    drop(stream);
+    for kind in [NotificationKind::CardUsedUp, NotificationKind::CardExpiring, NotificationKind::CardExpired] {
+        app.fire(kind, &c.id, None).await;
+    }
+    let mut stream = subscribe(&mut hub, 3).await;
+    let got: Vec<i64> =
+        [next_message(&mut stream).await, next_message(&mut stream).await, next_message(&mut stream).await]
+            .iter()
+            .map(|m| m.sequence)
+            .collect();
+    assert_eq!(got, [4, 5, 6]);
+    app.fire(NotificationKind::CardOverdrawn, &c.id, None).await;
+    let m = next_message(&mut stream).await;
+    assert_eq!((m.sequence, m.kind), (7, pb::NotificationKind::CardOverdrawn as i32));
+
+    // The inbox: newest first, unread counts, mark one and all read.
+    let inbox =
+        hub.list_messages(pb::ListMessagesRequest { page_size: 5, ..Default::default() }).await.unwrap().into_inner();
+    assert_eq!(inbox.messages.iter().map(|m| m.sequence).collect::<Vec<_>>(), [7, 6, 5, 4, 3]);
+    assert_eq!(inbox.unread_count, 7);
+    let rest = hub
+        .list_messages(pb::ListMessagesRequest {
+            page_size: 5,
+            page_token: inbox.next_page_token.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(rest.messages.iter().map(|m| m.sequence).collect::<Vec<_>>(), [2, 1]);
+    let left = hub
+        .mark_messages_read(pb::MarkMessagesReadRequest { message_ids: vec![inbox.messages[0].id.clone()], all: false })
+        .await
+        .unwrap()
+        .into_inner()
+        .unread_count;
+    assert_eq!(left, 6);
+    let unread = hub
+        .list_messages(pb::ListMessagesRequest { unread_only: true, ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(unread.messages.len(), 6);
+    assert!(unread.messages.iter().all(|m| m.read_time.is_none()));
+    let left = hub
+        .mark_messages_read(pb::MarkMessagesReadRequest { message_ids: vec![], all: true })
+        .await
+        .unwrap()
+        .into_inner()
+        .unread_count;
+    assert_eq!(left, 0);
+    let err = hub
+        .mark_messages_read(pb::MarkMessagesReadRequest { message_ids: vec!["x".into()], all: false })
+        .await
+        .unwrap_err();
+    assert_fields(&err, &["message_ids[0]"]);
+    let err = hub.subscribe(pb::SubscribeRequest { after_sequence: -1 }).await.unwrap_err();
+    assert_fields(&err, &["after_sequence"]);
+}
+
+/// A HUB session sees only its own inbox; streams need a session.
+async fn inboxes_are_private(app: TestApp) {
+    let a = app.welcomed_company("Alfa ApS", &[("Al", "Fa", "al@alfa.example.dk")]).await;
+    let b = app.welcomed_company("Beta ApS", &[("Be", "Ta", "be@beta.example.dk")]).await;
+    app.fire(NotificationKind::PunchRegistered, &a.id, None).await;
+    let b_session = app.hub_session_for(&b.contacts[0].id).await;
+    let mut b_hub = app.hub(&b_session);
+    assert!(b_hub.list_messages(pb::ListMessagesRequest::default()).await.unwrap().into_inner().messages.is_empty());
+    let a_inbox_ids = {
+        let a_session = app.hub_session_for(&a.contacts[0].id).await;
+        app.hub(&a_session).list_messages(pb::ListMessagesRequest::default()).await.unwrap().into_inner().messages
+    };
+    // Marking someone else's message read does nothing.
+    b_hub
+        .mark_messages_read(pb::MarkMessagesReadRequest { message_ids: vec![a_inbox_ids[0].id.clone()], all: false })
+        .await
+        .unwrap();
+    let a_session = app.hub_session_for(&a.contacts[0].id).await;
+    assert_eq!(
+        app.hub(&a_session).list_messages(pb::ListMessagesRequest::default()).await.unwrap().into_inner().unread_count,
+        1
+    );
+    // B's stream carries nothing of A's.
+    let mut stream = subscribe(&mut b_hub, 0).await;
+    app.fire(NotificationKind::PunchRegistered, &b.id, None).await;
+    let m = next_message(&mut stream).await;
+    assert_eq!(m.customer_id, b.id);
+    assert_eq!(m.sequence, 1);
+    let err = app.anonymous_hub().subscribe(pb::SubscribeRequest { after_sequence: 0 }).await.unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated);
+    let err = app.hub(&app.admin_key).subscribe(pb::SubscribeRequest { after_sequence: 0 }).await.unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated);
+}
+
+/// A client that does not read is cut off (bounded memory) with a status
+/// that says where to resume, and resuming there misses nothing.
+async fn a_slow_reader_is_cut_off_and_resumes(app: TestApp) {
+    let c = app.welcomed_company("Langsom ApS", &[("Lars", "Langsom", "lars@langsom.example.dk")]).await;
+    let session = app.hub_session_for(&c.contacts[0].id).await;
+    let total = customerhub::live::stream::BUFFER as i64 + 40;
+    {
+        use customerhub::{
+            domain::{Id, inbox::RecipientKind},
+            store::{self, TransactionTrait, inbox::NewInboxMessage},
+        };
+        let tx = app.state.db.begin().await.unwrap();
+        let ws = Id::parse(&app.workspace_id).unwrap();
+        let contact = Id::parse(&c.contacts[0].id).unwrap();
+        for i in 0..total {
+            store::inbox::append(
+                &tx,
+                NewInboxMessage {
+                    workspace_id: &ws,
+                    recipient_kind: RecipientKind::Contact,
+                    recipient_id: &contact,
+                    customer_id: None,
+                    kind: NotificationKind::PunchRegistered,
+                    title: format!("m{i}"),
+                    body: String::new(),
+                    link: String::new(),
+                },
+                app.clock_now(),
+            )
+            .await
+            .unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+    let mut hub = app.hub(&session);
+    let mut stream = subscribe(&mut hub, 0).await;
+    // Do not read for a while: the server's buffer fills and it gives up on us.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut last = 0;
+    let status = loop {
+        match stream.message().await {
+            Ok(Some(pb::SubscribeResponse { event: Some(pb::subscribe_response::Event::Message(m)) })) => {
+                assert_eq!(m.sequence, last + 1, "in order, no gap");
+                last = m.sequence;
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("stream ended without a status"),
+            Err(s) => break s,
+        }
+    };
+    assert_eq!(status.code(), Code::ResourceExhausted);
+    assert!(status.message().contains(&format!("after_sequence = {last}")), "{status:?}");
+    assert!(last < total, "it was cut before the end");
+    let mut stream = subscribe(&mut hub, last).await;
+    for expected in last + 1..=total {
+        assert_eq!(next_message(&mut stream).await.sequence, expected);
+    }
+}
+
+/// Staff get their own inbox and stream.
+async fn staff_inbox_and_stream(app: TestApp) {
+    use customerhub::{
+        domain::{Id, inbox::RecipientKind},
+        store::{self, TransactionTrait, inbox::NewInboxMessage},
+    };
+    let mut notifications = app.admin_notifications();
+    let mut stream = notifications
+        .subscribe_staff_messages(pb::SubscribeStaffMessagesRequest { after_sequence: 0 })
+        .await
+        .unwrap()
+        .into_inner();
+    let tx = app.state.db.begin().await.unwrap();
+    let ws = Id::parse(&app.workspace_id).unwrap();
+    let me = Id::parse(&app.admin_id).unwrap();
+    store::inbox::append(
+        &tx,
+        NewInboxMessage {
+            workspace_id: &ws,
+            recipient_kind: RecipientKind::Staff,
+            recipient_id: &me,
+            customer_id: None,
+            kind: NotificationKind::StaffReminder,
+            title: "Forny kontrakt".into(),
+            body: "Bager Hansen".into(),
+            link: String::new(),
+        },
+        app.clock_now(),
+    )
+    .await
+    .unwrap();
+    customerhub::live::notify_in_tx(&tx, &me).await.unwrap();
+    tx.commit().await.unwrap();
+    app.state.live.publish(me.as_str());
+    let got = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if let Some(pb::subscribe_staff_messages_response::Event::Message(m)) =
+                stream.message().await.unwrap().unwrap().event
+            {
+                return m;
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!((got.sequence, got.title.as_str()), (1, "Forny kontrakt"));
+    let list = notifications.list_staff_messages(pb::ListStaffMessagesRequest::default()).await.unwrap().into_inner();
+    assert_eq!((list.messages.len(), list.unread_count), (1, 1));
+    let left = notifications
+        .mark_staff_messages_read(pb::MarkStaffMessagesReadRequest { message_ids: vec![], all: true })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(left.unread_count, 0);
+    // Another staff user's inbox is empty.
+    let (_, other) = app.staff_with_key("other@rengoering.example.dk", pb::StaffRole::Admin, vec![]).await;
+    assert!(
+        app.notifications(&other)
+            .list_staff_messages(pb::ListStaffMessagesRequest::default())
+            .await
+            .unwrap()
+            .into_inner()
+            .messages
+            .is_empty()
+    );
+}
+
+both_databases!(
+    stream_replays_goes_live_and_resumes_without_gaps,
+    inboxes_are_private,
+    a_slow_reader_is_cut_off_and_resumes,
+    staff_inbox_and_stream,
+);
+
+/// Two servers on one PostgreSQL: a message written through one reaches a
+/// subscriber connected to the other (LISTEN/NOTIFY), with no restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_on_one_replica_reaches_a_subscriber_of_another() {
+    let app = spawn_app(Backend::Postgres).await;
+    let c = app.welcomed_company("Replika ApS", &[("Rie", "Replika", "rie@replika.example.dk")]).await;
+    let session = app.hub_session_for(&c.contacts[0].id).await;
+
+    let settings = Settings {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        http_listen: "127.0.0.1:0".parse().unwrap(),
+        database_url: Some(app.database_url.clone()),
+        run_workers: false,
+        // Heartbeats far apart: only NOTIFY can bring the message in time.
+        stream_heartbeat_ms: 600_000,
+        ..Settings::default()
+    };
+    let second = Application::build_with_clock(settings, Arc::new(ManualClock::new(chrono::Utc::now()))).await.unwrap();
+    let second_addr = second.addr();
+    let second_state: AppState = second.state().clone();
+    let server = tokio::spawn(async move { second.run_until_stopped(std::future::pending()).await });
+    let channel =
+        tonic::transport::Channel::from_shared(format!("http://{second_addr}")).unwrap().connect().await.unwrap();
+    let bearer: tonic::metadata::MetadataValue<_> = format!("Bearer {session}").parse().unwrap();
+    let mut hub = HubServiceClient::with_interceptor(channel, move |mut r: tonic::Request<()>| {
+        r.metadata_mut().insert("authorization", bearer.clone());
+        Ok(r)
+    });
+    let mut stream = hub.subscribe(pb::SubscribeRequest { after_sequence: 0 }).await.unwrap().into_inner();
+    // Wait until the second server's stream is listening, then write through the first.
+    for _ in 0..100 {
+        if second_state.live.listeners() > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    app.fire(NotificationKind::PunchesLow, &c.id, None).await;
+    let m = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            if let Some(pb::subscribe_response::Event::Message(m)) = stream.message().await.unwrap().unwrap().event {
+                return m;
+            }
+        }
+    })
+    .await
+    .expect("the second replica's subscriber got nothing");
+    assert_eq!((m.sequence, m.kind), (1, pb::NotificationKind::PunchesLow as i32));
+    server.abort();
+}
