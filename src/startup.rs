@@ -88,9 +88,22 @@ impl Application {
         let worker =
             state.settings.run_workers.then(|| tokio::spawn(delivery::run_until_stopped(state.clone(), stop.clone())));
         // Other replicas' inbox writes reach this process's streams through PostgreSQL.
-        let pg_listener = store::is_postgres(&state.db).then(|| {
-            tokio::spawn(crate::live::pg_listener::run(state.settings.database_url(), state.live.clone(), stop.clone()))
-        });
+        let pg_listener = if store::is_postgres(&state.db) {
+            let (ready_tx, ready) = tokio::sync::oneshot::channel();
+            let task = tokio::spawn(crate::live::pg_listener::run(
+                state.settings.database_url(),
+                state.live.clone(),
+                stop.clone(),
+                ready_tx,
+            ));
+            // A replica serves once it can hear the others.
+            if tokio::time::timeout(Duration::from_secs(10), ready).await.is_err() {
+                tracing::warn!("inbox listener not ready after 10 s; serving anyway (streams catch up on heartbeats)");
+            }
+            Some(task)
+        } else {
+            None
+        };
         let http_stop = stop.clone();
         let http_server = tokio::spawn(
             axum::serve(self.http_listener, crate::http::router(state.clone()))

@@ -11,6 +11,8 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use tokio::sync::broadcast;
 
 pub const PG_CHANNEL: &str = "customerhub_inbox";
+/// The broadcast value that wakes every stream.
+pub const ALL: &str = "*";
 
 #[derive(Clone)]
 pub struct LiveHub {
@@ -33,6 +35,11 @@ impl LiveHub {
     /// Tells this process's streams that `recipient` has new messages.
     pub fn publish(&self, recipient: &str) {
         let _ = self.tx.send(recipient.to_string());
+    }
+
+    /// Tells every stream to re-read (after a gap in hearing, e.g. a reconnect).
+    pub fn publish_all(&self) {
+        let _ = self.tx.send(ALL.to_string());
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<String> {

@@ -30,13 +30,20 @@ pub enum StreamError {
 
 pub fn inbox_stream(state: AppState, recipient: Id, after: i64) -> ReceiverStream<Result<StreamEvent, StreamError>> {
     let (tx, rx) = mpsc::channel(BUFFER);
-    tokio::spawn(run(state, recipient, after, tx));
+    // Listen before the first read (and before the caller sees the stream),
+    // so nothing committed in between is missed.
+    let live = state.live.subscribe();
+    tokio::spawn(run(state, recipient, after, live, tx));
     ReceiverStream::new(rx)
 }
 
-async fn run(state: AppState, recipient: Id, mut last: i64, tx: mpsc::Sender<Result<StreamEvent, StreamError>>) {
-    // Listen before the first read, so nothing committed in between is missed.
-    let mut live = state.live.subscribe();
+async fn run(
+    state: AppState,
+    recipient: Id,
+    mut last: i64,
+    mut live: tokio::sync::broadcast::Receiver<String>,
+    tx: mpsc::Sender<Result<StreamEvent, StreamError>>,
+) {
     let mut heartbeat = tokio::time::interval(Duration::from_millis(state.settings.stream_heartbeat_ms));
     heartbeat.tick().await;
     'read: loop {
@@ -68,7 +75,7 @@ async fn run(state: AppState, recipient: Id, mut last: i64, tx: mpsc::Sender<Res
         loop {
             tokio::select! {
                 got = live.recv() => match got {
-                    Ok(id) if id == recipient.as_str() => continue 'read,
+                    Ok(id) if id == recipient.as_str() || id == crate::live::ALL => continue 'read,
                     Ok(_) => continue,
                     Err(RecvError::Lagged(_)) => continue 'read,
                     Err(RecvError::Closed) => return,

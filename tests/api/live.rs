@@ -1,13 +1,9 @@
 use crate::{both_databases, support::*};
 use customerhub::{
-    app::AppState,
-    clock::ManualClock,
-    config::Settings,
     domain::notification::NotificationKind,
     grpc::pb::{self, hub_service_client::HubServiceClient},
-    startup::Application,
 };
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 use tonic::{Code, Streaming};
 
 /// The next message on a stream, skipping heartbeats; panics after 10 s.
@@ -278,53 +274,66 @@ both_databases!(
     staff_inbox_and_stream,
 );
 
-/// Two servers on one PostgreSQL: a message written through one reaches a
-/// subscriber connected to the other (LISTEN/NOTIFY), with no restart.
+/// Two server processes on one PostgreSQL: a message written through one
+/// reaches a subscriber connected to the other (LISTEN/NOTIFY).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_on_one_replica_reaches_a_subscriber_of_another() {
     let app = spawn_app(Backend::Postgres).await;
     let c = app.welcomed_company("Replika ApS", &[("Rie", "Replika", "rie@replika.example.dk")]).await;
     let session = app.hub_session_for(&c.contacts[0].id).await;
 
-    let settings = Settings {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        http_listen: "127.0.0.1:0".parse().unwrap(),
-        database_url: Some(app.database_url.clone()),
-        run_workers: false,
-        // Heartbeats far apart: only NOTIFY can bring the message in time.
-        stream_heartbeat_ms: 600_000,
-        ..Settings::default()
-    };
-    let second = Application::build_with_clock(settings, Arc::new(ManualClock::new(chrono::Utc::now()))).await.unwrap();
-    let second_addr = second.addr();
-    let second_state: AppState = second.state().clone();
-    let server = tokio::spawn(async move { second.run_until_stopped(std::future::pending()).await });
-    let channel =
-        tonic::transport::Channel::from_shared(format!("http://{second_addr}")).unwrap().connect().await.unwrap();
-    let bearer: tonic::metadata::MetadataValue<_> = format!("Bearer {session}").parse().unwrap();
-    let mut hub = HubServiceClient::with_interceptor(channel, move |mut r: tonic::Request<()>| {
-        r.metadata_mut().insert("authorization", bearer.clone());
-        Ok(r)
-    });
-    let mut stream = hub.subscribe(pb::SubscribeRequest { after_sequence: 0 }).await.unwrap().into_inner();
-    // Wait until the second server's stream is listening, then write through the first.
-    for _ in 0..100 {
-        if second_state.live.listeners() > 0 {
-            break;
+    // The second replica is the real binary, in its own process.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    app.fire(NotificationKind::PunchesLow, &c.id, None).await;
-    let m = tokio::time::timeout(Duration::from_secs(5), async {
-        loop {
-            if let Some(pb::subscribe_response::Event::Message(m)) = stream.message().await.unwrap().unwrap().event {
-                return m;
+    // Killed however the test ends.
+    let mut replica = Kill(
+        std::process::Command::new(env!("CARGO_BIN_EXE_customerhub"))
+            .arg("serve")
+            .env("CUSTOMERHUB_DATABASE_URL", &app.database_url)
+            .env("CUSTOMERHUB_LISTEN", format!("127.0.0.1:{port}"))
+            .env("CUSTOMERHUB_HTTP_LISTEN", "127.0.0.1:0")
+            .env("CUSTOMERHUB_RUN_WORKERS", "false")
+            // Heartbeats far apart: only NOTIFY can bring the message in time.
+            .env("CUSTOMERHUB_STREAM_HEARTBEAT_MS", "600000")
+            .env("CUSTOMERHUB_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    {
+        let channel = loop {
+            if let Ok(ch) =
+                tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{port}")).unwrap().connect().await
+            {
+                break ch;
             }
-        }
-    })
-    .await
-    .expect("the second replica's subscriber got nothing");
-    assert_eq!((m.sequence, m.kind), (1, pb::NotificationKind::PunchesLow as i32));
-    server.abort();
+            assert!(replica.0.try_wait().unwrap().is_none(), "replica exited");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        let bearer: tonic::metadata::MetadataValue<_> = format!("Bearer {session}").parse().unwrap();
+        let mut hub = HubServiceClient::with_interceptor(channel, move |mut r: tonic::Request<()>| {
+            r.metadata_mut().insert("authorization", bearer.clone());
+            Ok(r)
+        });
+        // Once the stream's headers are back, the replica is listening for it.
+        let mut stream = hub.subscribe(pb::SubscribeRequest { after_sequence: 0 }).await.unwrap().into_inner();
+        app.fire(NotificationKind::PunchesLow, &c.id, None).await;
+        let m = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                if let Some(pb::subscribe_response::Event::Message(m)) = stream.message().await.unwrap().unwrap().event
+                {
+                    return m;
+                }
+            }
+        })
+        .await
+        .expect("the other replica's subscriber got nothing");
+        assert_eq!((m.sequence, m.kind), (1, pb::NotificationKind::PunchesLow as i32));
+    }
 }
