@@ -3,6 +3,7 @@
 pub mod caller;
 pub mod contact;
 pub mod customer;
+pub mod format;
 pub mod id;
 pub mod inbox;
 pub mod notification;
