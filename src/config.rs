@@ -48,6 +48,8 @@ pub struct Settings {
     pub http_listen: SocketAddr,
     /// Public base URL of that HTTP server, as mail clients reach it (https in production).
     pub public_http_url: String,
+    /// How often periodic jobs (card expiry) run.
+    pub scheduler_interval_secs: u64,
     /// How often an idle live stream sends a heartbeat.
     pub stream_heartbeat_ms: u64,
     /// `text` or `json`.
@@ -81,6 +83,7 @@ impl Default for Settings {
             http_listen: SocketAddr::from(([127, 0, 0, 1], 8081)),
             public_http_url: "http://127.0.0.1:8081".into(),
             stream_heartbeat_ms: 15_000,
+            scheduler_interval_secs: 60,
             log_format: "text".into(),
             log: "info".into(),
         }
@@ -122,6 +125,9 @@ impl Settings {
             anyhow::bail!(
                 "CUSTOMERHUB_PUBLIC_HTTP_URL must be https (mail clients require it for one-click unsubscribe)"
             );
+        }
+        if self.scheduler_interval_secs < 1 {
+            anyhow::bail!("CUSTOMERHUB_SCHEDULER_INTERVAL_SECS must be at least 1");
         }
         if self.stream_heartbeat_ms < 10 {
             anyhow::bail!("CUSTOMERHUB_STREAM_HEARTBEAT_MS must be at least 10");

@@ -15,6 +15,7 @@ pub mod domain;
 pub mod error;
 pub mod grpc;
 pub mod http;
+pub mod jobs;
 pub mod live;
 pub mod mail;
 pub mod notify;

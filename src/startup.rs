@@ -17,7 +17,8 @@ use crate::{
             reminder_service_server::ReminderServiceServer, timesheet_service_server::TimesheetServiceServer,
             workspace_service_server::WorkspaceServiceServer,
         },
-        placeholder_api::{PunchCardApi, ReminderApi, TimesheetApi},
+        placeholder_api::{ReminderApi, TimesheetApi},
+        punch_card_api::PunchCardApi,
         workspace_api::WorkspaceApi,
     },
     mail::Mailer,
@@ -87,6 +88,10 @@ impl Application {
         let stop = CancellationToken::new();
         let worker =
             state.settings.run_workers.then(|| tokio::spawn(delivery::run_until_stopped(state.clone(), stop.clone())));
+        let jobs = state
+            .settings
+            .run_workers
+            .then(|| tokio::spawn(crate::jobs::run_until_stopped(state.clone(), stop.clone())));
         // Other replicas' inbox writes reach this process's streams through PostgreSQL.
         let pg_listener = if store::is_postgres(&state.db) {
             let (ready_tx, ready) = tokio::sync::oneshot::channel();
@@ -116,6 +121,7 @@ impl Application {
         health.set_serving::<WorkspaceServiceServer<WorkspaceApi>>().await;
         health.set_serving::<HubServiceServer<HubApi>>().await;
         health.set_serving::<NotificationServiceServer<NotificationApi>>().await;
+        health.set_serving::<PunchCardServiceServer<PunchCardApi>>().await;
         health.set_service_status("", tonic_health::ServingStatus::Serving).await;
 
         let descriptor_sets =
@@ -139,7 +145,7 @@ impl Application {
             .add_service(CustomerServiceServer::new(CustomerApi::new(state.clone())))
             .add_service(HubServiceServer::new(HubApi::new(state.clone())))
             .add_service(NotificationServiceServer::new(NotificationApi::new(state.clone())))
-            .add_service(PunchCardServiceServer::new(PunchCardApi))
+            .add_service(PunchCardServiceServer::new(PunchCardApi::new(state.clone())))
             .add_service(TimesheetServiceServer::new(TimesheetApi))
             .add_service(ReminderServiceServer::new(ReminderApi));
 
@@ -153,8 +159,8 @@ impl Application {
             })
             .await;
         stop.cancel();
-        if let Some(worker) = worker {
-            let _ = worker.await;
+        for task in [worker, jobs].into_iter().flatten() {
+            let _ = task.await;
         }
         if let Some(listener) = pg_listener {
             let _ = listener.await;

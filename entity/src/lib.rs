@@ -11,6 +11,8 @@ pub mod inbox_message;
 pub mod notification;
 pub mod notification_setting;
 pub mod notification_template;
+pub mod punch_card;
+pub mod punch_registration;
 pub mod sms_consent_event;
 pub mod staff_user;
 pub mod staff_user_area;

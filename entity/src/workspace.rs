@@ -19,6 +19,7 @@ pub struct Model {
     pub book_again_sms_payer: String,
     pub punches_low_threshold: i32,
     pub expiring_days_before: i32,
+    pub allow_expired_card_registration: bool,
     pub version: i64,
     pub created_at: crate::Timestamp,
     pub updated_at: crate::Timestamp,

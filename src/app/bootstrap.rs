@@ -55,6 +55,7 @@ pub async fn bootstrap(state: &AppState, input: BootstrapInput) -> AppResult<Boo
         book_again_sms_payer: SmsPayer::Business,
         punches_low_threshold: 2,
         expiring_days_before: 30,
+        allow_expired_card_registration: false,
         version: 1,
         created_at: now,
         updated_at: now,

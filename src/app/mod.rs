@@ -2,6 +2,7 @@
 //! into domain values (naming every bad field), runs its writes in one
 //! transaction and returns domain types. Nothing here knows protobuf.
 pub mod bootstrap;
+pub mod card_expiry;
 pub mod contacts;
 pub mod customer_input;
 pub mod customers;
@@ -9,6 +10,7 @@ pub mod hub_auth;
 pub mod import;
 pub mod inbox;
 pub mod notifications;
+pub mod punch_cards;
 pub mod staff;
 pub mod subscription;
 pub mod welcome;

@@ -28,6 +28,7 @@ pub struct WorkspacePatch {
     pub sms_price_minor: Option<i64>,
     pub sms_currency: Option<String>,
     pub book_again_sms_payer: Option<SmsPayer>,
+    pub allow_expired_card_registration: Option<bool>,
     pub etag: Option<i64>,
 }
 
@@ -96,6 +97,9 @@ pub async fn update(state: &AppState, caller: &StaffPrincipal, patch: WorkspaceP
     }
     if let Some(p) = patch.book_again_sms_payer {
         w.book_again_sms_payer = p;
+    }
+    if let Some(b) = patch.allow_expired_card_registration {
+        w.allow_expired_card_registration = b;
     }
     v.into_result()?;
     let now = state.clock.now();

@@ -36,6 +36,8 @@ pub struct Workspace {
     pub book_again_sms_payer: SmsPayer,
     pub punches_low_threshold: i32,
     pub expiring_days_before: i32,
+    /// Whether tasks may still be registered on an expired punch card.
+    pub allow_expired_card_registration: bool,
     pub version: i64,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,

@@ -205,6 +205,7 @@ pub fn workspace_out(w: Workspace) -> pb::Workspace {
         sms_price_minor: w.sms_price_minor,
         sms_currency: w.sms_currency,
         book_again_sms_payer: payer_out(w.book_again_sms_payer),
+        allow_expired_card_registration: w.allow_expired_card_registration,
         create_time: Some(ts(w.created_at)),
         update_time: Some(ts(w.updated_at)),
         etag: w.version.to_string(),

@@ -141,4 +141,33 @@ impl HubService for HubApi {
         let p = app::hub_auth::get_profile(&self.state, &caller).await?;
         Ok(Response::new(pb::SetEmailSubscriptionResponse { profile: Some(profile_out(p)) }))
     }
+
+    async fn list_hub_punch_cards(
+        &self,
+        req: Request<pb::ListHubPunchCardsRequest>,
+    ) -> Result<Response<pb::ListHubPunchCardsResponse>, Status> {
+        let caller = hub(&req)?;
+        let r = req.into_inner();
+        let page = PageRequest::parse(r.page_size, &r.page_token)?;
+        let page = app::punch_cards::hub_list(&self.state, &caller, page).await?;
+        let today = app::punch_cards::today(&self.state, &caller.workspace_id).await?;
+        Ok(Response::new(pb::ListHubPunchCardsResponse {
+            punch_cards: page.items.into_iter().map(|c| super::punch_card_api::card_out(c, today)).collect(),
+            next_page_token: page.next_page_token,
+        }))
+    }
+
+    async fn list_hub_registrations(
+        &self,
+        req: Request<pb::ListHubRegistrationsRequest>,
+    ) -> Result<Response<pb::ListHubRegistrationsResponse>, Status> {
+        let caller = hub(&req)?;
+        let r = req.into_inner();
+        let page = PageRequest::parse(r.page_size, &r.page_token)?;
+        let page = app::punch_cards::hub_registrations(&self.state, &caller, &r.punch_card_id, page).await?;
+        Ok(Response::new(pb::ListHubRegistrationsResponse {
+            registrations: page.items.into_iter().map(super::punch_card_api::registration_out).collect(),
+            next_page_token: page.next_page_token,
+        }))
+    }
 }

@@ -9,6 +9,7 @@ pub mod hub_api;
 pub mod notification_api;
 pub mod notification_convert;
 pub mod placeholder_api;
+pub mod punch_card_api;
 pub mod status;
 pub mod workspace_api;
 

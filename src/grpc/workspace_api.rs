@@ -33,6 +33,7 @@ const WORKSPACE_PATHS: &[&str] = &[
     "sms_price_minor",
     "sms_currency",
     "book_again_sms_payer",
+    "allow_expired_card_registration",
 ];
 
 const STAFF_PATHS: &[&str] = &["email", "name", "phone", "role", "area_ids"];
@@ -59,6 +60,9 @@ fn workspace_patch(w: pb::Workspace, mask: Vec<String>) -> Result<WorkspacePatch
             "book_again_sms_payer" => {
                 p.book_again_sms_payer =
                     convert::payer_in(&mut v, "workspace.book_again_sms_payer", w.book_again_sms_payer)
+            }
+            "allow_expired_card_registration" => {
+                p.allow_expired_card_registration = Some(w.allow_expired_card_registration)
             }
             _ => {}
         }

@@ -26,6 +26,7 @@ fn to_domain(m: Model) -> AppResult<Workspace> {
         book_again_sms_payer: SmsPayer::from_stored(&m.book_again_sms_payer),
         punches_low_threshold: m.punches_low_threshold,
         expiring_days_before: m.expiring_days_before,
+        allow_expired_card_registration: m.allow_expired_card_registration,
         version: m.version,
         created_at: m.created_at,
         updated_at: m.updated_at,
@@ -49,6 +50,7 @@ fn to_row(w: &Workspace) -> ActiveModel {
         book_again_sms_payer: Set(w.book_again_sms_payer.as_str().into()),
         punches_low_threshold: Set(w.punches_low_threshold),
         expiring_days_before: Set(w.expiring_days_before),
+        allow_expired_card_registration: Set(w.allow_expired_card_registration),
         version: Set(w.version),
         created_at: Set(w.created_at),
         updated_at: Set(w.updated_at),
@@ -99,4 +101,9 @@ pub async fn lock(conn: &impl ConnectionTrait, id: &Id) -> AppResult<()> {
         Entity::find_by_id(id.to_string()).lock_exclusive().one(conn).await?;
     }
     Ok(())
+}
+
+/// Every workspace, for background jobs that work per workspace.
+pub async fn all(conn: &impl ConnectionTrait) -> AppResult<Vec<Workspace>> {
+    Entity::find().all(conn).await?.into_iter().map(to_domain).collect()
 }

@@ -16,7 +16,8 @@ use customerhub::{
     domain::Locale,
     grpc::pb::{
         self, customer_service_client::CustomerServiceClient, hub_service_client::HubServiceClient,
-        notification_service_client::NotificationServiceClient, workspace_service_client::WorkspaceServiceClient,
+        notification_service_client::NotificationServiceClient, punch_card_service_client::PunchCardServiceClient,
+        workspace_service_client::WorkspaceServiceClient,
     },
     startup::Application,
 };
@@ -190,6 +191,14 @@ impl TestApp {
 
     pub fn notifications(&self, token: &str) -> NotificationServiceClient<Authed> {
         NotificationServiceClient::with_interceptor(self.channel.clone(), Self::bearer(token))
+    }
+
+    pub fn cards(&self, token: &str) -> PunchCardServiceClient<Authed> {
+        PunchCardServiceClient::with_interceptor(self.channel.clone(), Self::bearer(token))
+    }
+
+    pub fn admin_cards(&self) -> PunchCardServiceClient<Authed> {
+        self.cards(&self.admin_key)
     }
 
     pub fn admin_notifications(&self) -> NotificationServiceClient<Authed> {

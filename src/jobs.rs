@@ -1,0 +1,23 @@
+//! Periodic jobs (card expiry today; reminders later). Each pass is a single
+//! step tests call directly with a controlled clock; this loop only repeats it.
+use crate::app::{AppState, card_expiry};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// One pass of every periodic job; returns how many notifications fired.
+pub async fn run_once(state: &AppState) -> crate::error::AppResult<usize> {
+    card_expiry::try_run(state).await
+}
+
+pub async fn run_until_stopped(state: AppState, stop: CancellationToken) {
+    let every = Duration::from_secs(state.settings.scheduler_interval_secs);
+    loop {
+        if let Err(e) = run_once(&state).await {
+            tracing::error!(error = %e, "periodic jobs failed; retrying next round");
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
+}
