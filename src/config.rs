@@ -48,6 +48,8 @@ pub struct Settings {
     pub http_listen: SocketAddr,
     /// Public base URL of that HTTP server, as mail clients reach it (https in production).
     pub public_http_url: String,
+    /// Folder for SMS when no gateway is configured; default `data_dir/sms`.
+    pub sms_dir: Option<PathBuf>,
     /// How often periodic jobs (card expiry) run.
     pub scheduler_interval_secs: u64,
     /// How often an idle live stream sends a heartbeat.
@@ -84,6 +86,7 @@ impl Default for Settings {
             public_http_url: "http://127.0.0.1:8081".into(),
             stream_heartbeat_ms: 15_000,
             scheduler_interval_secs: 60,
+            sms_dir: None,
             log_format: "text".into(),
             log: "info".into(),
         }
@@ -153,6 +156,10 @@ impl Settings {
 
     pub fn mail_dir(&self) -> PathBuf {
         self.mail_dir.clone().unwrap_or_else(|| self.data_dir.join("mail"))
+    }
+
+    pub fn sms_dir(&self) -> PathBuf {
+        self.sms_dir.clone().unwrap_or_else(|| self.data_dir.join("sms"))
     }
 
     pub fn lease(&self) -> Duration {

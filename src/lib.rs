@@ -19,6 +19,7 @@ pub mod jobs;
 pub mod live;
 pub mod mail;
 pub mod notify;
+pub mod sms;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

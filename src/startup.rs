@@ -17,8 +17,9 @@ use crate::{
             reminder_service_server::ReminderServiceServer, timesheet_service_server::TimesheetServiceServer,
             workspace_service_server::WorkspaceServiceServer,
         },
-        placeholder_api::{ReminderApi, TimesheetApi},
+        placeholder_api::TimesheetApi,
         punch_card_api::PunchCardApi,
+        reminder_api::ReminderApi,
         workspace_api::WorkspaceApi,
     },
     mail::Mailer,
@@ -47,7 +48,8 @@ pub async fn build_state(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::R
     let db = store::connect(&settings).await?;
     store::migrate(&db).await?;
     let mailer = Mailer::from_settings(settings.smtp_url.as_deref(), settings.mail_dir())?;
-    Ok(AppState::new(db, clock, settings, mailer))
+    let sms = crate::sms::SmsProvider::folder(settings.sms_dir())?;
+    Ok(AppState::new(db, clock, settings, mailer, sms))
 }
 
 impl Application {
@@ -122,6 +124,7 @@ impl Application {
         health.set_serving::<HubServiceServer<HubApi>>().await;
         health.set_serving::<NotificationServiceServer<NotificationApi>>().await;
         health.set_serving::<PunchCardServiceServer<PunchCardApi>>().await;
+        health.set_serving::<ReminderServiceServer<ReminderApi>>().await;
         health.set_service_status("", tonic_health::ServingStatus::Serving).await;
 
         let descriptor_sets =
@@ -147,7 +150,7 @@ impl Application {
             .add_service(NotificationServiceServer::new(NotificationApi::new(state.clone())))
             .add_service(PunchCardServiceServer::new(PunchCardApi::new(state.clone())))
             .add_service(TimesheetServiceServer::new(TimesheetApi))
-            .add_service(ReminderServiceServer::new(ReminderApi));
+            .add_service(ReminderServiceServer::new(ReminderApi::new(state.clone())));
 
         tracing::info!(addr = %self.addr, "customerhub serving");
         let stop_on_shutdown = stop.clone();

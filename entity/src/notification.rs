@@ -30,6 +30,7 @@ pub struct Model {
     pub created_at: crate::Timestamp,
     pub updated_at: crate::Timestamp,
     pub sent_at: Option<crate::Timestamp>,
+    pub provider_message_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

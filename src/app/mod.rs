@@ -33,6 +33,7 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub settings: Arc<Settings>,
     pub mailer: Mailer,
+    pub sms: crate::sms::SmsProvider,
     pub templates: Arc<Templates>,
     pub passwords: PasswordHasher,
     /// Woken after a commit that queued notifications, so delivery starts at once.
@@ -44,13 +45,20 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(db: DatabaseConnection, clock: Arc<dyn Clock>, settings: Settings, mailer: Mailer) -> Self {
+    pub fn new(
+        db: DatabaseConnection,
+        clock: Arc<dyn Clock>,
+        settings: Settings,
+        mailer: Mailer,
+        sms: crate::sms::SmsProvider,
+    ) -> Self {
         let passwords = PasswordHasher::new(settings.password_hash_memory_kib, settings.password_hash_iterations);
         Self {
             db,
             clock,
             settings: Arc::new(settings),
             mailer,
+            sms,
             templates: Arc::new(Templates::new()),
             passwords,
             outbox_signal: Arc::new(Notify::new()),

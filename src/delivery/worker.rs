@@ -41,8 +41,8 @@ pub async fn try_execute_task(state: &AppState) -> AppResult<ExecutionOutcome> {
     let result = send(state, &task).await;
     let now = state.clock.now();
     match result {
-        Ok(()) => {
-            store::outbox::mark_sent(&state.db, &task.id, owner, now).await?;
+        Ok(provider_id) => {
+            store::outbox::mark_sent(&state.db, &task.id, owner, provider_id.as_deref(), now).await?;
             tracing::info!("delivered");
         }
         Err(e) if task.attempts >= state.settings.delivery_max_attempts => {
@@ -65,8 +65,22 @@ pub async fn try_execute_task(state: &AppState) -> AppResult<ExecutionOutcome> {
     Ok(ExecutionOutcome::TaskCompleted)
 }
 
-async fn send(state: &AppState, task: &Claimed) -> anyhow::Result<()> {
+/// Sends one notification; returns the provider's message id where there is one (SMS).
+async fn send(state: &AppState, task: &Claimed) -> anyhow::Result<Option<String>> {
     match task.channel.as_str() {
+        "sms" => {
+            let workspace = store::workspaces::get(&state.db, &task.workspace_id).await?;
+            let id = state
+                .sms
+                .send(&crate::sms::SmsMessage {
+                    id: task.id.clone(),
+                    from: workspace.sender_name,
+                    to: task.recipient.clone(),
+                    text: task.body_text.clone(),
+                })
+                .await?;
+            Ok(Some(id))
+        }
         "email" => {
             let workspace = store::workspaces::get(&state.db, &task.workspace_id).await?;
             let headers: Vec<(String, String)> = serde_json::from_str(&task.headers_json).unwrap_or_default();
@@ -83,7 +97,8 @@ async fn send(state: &AppState, task: &Claimed) -> anyhow::Result<()> {
                     message_id: task.message_id.clone(),
                     headers,
                 })
-                .await
+                .await?;
+            Ok(None)
         }
         other => anyhow::bail!("no transport for channel {other:?}"),
     }

@@ -2,6 +2,7 @@
 //! service (`*_api.rs`): a handler takes the caller from the request, turns
 //! the message into app input, calls `app`, and converts the result back.
 //! Errors become a `Status` in one place: `status.rs`.
+pub mod booking_rpc;
 pub mod caller;
 pub mod convert;
 pub mod customer_api;
@@ -10,6 +11,8 @@ pub mod notification_api;
 pub mod notification_convert;
 pub mod placeholder_api;
 pub mod punch_card_api;
+pub mod reminder_api;
+pub mod reminder_rpc;
 pub mod status;
 pub mod workspace_api;
 

@@ -1,11 +1,8 @@
 //! Services the contract declares whose RPCs arrive with later issues. They
 //! are served already, so reflection lists them and clients can be generated.
-use super::pb::{reminder_service_server::ReminderService, timesheet_service_server::TimesheetService};
+use super::pb::timesheet_service_server::TimesheetService;
 
 pub struct TimesheetApi;
-pub struct ReminderApi;
 
 #[tonic::async_trait]
 impl TimesheetService for TimesheetApi {}
-#[tonic::async_trait]
-impl ReminderService for ReminderApi {}

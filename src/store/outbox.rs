@@ -59,6 +59,7 @@ pub async fn enqueue(
         created_at: Set(now),
         updated_at: Set(now),
         sent_at: Set(None),
+        provider_message_id: Set(None),
     })
     .exec_without_returning(conn)
     .await?;
@@ -133,9 +134,16 @@ pub async fn claim_next(
     })
 }
 
-pub async fn mark_sent(conn: &impl ConnectionTrait, id: &str, owner: &str, now: Timestamp) -> AppResult<()> {
+pub async fn mark_sent(
+    conn: &impl ConnectionTrait,
+    id: &str,
+    owner: &str,
+    provider_message_id: Option<&str>,
+    now: Timestamp,
+) -> AppResult<()> {
     Entity::update_many()
         .col_expr(Column::State, Expr::value(SENT))
+        .col_expr(Column::ProviderMessageId, Expr::value(provider_message_id.map(str::to_string)))
         .col_expr(Column::SentAt, Expr::value(now))
         .col_expr(Column::LeaseOwner, Expr::value(Option::<String>::None))
         .col_expr(Column::LeaseUntil, Expr::value(Option::<Timestamp>::None))
@@ -223,6 +231,7 @@ pub async fn record_final(
         created_at: Set(now),
         updated_at: Set(now),
         sent_at: Set((state == SENT).then_some(now)),
+        provider_message_id: Set(None),
     })
     .exec_without_returning(conn)
     .await?;
