@@ -9,6 +9,7 @@ pub mod inbox;
 pub mod notification;
 pub mod page;
 pub mod punch_card;
+pub mod recurrence;
 pub mod values;
 pub mod workspace;
 
