@@ -9,6 +9,7 @@ mod m20261125_000004_create_contacts;
 mod m20261125_000005_create_idempotency_keys;
 mod m20261125_000006_create_notifications;
 mod m20261125_000007_create_notification_tables;
+mod m20261125_000009_create_time_entries;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000005_create_idempotency_keys::Migration),
             Box::new(m20261125_000006_create_notifications::Migration),
             Box::new(m20261125_000007_create_notification_tables::Migration),
+            Box::new(m20261125_000009_create_time_entries::Migration),
         ]
     }
 }

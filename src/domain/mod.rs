@@ -8,6 +8,7 @@ pub mod id;
 pub mod inbox;
 pub mod notification;
 pub mod page;
+pub mod timesheet;
 pub mod values;
 pub mod workspace;
 
