@@ -17,7 +17,8 @@ use crate::{
             reminder_service_server::ReminderServiceServer, timesheet_service_server::TimesheetServiceServer,
             workspace_service_server::WorkspaceServiceServer,
         },
-        placeholder_api::{PunchCardApi, ReminderApi, TimesheetApi},
+        placeholder_api::{PunchCardApi, ReminderApi},
+        timesheet_api::TimesheetApi,
         workspace_api::WorkspaceApi,
     },
     mail::Mailer,
@@ -116,6 +117,7 @@ impl Application {
         health.set_serving::<WorkspaceServiceServer<WorkspaceApi>>().await;
         health.set_serving::<HubServiceServer<HubApi>>().await;
         health.set_serving::<NotificationServiceServer<NotificationApi>>().await;
+        health.set_serving::<TimesheetServiceServer<TimesheetApi>>().await;
         health.set_service_status("", tonic_health::ServingStatus::Serving).await;
 
         let descriptor_sets =
@@ -140,7 +142,7 @@ impl Application {
             .add_service(HubServiceServer::new(HubApi::new(state.clone())))
             .add_service(NotificationServiceServer::new(NotificationApi::new(state.clone())))
             .add_service(PunchCardServiceServer::new(PunchCardApi))
-            .add_service(TimesheetServiceServer::new(TimesheetApi))
+            .add_service(TimesheetServiceServer::new(TimesheetApi::new(state.clone())))
             .add_service(ReminderServiceServer::new(ReminderApi));
 
         tracing::info!(addr = %self.addr, "customerhub serving");

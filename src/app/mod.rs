@@ -11,6 +11,9 @@ pub mod inbox;
 pub mod notifications;
 pub mod staff;
 pub mod subscription;
+pub mod timesheet_input;
+pub mod timesheet_invoicing;
+pub mod timesheets;
 pub mod welcome;
 pub mod workspace;
 

@@ -3,6 +3,7 @@ use super::{
     convert::{self, ts},
     notification_convert::{self as nc, Item, stream_item},
     pb::{self, hub_service_server::HubService},
+    timesheet_convert::hub_time_entry_out,
 };
 use crate::{
     app::{
@@ -140,5 +141,19 @@ impl HubService for HubApi {
         app::subscription::set_by_profile(&self.state, &caller, r.subscribed, &r.shown_text).await?;
         let p = app::hub_auth::get_profile(&self.state, &caller).await?;
         Ok(Response::new(pb::SetEmailSubscriptionResponse { profile: Some(profile_out(p)) }))
+    }
+
+    async fn list_time_entries(
+        &self,
+        req: Request<pb::HubServiceListTimeEntriesRequest>,
+    ) -> Result<Response<pb::HubServiceListTimeEntriesResponse>, Status> {
+        let caller = hub(&req)?;
+        let r = req.into_inner();
+        let page = PageRequest::parse(r.page_size, &r.page_token)?;
+        let page = app::timesheets::list_for_hub(&self.state, &caller, &r.from, &r.to, page).await?;
+        Ok(Response::new(pb::HubServiceListTimeEntriesResponse {
+            time_entries: page.items.into_iter().map(hub_time_entry_out).collect(),
+            next_page_token: page.next_page_token,
+        }))
     }
 }

@@ -10,6 +10,8 @@ pub mod notification_api;
 pub mod notification_convert;
 pub mod placeholder_api;
 pub mod status;
+pub mod timesheet_api;
+pub mod timesheet_convert;
 pub mod workspace_api;
 
 #[allow(clippy::all, missing_docs)]

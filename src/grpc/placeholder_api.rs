@@ -1,17 +1,11 @@
 //! Services the contract declares whose RPCs arrive with later issues. They
 //! are served already, so reflection lists them and clients can be generated.
-use super::pb::{
-    punch_card_service_server::PunchCardService, reminder_service_server::ReminderService,
-    timesheet_service_server::TimesheetService,
-};
+use super::pb::{punch_card_service_server::PunchCardService, reminder_service_server::ReminderService};
 
 pub struct PunchCardApi;
-pub struct TimesheetApi;
 pub struct ReminderApi;
 
 #[tonic::async_trait]
 impl PunchCardService for PunchCardApi {}
-#[tonic::async_trait]
-impl TimesheetService for TimesheetApi {}
 #[tonic::async_trait]
 impl ReminderService for ReminderApi {}
