@@ -86,6 +86,7 @@ pub fn parse_changes(f: &TimeEntryFields, mask: &[String], prefix: &str, v: &mut
             v.extend(bad);
             return vec![];
         }
+        // `mask_paths` refuses only with field violations; nothing else to report.
         Err(_) => return vec![],
     };
     let field = |name: &str| format!("{prefix}.{name}");

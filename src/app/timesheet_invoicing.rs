@@ -8,7 +8,7 @@ use crate::{
     error::{AppError, AppResult, Violations},
     store::{self, TransactionTrait},
 };
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// The most entries one call may mark: an invoice's worth, and a bounded `IN` list.
 pub const MAX_ENTRIES_PER_CALL: usize = 1000;
@@ -24,10 +24,11 @@ pub async fn mark_invoiced(
 ) -> AppResult<Invoicing> {
     let mut v = Violations::new();
     let customer_id = v.check("customer_id", Id::parse(customer_id));
-    let mut ids: Vec<Id> = vec![];
+    // Repeated ids count once; the answer keeps the order of first mention.
+    let (mut ids, mut seen) = (vec![], HashSet::new());
     for (i, raw) in entry_ids.iter().enumerate() {
         if let Some(id) = v.check(format!("time_entry_ids[{i}]"), Id::parse(raw))
-            && !ids.contains(&id)
+            && seen.insert(id.clone())
         {
             ids.push(id);
         }

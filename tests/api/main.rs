@@ -9,5 +9,6 @@ mod import;
 mod live;
 mod notifications;
 mod ops;
+mod timesheets;
 mod welcome_and_hub;
 mod workspace;

@@ -16,7 +16,8 @@ use customerhub::{
     domain::Locale,
     grpc::pb::{
         self, customer_service_client::CustomerServiceClient, hub_service_client::HubServiceClient,
-        notification_service_client::NotificationServiceClient, workspace_service_client::WorkspaceServiceClient,
+        notification_service_client::NotificationServiceClient, timesheet_service_client::TimesheetServiceClient,
+        workspace_service_client::WorkspaceServiceClient,
     },
     startup::Application,
 };
@@ -194,6 +195,14 @@ impl TestApp {
 
     pub fn admin_notifications(&self) -> NotificationServiceClient<Authed> {
         self.notifications(&self.admin_key)
+    }
+
+    pub fn timesheets(&self, token: &str) -> TimesheetServiceClient<Authed> {
+        TimesheetServiceClient::with_interceptor(self.channel.clone(), Self::bearer(token))
+    }
+
+    pub fn admin_timesheets(&self) -> TimesheetServiceClient<Authed> {
+        self.timesheets(&self.admin_key)
     }
 
     pub fn admin_customers(&self) -> CustomerServiceClient<Authed> {
