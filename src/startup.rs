@@ -17,9 +17,9 @@ use crate::{
             reminder_service_server::ReminderServiceServer, timesheet_service_server::TimesheetServiceServer,
             workspace_service_server::WorkspaceServiceServer,
         },
-        placeholder_api::TimesheetApi,
         punch_card_api::PunchCardApi,
         reminder_api::ReminderApi,
+        timesheet_api::TimesheetApi,
         workspace_api::WorkspaceApi,
     },
     mail::Mailer,
@@ -125,6 +125,7 @@ impl Application {
         health.set_serving::<NotificationServiceServer<NotificationApi>>().await;
         health.set_serving::<PunchCardServiceServer<PunchCardApi>>().await;
         health.set_serving::<ReminderServiceServer<ReminderApi>>().await;
+        health.set_serving::<TimesheetServiceServer<TimesheetApi>>().await;
         health.set_service_status("", tonic_health::ServingStatus::Serving).await;
 
         let descriptor_sets =
@@ -149,7 +150,7 @@ impl Application {
             .add_service(HubServiceServer::new(HubApi::new(state.clone())))
             .add_service(NotificationServiceServer::new(NotificationApi::new(state.clone())))
             .add_service(PunchCardServiceServer::new(PunchCardApi::new(state.clone())))
-            .add_service(TimesheetServiceServer::new(TimesheetApi))
+            .add_service(TimesheetServiceServer::new(TimesheetApi::new(state.clone())))
             .add_service(ReminderServiceServer::new(ReminderApi::new(state.clone())));
 
         tracing::info!(addr = %self.addr, "customerhub serving");

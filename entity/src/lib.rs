@@ -17,6 +17,7 @@ pub mod sms_consent_event;
 pub mod staff_user;
 pub mod staff_user_area;
 pub mod subscription_event;
+pub mod time_entry;
 pub mod workspace;
 
 pub type Timestamp = chrono::DateTime<chrono::Utc>;

@@ -10,6 +10,7 @@ mod m20261125_000005_create_idempotency_keys;
 mod m20261125_000006_create_notifications;
 mod m20261125_000007_create_notification_tables;
 mod m20261125_000008_create_punch_cards;
+mod m20261125_000009_create_time_entries;
 mod m20261125_000010_create_reminders;
 
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000006_create_notifications::Migration),
             Box::new(m20261125_000007_create_notification_tables::Migration),
             Box::new(m20261125_000008_create_punch_cards::Migration),
+            Box::new(m20261125_000009_create_time_entries::Migration),
             Box::new(m20261125_000010_create_reminders::Migration),
         ]
     }

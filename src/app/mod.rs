@@ -13,6 +13,9 @@ pub mod notifications;
 pub mod punch_cards;
 pub mod staff;
 pub mod subscription;
+pub mod timesheet_input;
+pub mod timesheet_invoicing;
+pub mod timesheets;
 pub mod welcome;
 pub mod workspace;
 

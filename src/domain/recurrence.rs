@@ -47,7 +47,10 @@ impl Frequency {
 pub enum MonthlyBy {
     DayOfMonth,
     /// The n-th (1..=4) or last (-1) weekday of the month.
-    Weekday { nth: i8, weekday: Weekday },
+    Weekday {
+        nth: i8,
+        weekday: Weekday,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,7 +66,13 @@ pub struct Repetition {
 
 impl Repetition {
     pub fn never() -> Self {
-        Self { frequency: Frequency::Never, interval: 1, weekdays: vec![], monthly_by: MonthlyBy::DayOfMonth, until: None }
+        Self {
+            frequency: Frequency::Never,
+            interval: 1,
+            weekdays: vec![],
+            monthly_by: MonthlyBy::DayOfMonth,
+            until: None,
+        }
     }
 }
 
@@ -219,9 +228,15 @@ mod tests {
     fn weekly_on_chosen_days_every_other_week() {
         // 2026-01-05 is a Monday.
         let r = Repetition { interval: 2, weekdays: vec![Weekday::Mon, Weekday::Thu], ..rep(Frequency::Weekly) };
-        assert_eq!(dates(d(2026, 1, 5), r, Copenhagen, 5), ["2026-01-05", "2026-01-08", "2026-01-19", "2026-01-22", "2026-02-02"]);
+        assert_eq!(
+            dates(d(2026, 1, 5), r, Copenhagen, 5),
+            ["2026-01-05", "2026-01-08", "2026-01-19", "2026-01-22", "2026-02-02"]
+        );
         // No days given: the first date's weekday (Wednesday 2026-01-07).
-        assert_eq!(dates(d(2026, 1, 7), rep(Frequency::Weekly), Copenhagen, 3), ["2026-01-07", "2026-01-14", "2026-01-21"]);
+        assert_eq!(
+            dates(d(2026, 1, 7), rep(Frequency::Weekly), Copenhagen, 3),
+            ["2026-01-07", "2026-01-14", "2026-01-21"]
+        );
     }
 
     #[test]
@@ -234,22 +249,36 @@ mod tests {
 
     #[test]
     fn monthly_on_nth_and_last_weekday() {
-        let second_tuesday = Repetition { monthly_by: MonthlyBy::Weekday { nth: 2, weekday: Weekday::Tue }, ..rep(Frequency::Monthly) };
+        let second_tuesday =
+            Repetition { monthly_by: MonthlyBy::Weekday { nth: 2, weekday: Weekday::Tue }, ..rep(Frequency::Monthly) };
         assert_eq!(dates(d(2026, 1, 1), second_tuesday, Copenhagen, 3), ["2026-01-13", "2026-02-10", "2026-03-10"]);
-        let last_friday = Repetition { monthly_by: MonthlyBy::Weekday { nth: -1, weekday: Weekday::Fri }, ..rep(Frequency::Monthly) };
-        assert_eq!(dates(d(2026, 1, 1), last_friday, Copenhagen, 4), ["2026-01-30", "2026-02-27", "2026-03-27", "2026-04-24"]);
+        let last_friday =
+            Repetition { monthly_by: MonthlyBy::Weekday { nth: -1, weekday: Weekday::Fri }, ..rep(Frequency::Monthly) };
+        assert_eq!(
+            dates(d(2026, 1, 1), last_friday, Copenhagen, 4),
+            ["2026-01-30", "2026-02-27", "2026-03-27", "2026-04-24"]
+        );
         let every_third_month_4th_monday = Repetition {
             interval: 3,
             monthly_by: MonthlyBy::Weekday { nth: 4, weekday: Weekday::Mon },
             ..rep(Frequency::Monthly)
         };
-        assert_eq!(dates(d(2026, 1, 1), every_third_month_4th_monday, Copenhagen, 3), ["2026-01-26", "2026-04-27", "2026-07-27"]);
+        assert_eq!(
+            dates(d(2026, 1, 1), every_third_month_4th_monday, Copenhagen, 3),
+            ["2026-01-26", "2026-04-27", "2026-07-27"]
+        );
     }
 
     #[test]
     fn yearly_on_29_february_only_in_leap_years() {
-        assert_eq!(dates(d(2028, 2, 29), rep(Frequency::Yearly), Copenhagen, 3), ["2028-02-29", "2032-02-29", "2036-02-29"]);
-        assert_eq!(dates(d(2026, 6, 15), Repetition { interval: 2, ..rep(Frequency::Yearly) }, Copenhagen, 2), ["2026-06-15", "2028-06-15"]);
+        assert_eq!(
+            dates(d(2028, 2, 29), rep(Frequency::Yearly), Copenhagen, 3),
+            ["2028-02-29", "2032-02-29", "2036-02-29"]
+        );
+        assert_eq!(
+            dates(d(2026, 6, 15), Repetition { interval: 2, ..rep(Frequency::Yearly) }, Copenhagen, 2),
+            ["2026-06-15", "2028-06-15"]
+        );
     }
 
     #[test]

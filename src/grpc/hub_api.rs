@@ -3,6 +3,7 @@ use super::{
     convert::{self, ts},
     notification_convert::{self as nc, Item, stream_item},
     pb::{self, hub_service_server::HubService},
+    timesheet_convert::hub_time_entry_out,
 };
 use crate::{
     app::{
@@ -167,6 +168,20 @@ impl HubService for HubApi {
         let page = app::punch_cards::hub_registrations(&self.state, &caller, &r.punch_card_id, page).await?;
         Ok(Response::new(pb::ListHubRegistrationsResponse {
             registrations: page.items.into_iter().map(super::punch_card_api::registration_out).collect(),
+            next_page_token: page.next_page_token,
+        }))
+    }
+
+    async fn list_time_entries(
+        &self,
+        req: Request<pb::HubServiceListTimeEntriesRequest>,
+    ) -> Result<Response<pb::HubServiceListTimeEntriesResponse>, Status> {
+        let caller = hub(&req)?;
+        let r = req.into_inner();
+        let page = PageRequest::parse(r.page_size, &r.page_token)?;
+        let page = app::timesheets::list_for_hub(&self.state, &caller, &r.from, &r.to, page).await?;
+        Ok(Response::new(pb::HubServiceListTimeEntriesResponse {
+            time_entries: page.items.into_iter().map(hub_time_entry_out).collect(),
             next_page_token: page.next_page_token,
         }))
     }

@@ -9,11 +9,12 @@ pub mod customer_api;
 pub mod hub_api;
 pub mod notification_api;
 pub mod notification_convert;
-pub mod placeholder_api;
 pub mod punch_card_api;
 pub mod reminder_api;
 pub mod reminder_rpc;
 pub mod status;
+pub mod timesheet_api;
+pub mod timesheet_convert;
 pub mod workspace_api;
 
 #[allow(clippy::all, missing_docs)]

@@ -18,6 +18,7 @@ pub mod sessions;
 pub mod staff;
 pub mod subscriptions;
 pub mod templates;
+pub mod time_entries;
 pub mod workspaces;
 
 use crate::{config::Settings, error::AppError};

@@ -10,5 +10,6 @@ mod live;
 mod notifications;
 mod ops;
 mod punch_cards;
+mod timesheets;
 mod welcome_and_hub;
 mod workspace;

@@ -17,7 +17,7 @@ use customerhub::{
     grpc::pb::{
         self, customer_service_client::CustomerServiceClient, hub_service_client::HubServiceClient,
         notification_service_client::NotificationServiceClient, punch_card_service_client::PunchCardServiceClient,
-        workspace_service_client::WorkspaceServiceClient,
+        timesheet_service_client::TimesheetServiceClient, workspace_service_client::WorkspaceServiceClient,
     },
     startup::Application,
 };
@@ -203,6 +203,14 @@ impl TestApp {
 
     pub fn admin_notifications(&self) -> NotificationServiceClient<Authed> {
         self.notifications(&self.admin_key)
+    }
+
+    pub fn timesheets(&self, token: &str) -> TimesheetServiceClient<Authed> {
+        TimesheetServiceClient::with_interceptor(self.channel.clone(), Self::bearer(token))
+    }
+
+    pub fn admin_timesheets(&self) -> TimesheetServiceClient<Authed> {
+        self.timesheets(&self.admin_key)
     }
 
     pub fn admin_customers(&self) -> CustomerServiceClient<Authed> {
