@@ -50,6 +50,8 @@ pub struct Settings {
     pub public_http_url: String,
     /// Folder for SMS when no gateway is configured; default `data_dir/sms`.
     pub sms_dir: Option<PathBuf>,
+    /// The local hour (0-23, workspace time zone) at which reminders fire.
+    pub reminder_local_hour: u32,
     /// How often periodic jobs (card expiry) run.
     pub scheduler_interval_secs: u64,
     /// How often an idle live stream sends a heartbeat.
@@ -86,6 +88,7 @@ impl Default for Settings {
             public_http_url: "http://127.0.0.1:8081".into(),
             stream_heartbeat_ms: 15_000,
             scheduler_interval_secs: 60,
+            reminder_local_hour: 8,
             sms_dir: None,
             log_format: "text".into(),
             log: "info".into(),
@@ -128,6 +131,9 @@ impl Settings {
             anyhow::bail!(
                 "CUSTOMERHUB_PUBLIC_HTTP_URL must be https (mail clients require it for one-click unsubscribe)"
             );
+        }
+        if self.reminder_local_hour > 23 {
+            anyhow::bail!("CUSTOMERHUB_REMINDER_LOCAL_HOUR must be between 0 and 23");
         }
         if self.scheduler_interval_secs < 1 {
             anyhow::bail!("CUSTOMERHUB_SCHEDULER_INTERVAL_SECS must be at least 1");

@@ -11,6 +11,8 @@ pub mod import;
 pub mod inbox;
 pub mod notifications;
 pub mod punch_cards;
+pub mod reminder_firing;
+pub mod reminders;
 pub mod staff;
 pub mod subscription;
 pub mod timesheet_input;

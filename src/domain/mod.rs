@@ -10,6 +10,7 @@ pub mod notification;
 pub mod page;
 pub mod punch_card;
 pub mod recurrence;
+pub mod reminder;
 pub mod timesheet;
 pub mod values;
 pub mod workspace;

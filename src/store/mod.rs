@@ -14,6 +14,7 @@ pub mod inbox;
 pub mod notification_settings;
 pub mod outbox;
 pub mod punch_cards;
+pub mod reminders;
 pub mod sessions;
 pub mod staff;
 pub mod subscriptions;

@@ -10,6 +10,7 @@ mod live;
 mod notifications;
 mod ops;
 mod punch_cards;
+mod reminders;
 mod timesheets;
 mod welcome_and_hub;
 mod workspace;

@@ -17,7 +17,8 @@ use customerhub::{
     grpc::pb::{
         self, customer_service_client::CustomerServiceClient, hub_service_client::HubServiceClient,
         notification_service_client::NotificationServiceClient, punch_card_service_client::PunchCardServiceClient,
-        timesheet_service_client::TimesheetServiceClient, workspace_service_client::WorkspaceServiceClient,
+        reminder_service_client::ReminderServiceClient, timesheet_service_client::TimesheetServiceClient,
+        workspace_service_client::WorkspaceServiceClient,
     },
     startup::Application,
 };
@@ -199,6 +200,14 @@ impl TestApp {
 
     pub fn admin_cards(&self) -> PunchCardServiceClient<Authed> {
         self.cards(&self.admin_key)
+    }
+
+    pub fn reminders(&self, token: &str) -> ReminderServiceClient<Authed> {
+        ReminderServiceClient::with_interceptor(self.channel.clone(), Self::bearer(token))
+    }
+
+    pub fn admin_reminders(&self) -> ReminderServiceClient<Authed> {
+        self.reminders(&self.admin_key)
     }
 
     pub fn admin_notifications(&self) -> NotificationServiceClient<Authed> {

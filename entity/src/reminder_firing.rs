@@ -1,0 +1,17 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "reminder_firings")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub reminder_id: String,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub occurrence_at: crate::Timestamp,
+    pub outcome: String,
+    pub created_at: crate::Timestamp,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,190 @@
+//! Firing staff reminders. Each occurrence fires exactly once: a row per
+//! (reminder, occurrence) is inserted-or-nothing in the firing transaction,
+//! so replicas racing for the same occurrence deliver it once, and a restart
+//! never repeats one. After downtime only the latest missed occurrence fires;
+//! the older ones are recorded as skipped instead of arriving as a storm.
+use super::{AppState, reminders::next_after};
+use crate::{
+    domain::{
+        Id, caller::CustomerScope, format, inbox::RecipientKind, notification::NotificationKind, recurrence,
+        reminder::Reminder, workspace::Workspace,
+    },
+    error::AppResult,
+    live,
+    mail::templates::TemplateSource,
+    store::{
+        self, TransactionTrait, Tx,
+        inbox::NewInboxMessage,
+        outbox::{NewNotification, SUPPRESSED},
+        reminders::Receiver,
+    },
+};
+use std::collections::BTreeMap;
+
+/// One pass: fires every due reminder; returns how many occurrences fired.
+pub async fn try_run(state: &AppState) -> AppResult<usize> {
+    let now = state.clock.now();
+    let mut fired = 0;
+    for (id, ws_id) in store::reminders::due(&state.db, now, 200).await? {
+        if fire_one(state, &id, &ws_id).await? {
+            fired += 1;
+        }
+    }
+    Ok(fired)
+}
+
+async fn fire_one(state: &AppState, id: &Id, ws_id: &Id) -> AppResult<bool> {
+    let ws = store::workspaces::get(&state.db, ws_id).await?;
+    let scope = CustomerScope { workspace_id: ws_id.clone(), areas: None };
+    let tx = state.db.begin().await?;
+    let reminder = match store::reminders::get(&tx, &scope, id, true).await {
+        Ok(r) => r,
+        Err(crate::error::AppError::NotFound { .. }) => return Ok(false), // deleted meanwhile
+        Err(e) => return Err(e),
+    };
+    let now = state.clock.now();
+    let Some(due) = reminder.next_fire_at.filter(|t| *t <= now) else {
+        return Ok(false); // another replica moved it on
+    };
+    // Everything due up to now; only the latest is delivered.
+    let missed = recurrence::occurrences_between(
+        reminder.first_date,
+        &reminder.repetition,
+        ws.time_zone.0,
+        state.settings.reminder_local_hour,
+        due - chrono::Duration::seconds(1),
+        now,
+        10_000,
+    )?;
+    let latest = missed.last().copied().unwrap_or(due);
+    for skipped in missed.iter().filter(|t| **t != latest) {
+        store::reminders::record_firing(&tx, id, *skipped, "skipped", now).await?;
+    }
+    let first_time = store::reminders::record_firing(&tx, id, latest, "fired", now).await?;
+    let mut recipients = vec![];
+    if first_time {
+        recipients = deliver(state, &tx, &ws, &reminder, latest).await?;
+    }
+    store::reminders::set_next(&tx, id, next_after(state, &ws, &reminder, now)?).await?;
+    tx.commit().await?;
+    for r in &recipients {
+        state.live.publish(r.as_str());
+    }
+    state.outbox_signal.notify_one();
+    Ok(first_time)
+}
+
+/// Staff list always; e-mail and SMS as the reminder says. Returns the inbox recipients.
+async fn deliver(
+    state: &AppState,
+    tx: &Tx,
+    ws: &Workspace,
+    r: &Reminder,
+    at: chrono::DateTime<chrono::Utc>,
+) -> AppResult<Vec<Id>> {
+    let scope = CustomerScope { workspace_id: ws.id.clone(), areas: None };
+    let customer = store::customers::get(tx, &scope, &r.customer_id).await?;
+    let receivers = store::reminders::receivers(tx, &ws.id, r.receivers, customer.area_id.as_ref()).await?;
+    let type_name = match &r.reminder_type_id {
+        Some(t) => store::reminders::get_type(tx, &ws.id, t).await.map(|t| t.name).unwrap_or_default(),
+        None => String::new(),
+    };
+    let locale = ws.default_locale;
+    let date = format::date(at.with_timezone(&ws.time_zone.0).date_naive(), locale);
+    let source =
+        match store::templates::get(tx, &ws.id, NotificationKind::StaffReminder, locale, ws.default_tone).await? {
+            Some(t) => t.source,
+            None => TemplateSource::default_for(NotificationKind::StaffReminder, locale, ws.default_tone),
+        };
+    let now = state.clock.now();
+    let mut inbox = vec![];
+    for staff in &receivers {
+        let vars: BTreeMap<&str, String> = [
+            ("business_name", ws.name.clone()),
+            ("staff_name", staff.name.clone()),
+            ("customer_name", customer.display_name.clone()),
+            ("reminder_name", r.name.clone()),
+            ("reminder_type", type_name.clone()),
+            ("reminder_text", r.text.clone()),
+            ("occurrence_date", date.clone()),
+        ]
+        .into_iter()
+        .collect();
+        let rendered = state.templates.render(&source, minijinja::Value::from_serialize(&vars)).or_else(|_| {
+            state.templates.render(
+                &TemplateSource::default_for(NotificationKind::StaffReminder, locale, ws.default_tone),
+                minijinja::Value::from_serialize(&vars),
+            )
+        })?;
+        store::inbox::append(
+            tx,
+            NewInboxMessage {
+                workspace_id: &ws.id,
+                recipient_kind: RecipientKind::Staff,
+                recipient_id: &staff.id,
+                customer_id: Some(&customer.id),
+                kind: NotificationKind::StaffReminder,
+                title: format!("{}: {}", r.name, customer.display_name),
+                body: r.text.clone(),
+                link: format!("/customers/{}/reminders/{}", customer.id, r.id),
+            },
+            now,
+        )
+        .await?;
+        live::notify_in_tx(tx, &staff.id).await?;
+        inbox.push(staff.id.clone());
+        let base = NewNotification {
+            workspace_id: ws.id.clone(),
+            customer_id: Some(customer.id.clone()),
+            contact_id: None,
+            kind: NotificationKind::StaffReminder.as_str().into(),
+            channel: String::new(),
+            recipient: String::new(),
+            subject: rendered.subject.clone(),
+            body_text: rendered.text.clone(),
+            body_html: Some(rendered.html.clone()),
+            headers_json: "[]".into(),
+        };
+        if r.delivery.email() {
+            let n = NewNotification { channel: "email".into(), recipient: staff.email.clone(), ..base.clone() };
+            store::outbox::enqueue(tx, n, state.message_domain(), now).await?;
+        }
+        if r.delivery.sms() {
+            sms(state, tx, ws, staff, base, r, &customer.display_name).await?;
+        }
+    }
+    Ok(inbox)
+}
+
+async fn sms(
+    state: &AppState,
+    tx: &Tx,
+    ws: &Workspace,
+    staff: &Receiver,
+    base: NewNotification,
+    r: &Reminder,
+    customer: &str,
+) -> AppResult<()> {
+    let now = state.clock.now();
+    let text: String = format!("{}: {} – {}", r.name, customer, r.text).chars().take(300).collect();
+    let n = NewNotification {
+        channel: "sms".into(),
+        recipient: staff.phone.clone(),
+        body_text: text,
+        body_html: None,
+        ..base
+    };
+    let skip = if !ws.sms_enabled {
+        Some("sms_addon_disabled")
+    } else if staff.phone.is_empty() {
+        Some("no_phone")
+    } else {
+        None
+    };
+    match skip {
+        Some(why) => {
+            store::outbox::record_final(tx, n, SUPPRESSED, Some(why), state.message_domain(), now).await.map(|_| ())
+        }
+        None => store::outbox::enqueue(tx, n, state.message_domain(), now).await.map(|_| ()),
+    }
+}

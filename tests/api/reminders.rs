@@ -1,0 +1,475 @@
+use crate::{both_databases, support::*};
+use chrono::TimeZone;
+use customerhub::{grpc::pb, jobs};
+use tonic::Code;
+
+fn daily(customer_id: &str, first_date: &str) -> pb::CreateReminderRequest {
+    pb::CreateReminderRequest {
+        reminder: Some(pb::Reminder {
+            customer_id: customer_id.into(),
+            name: "Forny kontrakt".into(),
+            first_date: first_date.into(),
+            text: "Kontrakten udløber".into(),
+            repetition: Some(pb::Repetition { frequency: pb::Frequency::Daily as i32, ..Default::default() }),
+            ..Default::default()
+        }),
+        request_id: String::new(),
+    }
+}
+
+async fn staff_inbox(app: &TestApp, key: &str) -> Vec<pb::InboxMessage> {
+    app.notifications(key)
+        .list_staff_messages(pb::ListStaffMessagesRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .messages
+}
+
+/// 2026-03-02 07:00 UTC is 08:00 in Copenhagen: reminders' default local hour.
+fn march_2_at_8() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc.with_ymd_and_hms(2026, 3, 2, 7, 0, 0).unwrap()
+}
+
+async fn reminder_types_permissions(app: TestApp) {
+    let nord = app.area("Nord").await;
+    let (_, sup) = app.staff_with_key("sup@rengoering.example.dk", pb::StaffRole::Supervisor, vec![nord]).await;
+    let t = app
+        .reminders(&sup)
+        .create_reminder_type(pb::CreateReminderTypeRequest { name: "Kontrakt".into() })
+        .await
+        .unwrap()
+        .into_inner()
+        .reminder_type
+        .unwrap();
+    let dup = app
+        .admin_reminders()
+        .create_reminder_type(pb::CreateReminderTypeRequest { name: "Kontrakt".into() })
+        .await
+        .unwrap_err();
+    assert_eq!(dup.code(), Code::AlreadyExists);
+    assert_fields(
+        &app.admin_reminders()
+            .create_reminder_type(pb::CreateReminderTypeRequest { name: " ".into() })
+            .await
+            .unwrap_err(),
+        &["name"],
+    );
+    let err = app
+        .reminders(&sup)
+        .delete_reminder_type(pb::DeleteReminderTypeRequest { reminder_type_id: t.id.clone() })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+    let listed = app
+        .admin_reminders()
+        .list_reminder_types(pb::ListReminderTypesRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .reminder_types;
+    assert_eq!(listed.len(), 1);
+    app.admin_reminders().delete_reminder_type(pb::DeleteReminderTypeRequest { reminder_type_id: t.id }).await.unwrap();
+    assert!(
+        app.admin_reminders()
+            .list_reminder_types(pb::ListReminderTypesRequest::default())
+            .await
+            .unwrap()
+            .into_inner()
+            .reminder_types
+            .is_empty()
+    );
+}
+
+async fn reminders_crud_scoping_and_bad_input(app: TestApp) {
+    app.clock.set(march_2_at_8());
+    let nord = app.area("Nord").await;
+    let (_, sup) = app.staff_with_key("sup@rengoering.example.dk", pb::StaffRole::Supervisor, vec![nord.clone()]).await;
+    let mut inside = company("Nordkunde", &[]);
+    inside.customer.as_mut().unwrap().area_id = nord;
+    let inside = app.admin_customers().create_customer(inside).await.unwrap().into_inner().customer.unwrap();
+    let outside =
+        app.admin_customers().create_customer(company("Udenfor", &[])).await.unwrap().into_inner().customer.unwrap();
+    let t = app
+        .admin_reminders()
+        .create_reminder_type(pb::CreateReminderTypeRequest { name: "Kontrakt".into() })
+        .await
+        .unwrap()
+        .into_inner()
+        .reminder_type
+        .unwrap();
+
+    let mut req = daily(&inside.id, "2026-03-10");
+    {
+        let r = req.reminder.as_mut().unwrap();
+        r.reminder_type_id = t.id.clone();
+        r.repetition = Some(pb::Repetition {
+            frequency: pb::Frequency::Weekly as i32,
+            interval: 2,
+            weekdays: vec![pb::Weekday::Tuesday as i32, pb::Weekday::Friday as i32],
+            ..Default::default()
+        });
+    }
+    let created = app.reminders(&sup).create_reminder(req).await.unwrap().into_inner().reminder.unwrap();
+    let next = created.next_occurrence_time.unwrap();
+    assert_eq!(
+        next.seconds,
+        chrono::Utc.with_ymd_and_hms(2026, 3, 10, 7, 0, 0).unwrap().timestamp(),
+        "Tue 10 March 08:00 local"
+    );
+    assert_eq!(created.reminder_type_id, t.id);
+    assert_eq!(
+        app.reminders(&sup).create_reminder(daily(&outside.id, "2026-03-10")).await.unwrap_err().code(),
+        Code::NotFound
+    );
+    let out_rem = app
+        .admin_reminders()
+        .create_reminder(daily(&outside.id, "2026-03-10"))
+        .await
+        .unwrap()
+        .into_inner()
+        .reminder
+        .unwrap();
+    assert_eq!(
+        app.reminders(&sup)
+            .get_reminder(pb::GetReminderRequest { reminder_id: out_rem.id.clone() })
+            .await
+            .unwrap_err()
+            .code(),
+        Code::NotFound
+    );
+    assert_eq!(
+        app.reminders(&sup)
+            .delete_reminder(pb::DeleteReminderRequest { reminder_id: out_rem.id.clone() })
+            .await
+            .unwrap_err()
+            .code(),
+        Code::NotFound
+    );
+    let mine =
+        app.reminders(&sup).list_reminders(pb::ListRemindersRequest::default()).await.unwrap().into_inner().reminders;
+    assert_eq!(mine.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), [created.id.as_str()]);
+    let all =
+        app.admin_reminders().list_reminders(pb::ListRemindersRequest::default()).await.unwrap().into_inner().reminders;
+    assert_eq!(all.len(), 2);
+    let (_, other) = app.other_workspace().await;
+    assert_eq!(
+        app.reminders(&other)
+            .get_reminder(pb::GetReminderRequest { reminder_id: created.id.clone() })
+            .await
+            .unwrap_err()
+            .code(),
+        Code::NotFound
+    );
+
+    // Editing recomputes what comes next.
+    let updated = app
+        .reminders(&sup)
+        .update_reminder(pb::UpdateReminderRequest {
+            reminder: Some(pb::Reminder {
+                id: created.id.clone(),
+                first_date: "2026-04-01".into(),
+                repetition: Some(pb::Repetition { frequency: pb::Frequency::Monthly as i32, ..Default::default() }),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask { paths: vec!["first_date".into(), "repetition".into()] }),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .reminder
+        .unwrap();
+    assert_eq!(
+        updated.next_occurrence_time.unwrap().seconds,
+        chrono::Utc.with_ymd_and_hms(2026, 4, 1, 6, 0, 0).unwrap().timestamp(),
+        "08:00 CEST"
+    );
+    assert_eq!(updated.name, "Forny kontrakt");
+
+    // Bad input, every field named.
+    let err = app
+        .admin_reminders()
+        .create_reminder(pb::CreateReminderRequest {
+            reminder: Some(pb::Reminder {
+                customer_id: "x".into(),
+                name: "".into(),
+                first_date: "2026-02-30".into(),
+                reminder_type_id: "nope".into(),
+                text: "t".repeat(5001),
+                repetition: Some(pb::Repetition {
+                    frequency: pb::Frequency::Daily as i32,
+                    interval: -2,
+                    weekdays: vec![pb::Weekday::Monday as i32],
+                    until: "soon".into(),
+                    ..Default::default()
+                }),
+                delivery: 42,
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_fields(&err, &["reminder.delivery"]);
+    let err = app
+        .admin_reminders()
+        .create_reminder(pb::CreateReminderRequest {
+            reminder: Some(pb::Reminder {
+                customer_id: "x".into(),
+                name: "".into(),
+                first_date: "2026-02-30".into(),
+                reminder_type_id: "nope".into(),
+                text: "t".repeat(5001),
+                repetition: Some(pb::Repetition {
+                    frequency: pb::Frequency::Daily as i32,
+                    interval: -2,
+                    weekdays: vec![pb::Weekday::Monday as i32],
+                    until: "soon".into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_fields(
+        &err,
+        &[
+            "reminder.customer_id",
+            "reminder.name",
+            "reminder.first_date",
+            "reminder.reminder_type_id",
+            "reminder.text",
+            "reminder.repetition.interval",
+            "reminder.repetition.weekdays",
+            "reminder.repetition.until",
+        ],
+    );
+    let mut bad_month = daily(&inside.id, "2026-03-10");
+    bad_month.reminder.as_mut().unwrap().repetition = Some(pb::Repetition {
+        frequency: pb::Frequency::Monthly as i32,
+        monthly_by: pb::MonthlyBy::Weekday as i32,
+        week_of_month: 5,
+        ..Default::default()
+    });
+    assert_fields(
+        &app.admin_reminders().create_reminder(bad_month).await.unwrap_err(),
+        &["reminder.repetition.week_of_month", "reminder.repetition.weekday"],
+    );
+    let mut unknown_type = daily(&inside.id, "2026-03-10");
+    unknown_type.reminder.as_mut().unwrap().reminder_type_id = uuid::Uuid::now_v7().to_string();
+    assert_fields(
+        &app.admin_reminders().create_reminder(unknown_type).await.unwrap_err(),
+        &["reminder.reminder_type_id"],
+    );
+    // SMS needs the add-on.
+    let mut by_sms = daily(&inside.id, "2026-03-10");
+    by_sms.reminder.as_mut().unwrap().delivery = pb::ReminderDelivery::Sms as i32;
+    assert_eq!(
+        app.admin_reminders().create_reminder(by_sms.clone()).await.unwrap_err().code(),
+        Code::FailedPrecondition
+    );
+    app.admin_workspace()
+        .update_workspace(pb::UpdateWorkspaceRequest {
+            workspace: Some(pb::Workspace { sms_enabled: true, ..Default::default() }),
+            update_mask: Some(prost_types::FieldMask { paths: vec!["sms_enabled".into()] }),
+        })
+        .await
+        .unwrap();
+    app.admin_reminders().create_reminder(by_sms).await.unwrap();
+
+    app.reminders(&sup).delete_reminder(pb::DeleteReminderRequest { reminder_id: created.id.clone() }).await.unwrap();
+    assert_eq!(
+        app.admin_reminders()
+            .get_reminder(pb::GetReminderRequest { reminder_id: created.id })
+            .await
+            .unwrap_err()
+            .code(),
+        Code::NotFound
+    );
+}
+
+async fn previews_for_every_repetition(app: TestApp) {
+    let preview = |first: &str, rep: pb::Repetition, count: i32| pb::PreviewOccurrencesRequest {
+        first_date: first.into(),
+        repetition: Some(rep),
+        count,
+        from_date: String::new(),
+    };
+    let dates = |r: tonic::Response<pb::PreviewOccurrencesResponse>| r.into_inner().dates;
+    let mut c = app.admin_reminders();
+    let freq = |f: pb::Frequency| pb::Repetition { frequency: f as i32, ..Default::default() };
+    assert_eq!(
+        dates(c.preview_occurrences(preview("2026-05-05", freq(pb::Frequency::Never), 3)).await.unwrap()),
+        ["2026-05-05"]
+    );
+    assert_eq!(
+        dates(c.preview_occurrences(preview("2026-01-31", freq(pb::Frequency::Monthly), 3)).await.unwrap()),
+        ["2026-01-31", "2026-03-31", "2026-05-31"]
+    );
+    assert_eq!(
+        dates(c.preview_occurrences(preview("2028-02-29", freq(pb::Frequency::Yearly), 2)).await.unwrap()),
+        ["2028-02-29", "2032-02-29"]
+    );
+    let last_friday = pb::Repetition {
+        frequency: pb::Frequency::Monthly as i32,
+        monthly_by: pb::MonthlyBy::Weekday as i32,
+        week_of_month: -1,
+        weekday: pb::Weekday::Friday as i32,
+        ..Default::default()
+    };
+    assert_eq!(
+        dates(c.preview_occurrences(preview("2026-01-01", last_friday, 3)).await.unwrap()),
+        ["2026-01-30", "2026-02-27", "2026-03-27"]
+    );
+    // Across the spring change in Copenhagen the local hour stays 08:00.
+    let r = c.preview_occurrences(preview("2026-03-28", freq(pb::Frequency::Daily), 2)).await.unwrap().into_inner();
+    assert_eq!(r.occurrences[1].seconds - r.occurrences[0].seconds, 23 * 3600);
+    // In New York's workspace time zone, across its fall change (2026-11-01).
+    app.admin_workspace()
+        .update_workspace(pb::UpdateWorkspaceRequest {
+            workspace: Some(pb::Workspace { time_zone: "America/New_York".into(), ..Default::default() }),
+            update_mask: Some(prost_types::FieldMask { paths: vec!["time_zone".into()] }),
+        })
+        .await
+        .unwrap();
+    let r = c.preview_occurrences(preview("2026-10-31", freq(pb::Frequency::Daily), 2)).await.unwrap().into_inner();
+    assert_eq!(r.dates, ["2026-10-31", "2026-11-01"]);
+    assert_eq!(r.occurrences[0].seconds, chrono::Utc.with_ymd_and_hms(2026, 10, 31, 12, 0, 0).unwrap().timestamp());
+    assert_eq!(r.occurrences[1].seconds, chrono::Utc.with_ymd_and_hms(2026, 11, 1, 13, 0, 0).unwrap().timestamp());
+    let err = c.preview_occurrences(preview("nope", freq(pb::Frequency::Weekly), 501)).await.unwrap_err();
+    assert_fields(&err, &["first_date", "count"]);
+}
+
+/// Each occurrence fires once: repeated passes, a second server on the same
+/// database, and a long downtime (only the latest missed one fires).
+async fn each_occurrence_fires_once(app: TestApp) {
+    app.clock.set(march_2_at_8() - chrono::Duration::hours(1));
+    let c =
+        app.admin_customers().create_customer(company("Fyr ApS", &[])).await.unwrap().into_inner().customer.unwrap();
+    let mut req = daily(&c.id, "2026-03-02");
+    req.reminder.as_mut().unwrap().delivery = pb::ReminderDelivery::Email as i32;
+    req.reminder.as_mut().unwrap().receivers = pb::ReminderReceivers::Admins as i32;
+    app.admin_reminders().create_reminder(req).await.unwrap();
+    assert_eq!(jobs::run_once(&app.state).await.unwrap(), 0, "not yet 08:00");
+    app.clock.set(march_2_at_8());
+
+    // A second server (own pool) on the same database races for the occurrence.
+    let second = customerhub::startup::build_state(
+        customerhub::config::Settings {
+            database_url: Some(app.database_url.clone()),
+            run_workers: false,
+            ..customerhub::config::Settings::default()
+        },
+        std::sync::Arc::new(app.clock.clone()),
+    )
+    .await
+    .unwrap();
+    let (a, b) = tokio::join!(jobs::run_once(&app.state), jobs::run_once(&second));
+    assert_eq!(a.unwrap() + b.unwrap(), 1, "fired once between the two");
+    assert_eq!(jobs::run_once(&app.state).await.unwrap(), 0);
+    assert_eq!(jobs::run_once(&second).await.unwrap(), 0, "a restart fires nothing again");
+    let inbox = staff_inbox(&app, &app.admin_key).await;
+    assert_eq!(inbox.len(), 1);
+    assert_eq!(inbox[0].title, "Forny kontrakt: Fyr ApS");
+    assert_eq!(app.deliver_all().await, 1);
+    let mail = app.smtp.wait_for(1).await.remove(0);
+    assert_eq!(mail.rcpt_to, ["admin@rengoering.example.dk"]);
+
+    // Down for five days: one catch-up, not five.
+    app.clock.advance(chrono::Duration::days(5));
+    assert_eq!(jobs::run_once(&app.state).await.unwrap(), 1);
+    assert_eq!(jobs::run_once(&second).await.unwrap(), 0);
+    assert_eq!(staff_inbox(&app, &app.admin_key).await.len(), 2);
+    // Next day, on time.
+    app.clock.advance(chrono::Duration::days(1));
+    assert_eq!(jobs::run_once(&second).await.unwrap(), 1);
+    assert_eq!(staff_inbox(&app, &app.admin_key).await.len(), 3);
+    second.db.close().await.ok();
+}
+
+/// Receivers are resolved when it fires: the supervisors of the customer's
+/// area at that moment; a deleted reminder never fires.
+async fn receivers_by_area_when_it_fires(app: TestApp) {
+    app.clock.set(march_2_at_8() - chrono::Duration::hours(1));
+    let nord = app.area("Nord").await;
+    let syd = app.area("Syd").await;
+    let (_, nina) =
+        app.staff_with_key("nina@rengoering.example.dk", pb::StaffRole::Supervisor, vec![nord.clone()]).await;
+    let (_, sune) =
+        app.staff_with_key("sune@rengoering.example.dk", pb::StaffRole::Supervisor, vec![syd.clone()]).await;
+    let mut req = company("Flytter ApS", &[]);
+    req.customer.as_mut().unwrap().area_id = nord;
+    let c = app.admin_customers().create_customer(req).await.unwrap().into_inner().customer.unwrap();
+    let mut r = daily(&c.id, "2026-03-02");
+    r.reminder.as_mut().unwrap().receivers = pb::ReminderReceivers::Supervisors as i32;
+    app.admin_reminders().create_reminder(r).await.unwrap();
+    let doomed =
+        app.admin_reminders().create_reminder(daily(&c.id, "2026-03-02")).await.unwrap().into_inner().reminder.unwrap();
+    app.admin_reminders().delete_reminder(pb::DeleteReminderRequest { reminder_id: doomed.id }).await.unwrap();
+    // The customer moves to Syd before it fires.
+    app.admin_customers()
+        .update_customer(pb::UpdateCustomerRequest {
+            customer: Some(pb::Customer { id: c.id.clone(), area_id: syd, ..Default::default() }),
+            update_mask: Some(prost_types::FieldMask { paths: vec!["area_id".into()] }),
+        })
+        .await
+        .unwrap();
+    app.clock.set(march_2_at_8());
+    assert_eq!(jobs::run_once(&app.state).await.unwrap(), 1, "the deleted one does not fire");
+    assert_eq!(staff_inbox(&app, &sune).await.len(), 1);
+    assert!(staff_inbox(&app, &nina).await.is_empty());
+    assert!(staff_inbox(&app, &app.admin_key).await.is_empty(), "supervisors only");
+}
+
+/// SMS delivery goes through the SMS provider (a folder by default).
+async fn sms_reminders_reach_the_provider(app: TestApp) {
+    app.clock.set(march_2_at_8() - chrono::Duration::hours(1));
+    app.admin_workspace()
+        .update_workspace(pb::UpdateWorkspaceRequest {
+            workspace: Some(pb::Workspace { sms_enabled: true, ..Default::default() }),
+            update_mask: Some(prost_types::FieldMask { paths: vec!["sms_enabled".into()] }),
+        })
+        .await
+        .unwrap();
+    app.admin_workspace()
+        .update_staff_user(pb::UpdateStaffUserRequest {
+            staff_user: Some(pb::StaffUser {
+                id: app.admin_id.clone(),
+                phone: "+45 11 22 33 44".into(),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask { paths: vec!["phone".into()] }),
+        })
+        .await
+        .unwrap();
+    let c =
+        app.admin_customers().create_customer(company("Sms ApS", &[])).await.unwrap().into_inner().customer.unwrap();
+    let mut r = daily(&c.id, "2026-03-02");
+    r.reminder.as_mut().unwrap().delivery = pb::ReminderDelivery::EmailAndSms as i32;
+    r.reminder.as_mut().unwrap().receivers = pb::ReminderReceivers::Admins as i32;
+    app.admin_reminders().create_reminder(r).await.unwrap();
+    app.clock.set(march_2_at_8());
+    assert_eq!(jobs::run_once(&app.state).await.unwrap(), 1);
+    assert_eq!(app.deliver_all().await, 2, "one e-mail, one SMS");
+    let dir = app.state.settings.sms_dir();
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .collect();
+    assert_eq!(files.len(), 1);
+    let sms: serde_json::Value = serde_json::from_slice(&std::fs::read(files[0].path()).unwrap()).unwrap();
+    assert_eq!(sms["to"], "+4511223344");
+    assert!(sms["text"].as_str().unwrap().contains("Forny kontrakt"));
+}
+
+both_databases!(
+    reminder_types_permissions,
+    reminders_crud_scoping_and_bad_input,
+    previews_for_every_repetition,
+    each_occurrence_fires_once,
+    receivers_by_area_when_it_fires,
+    sms_reminders_reach_the_provider,
+);
