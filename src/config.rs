@@ -56,6 +56,11 @@ pub struct Settings {
     pub scheduler_interval_secs: u64,
     /// How often an idle live stream sends a heartbeat.
     pub stream_heartbeat_ms: u64,
+    /// Browser origins (`https://app.example.dk`) allowed to call the gRPC-Web
+    /// endpoint across origins; `*` allows any. Empty: no CORS headers.
+    /// Comma-separated in the environment, a string or a list in TOML.
+    #[serde(deserialize_with = "comma_separated")]
+    pub cors_allowed_origins: Vec<String>,
     /// `text` or `json`.
     pub log_format: String,
     /// tracing filter, e.g. `info,customerhub=debug`.
@@ -90,9 +95,38 @@ impl Default for Settings {
             scheduler_interval_secs: 60,
             reminder_local_hour: 8,
             sms_dir: None,
+            cors_allowed_origins: Vec::new(),
             log_format: "text".into(),
             log: "info".into(),
         }
+    }
+}
+
+/// A list given as `"a, b"` (environment, TOML string) or `["a", "b"]` (TOML);
+/// blanks are dropped.
+fn comma_separated<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    let items = match OneOrMany::deserialize(deserializer)? {
+        OneOrMany::One(s) => s.split(',').map(str::to_owned).collect(),
+        OneOrMany::Many(v) => v,
+    };
+    Ok(items.into_iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
+}
+
+/// `scheme://host[:port]` with nothing after it, as browsers send in `Origin`.
+fn valid_origin(origin: &str) -> bool {
+    match url::Url::parse(origin) {
+        Ok(url) => {
+            matches!(url.scheme(), "http" | "https")
+                && url.host_str().is_some()
+                && origin == url.origin().ascii_serialization()
+        }
+        Err(_) => false,
     }
 }
 
@@ -144,6 +178,13 @@ impl Settings {
         if self.delivery_max_attempts < 1 {
             anyhow::bail!("CUSTOMERHUB_DELIVERY_MAX_ATTEMPTS must be at least 1");
         }
+        for origin in &self.cors_allowed_origins {
+            if origin != "*" && !valid_origin(origin) {
+                anyhow::bail!(
+                    "CUSTOMERHUB_CORS_ALLOWED_ORIGINS: {origin:?} is not an origin like https://app.example.dk (or *)"
+                );
+            }
+        }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             anyhow::bail!("CUSTOMERHUB_LOG_FORMAT must be text or json");
         }
@@ -170,5 +211,34 @@ impl Settings {
 
     pub fn lease(&self) -> Duration {
         Duration::from_secs(self.delivery_lease_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_toml(text: &str) -> anyhow::Result<Settings> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("customerhub.toml");
+        std::fs::write(&path, text).unwrap();
+        Settings::load(Some(path))
+    }
+
+    #[test]
+    fn cors_origins_come_as_a_comma_separated_string_or_a_list() {
+        let s = load_toml("cors_allowed_origins = \"https://app.example.dk, http://localhost:5173,\"\n").unwrap();
+        assert_eq!(s.cors_allowed_origins, ["https://app.example.dk", "http://localhost:5173"]);
+        let s = load_toml("cors_allowed_origins = [\"*\"]\n").unwrap();
+        assert_eq!(s.cors_allowed_origins, ["*"]);
+        assert!(Settings::default().cors_allowed_origins.is_empty());
+    }
+
+    #[test]
+    fn a_cors_origin_must_be_a_bare_origin() {
+        for bad in ["app.example.dk", "https://app.example.dk/", "https://app.example.dk/path", "ftp://x.example"] {
+            let err = load_toml(&format!("cors_allowed_origins = \"{bad}\"\n")).unwrap_err();
+            assert!(format!("{err:#}").contains("CUSTOMERHUB_CORS_ALLOWED_ORIGINS"), "{bad}: {err:#}");
+        }
     }
 }

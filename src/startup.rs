@@ -34,6 +34,7 @@ use std::{
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 pub struct Application {
     listener: TcpListener,
@@ -137,10 +138,15 @@ impl Application {
             v1alpha = v1alpha.register_encoded_file_descriptor_set(set);
         }
 
+        // HTTP/1.1 as well as HTTP/2, so browsers can speak gRPC-Web to the
+        // same port; CORS (outermost, answers preflights) only when configured.
         let server = tonic::transport::Server::builder()
             .trace_fn(|req| tracing::info_span!("grpc", method = %req.uri().path()))
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+            .accept_http1(true)
+            .layer(tower::util::option_layer(cors_layer(&state.settings.cors_allowed_origins)?))
+            .layer(tonic_web::GrpcWebLayer::new())
             .layer(AuthLayer::new(state.clone()))
             .add_service(health_service)
             .add_service(v1.build_v1()?)
@@ -174,6 +180,42 @@ impl Application {
         result?;
         Ok(())
     }
+}
+
+/// CORS for gRPC-Web from browsers on other origins: the gRPC headers a
+/// browser client sends and must be able to read. `None` without origins.
+fn cors_layer(origins: &[String]) -> anyhow::Result<Option<CorsLayer>> {
+    use http::{HeaderName, HeaderValue, Method, header};
+    if origins.is_empty() {
+        return Ok(None);
+    }
+    let allow_origin = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        let list =
+            origins.iter().map(|o| HeaderValue::from_str(o)).collect::<Result<Vec<_>, _>>().map_err(|_| {
+                anyhow::anyhow!("CUSTOMERHUB_CORS_ALLOWED_ORIGINS holds a value that is no header value")
+            })?;
+        AllowOrigin::list(list)
+    };
+    Ok(Some(
+        CorsLayer::new()
+            .allow_origin(allow_origin)
+            .allow_methods([Method::POST, Method::OPTIONS])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                HeaderName::from_static("x-grpc-web"),
+                HeaderName::from_static("x-user-agent"),
+                HeaderName::from_static("grpc-timeout"),
+            ])
+            .expose_headers([
+                HeaderName::from_static("grpc-status"),
+                HeaderName::from_static("grpc-message"),
+                HeaderName::from_static("grpc-status-details-bin"),
+            ])
+            .max_age(Duration::from_secs(24 * 60 * 60)),
+    ))
 }
 
 /// Resolves on SIGINT or SIGTERM.

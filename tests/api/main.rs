@@ -5,6 +5,7 @@ mod support;
 
 mod access;
 mod customers;
+mod grpc_web;
 mod import;
 mod live;
 mod notifications;

@@ -77,6 +77,11 @@ pub struct TestApp {
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+/// `spawn_app` with settings changed by `adjust` first.
+pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> TestApp {
     customerhub::telemetry::init("text", "warn");
     let dir = tempfile::tempdir().expect("temp dir");
     let smtp = SmtpSink::start().await;
@@ -88,7 +93,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
             (format!("{}/{name}", pg_base_url()), Some(name))
         }
     };
-    let settings = Settings {
+    let mut settings = Settings {
         listen: "127.0.0.1:0".parse().unwrap(),
         http_listen: "127.0.0.1:0".parse().unwrap(),
         public_http_url: "https://customerhub.example.dk".into(),
@@ -105,6 +110,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
         db_max_connections: 5,
         ..Settings::default()
     };
+    adjust(&mut settings);
     let clock = ManualClock::new(chrono::Utc::now());
     let app = Application::build_with_clock(settings, Arc::new(clock.clone())).await.expect("build app");
     let addr = app.addr();
