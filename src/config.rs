@@ -54,6 +54,10 @@ pub struct Settings {
     pub reminder_local_hour: u32,
     /// How often periodic jobs (card expiry) run.
     pub scheduler_interval_secs: u64,
+    /// Sent notifications and HUB messages older than this many days are purged (0: never).
+    pub retention_days: u32,
+    /// How often the database is probed for the health status.
+    pub health_check_interval_ms: u64,
     /// How often an idle live stream sends a heartbeat.
     pub stream_heartbeat_ms: u64,
     /// `text` or `json`.
@@ -87,6 +91,8 @@ impl Default for Settings {
             http_listen: SocketAddr::from(([127, 0, 0, 1], 8081)),
             public_http_url: "http://127.0.0.1:8081".into(),
             stream_heartbeat_ms: 15_000,
+            health_check_interval_ms: 5_000,
+            retention_days: 365,
             scheduler_interval_secs: 60,
             reminder_local_hour: 8,
             sms_dir: None,

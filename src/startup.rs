@@ -58,6 +58,7 @@ impl Application {
     }
 
     pub async fn build_with_clock(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        crate::metrics::handle();
         let listener = TcpListener::bind(settings.listen).await?;
         let addr = listener.local_addr()?;
         let http_listener = TcpListener::bind(settings.http_listen).await?;
@@ -127,6 +128,7 @@ impl Application {
         health.set_serving::<ReminderServiceServer<ReminderApi>>().await;
         health.set_serving::<TimesheetServiceServer<TimesheetApi>>().await;
         health.set_service_status("", tonic_health::ServingStatus::Serving).await;
+        let health_probe = tokio::spawn(probe_database(state.clone(), health.clone(), stop.clone()));
 
         let descriptor_sets =
             [pb::FILE_DESCRIPTOR_SET, tonic_health::pb::FILE_DESCRIPTOR_SET, tonic_types::pb::FILE_DESCRIPTOR_SET];
@@ -141,6 +143,7 @@ impl Application {
             .trace_fn(|req| tracing::info_span!("grpc", method = %req.uri().path()))
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+            .layer(crate::metrics::MetricsLayer)
             .layer(AuthLayer::new(state.clone()))
             .add_service(health_service)
             .add_service(v1.build_v1()?)
@@ -170,11 +173,50 @@ impl Application {
             let _ = listener.await;
         }
         let _ = http_server.await;
+        let _ = health_probe.await;
         state.db.clone().close().await.ok();
         result?;
         Ok(())
     }
 }
+
+/// Health that means something: NOT_SERVING while the database cannot be
+/// reached, SERVING again once it can.
+async fn probe_database(state: AppState, health: tonic_health::server::HealthReporter, stop: CancellationToken) {
+    let every = Duration::from_millis(state.settings.health_check_interval_ms);
+    let mut serving = true;
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        let ok = tokio::time::timeout(Duration::from_secs(5), state.db.ping()).await.is_ok_and(|r| r.is_ok());
+        if ok != serving {
+            serving = ok;
+            let status =
+                if ok { tonic_health::ServingStatus::Serving } else { tonic_health::ServingStatus::NotServing };
+            if ok {
+                tracing::info!("database reachable again: SERVING");
+            } else {
+                tracing::error!("database unreachable: NOT_SERVING");
+            }
+            health.set_service_status("", status).await;
+            for service in SERVICES {
+                health.set_service_status(*service, status).await;
+            }
+        }
+    }
+}
+
+const SERVICES: &[&str] = &[
+    "customerhub.v1.CustomerService",
+    "customerhub.v1.WorkspaceService",
+    "customerhub.v1.HubService",
+    "customerhub.v1.NotificationService",
+    "customerhub.v1.PunchCardService",
+    "customerhub.v1.TimesheetService",
+    "customerhub.v1.ReminderService",
+];
 
 /// Resolves on SIGINT or SIGTERM.
 pub async fn shutdown_signal() {

@@ -4,6 +4,8 @@ pub mod api_key;
 pub mod area;
 pub mod contact;
 pub mod customer;
+pub mod email_suppression;
+pub mod erasure_audit;
 pub mod hub_session;
 pub mod idempotency_key;
 pub mod inbox_counter;

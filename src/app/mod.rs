@@ -10,6 +10,7 @@ pub mod hub_auth;
 pub mod import;
 pub mod inbox;
 pub mod notifications;
+pub mod privacy;
 pub mod punch_cards;
 pub mod reminder_firing;
 pub mod reminders;

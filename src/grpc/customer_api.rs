@@ -214,6 +214,24 @@ impl CustomerService for CustomerApi {
         Ok(Response::new(pb::SendWelcomeMailResponse { contact: Some(contact_out(c)) }))
     }
 
+    async fn export_personal_data(
+        &self,
+        req: Request<pb::ExportPersonalDataRequest>,
+    ) -> Result<Response<pb::ExportPersonalDataResponse>, Status> {
+        let caller = staff(&req)?;
+        let json = app::privacy::export(&self.state, &caller, &req.get_ref().contact_id).await?;
+        Ok(Response::new(pb::ExportPersonalDataResponse { json }))
+    }
+
+    async fn erase_personal_data(
+        &self,
+        req: Request<pb::ErasePersonalDataRequest>,
+    ) -> Result<Response<pb::ErasePersonalDataResponse>, Status> {
+        let caller = staff(&req)?;
+        let at = app::privacy::erase(&self.state, &caller, &req.get_ref().contact_id).await?;
+        Ok(Response::new(pb::ErasePersonalDataResponse { erase_time: Some(convert::ts(at)) }))
+    }
+
     async fn import_customers(
         &self,
         req: Request<Streaming<pb::ImportCustomersRequest>>,

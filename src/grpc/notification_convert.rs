@@ -125,6 +125,7 @@ fn state_out(s: DeliveryState) -> i32 {
         DeliveryState::Delivered => pb::DeliveryState::Delivered,
         DeliveryState::Failed => pb::DeliveryState::Failed,
         DeliveryState::Suppressed => pb::DeliveryState::Suppressed,
+        DeliveryState::Cancelled => pb::DeliveryState::Cancelled,
     }
     .into()
 }

@@ -113,9 +113,11 @@ pub async fn dispatch(state: &AppState, tx: &Tx, workspace: &Workspace, event: C
         let reason = ineligible(&customer, contact, event.kind);
         if setting.email {
             let email = NewNotification { channel: "email".into(), recipient: contact.email.clone(), ..base.clone() };
+            let erased = store::privacy::is_suppressed(tx, &workspace.id, &contact.email).await?;
             let skip = reason
                 .or((!contact.subscribed).then_some("unsubscribed"))
-                .or(contact.email.is_empty().then_some("no_email"));
+                .or(contact.email.is_empty().then_some("no_email"))
+                .or(erased.then_some("address_erased"));
             match skip {
                 Some(why) => {
                     store::outbox::record_final(tx, email, SUPPRESSED, Some(why), state.message_domain(), now).await?;

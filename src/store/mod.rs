@@ -13,6 +13,7 @@ pub mod idempotency;
 pub mod inbox;
 pub mod notification_settings;
 pub mod outbox;
+pub mod privacy;
 pub mod punch_cards;
 pub mod reminders;
 pub mod sessions;

@@ -8,6 +8,7 @@ mod customers;
 mod import;
 mod live;
 mod notifications;
+mod operations;
 mod ops;
 mod punch_cards;
 mod reminders;

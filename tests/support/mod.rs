@@ -3,6 +3,7 @@
 //! with a real SMTP server receiving its mail, and hands out real gRPC clients.
 #![allow(dead_code)]
 
+pub mod private_pg;
 pub mod smtp_sink;
 
 use customerhub::{
@@ -77,16 +78,25 @@ pub struct TestApp {
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, None, |_| {}).await
+}
+
+/// Like `spawn_app`, with a PostgreSQL server of its own (`pg_url`, the
+/// server's `postgres` database) and settings changed by `tune`.
+pub async fn spawn_app_with(backend: Backend, pg_url: Option<String>, tune: impl FnOnce(&mut Settings)) -> TestApp {
     customerhub::telemetry::init("text", "warn");
     let dir = tempfile::tempdir().expect("temp dir");
     let smtp = SmtpSink::start().await;
-    let (database_url, pg_database) = match backend {
-        Backend::Sqlite => (format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display()), None),
-        Backend::Postgres => {
-            let name = format!("customerhub_test_{}", uuid::Uuid::new_v4().simple());
-            create_pg_database(&name).await;
-            (format!("{}/{name}", pg_base_url()), Some(name))
-        }
+    let (database_url, pg_database) = match (backend, pg_url) {
+        (_, Some(url)) => (url, None),
+        (backend, None) => match backend {
+            Backend::Sqlite => (format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display()), None),
+            Backend::Postgres => {
+                let name = format!("customerhub_test_{}", uuid::Uuid::new_v4().simple());
+                create_pg_database(&name).await;
+                (format!("{}/{name}", pg_base_url()), Some(name))
+            }
+        },
     };
     let settings = Settings {
         listen: "127.0.0.1:0".parse().unwrap(),
@@ -105,6 +115,8 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
         db_max_connections: 5,
         ..Settings::default()
     };
+    let mut settings = settings;
+    tune(&mut settings);
     let clock = ManualClock::new(chrono::Utc::now());
     let app = Application::build_with_clock(settings, Arc::new(clock.clone())).await.expect("build app");
     let addr = app.addr();
