@@ -11,6 +11,7 @@ mod m20261125_000006_create_notifications;
 mod m20261125_000007_create_notification_tables;
 mod m20261125_000008_create_punch_cards;
 mod m20261125_000010_create_reminders;
+mod m20261125_000011_create_bookings;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000007_create_notification_tables::Migration),
             Box::new(m20261125_000008_create_punch_cards::Migration),
             Box::new(m20261125_000010_create_reminders::Migration),
+            Box::new(m20261125_000011_create_bookings::Migration),
         ]
     }
 }
