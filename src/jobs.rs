@@ -1,12 +1,12 @@
-//! Periodic jobs (card expiry today; reminders later). Each pass is a single
+//! Periodic jobs (card expiry, book-again SMS; staff reminders later). Each pass is a single
 //! step tests call directly with a controlled clock; this loop only repeats it.
-use crate::app::{AppState, card_expiry};
+use crate::app::{AppState, book_again, card_expiry};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 /// One pass of every periodic job; returns how many notifications fired.
 pub async fn run_once(state: &AppState) -> crate::error::AppResult<usize> {
-    card_expiry::try_run(state).await
+    Ok(card_expiry::try_run(state).await? + book_again::send_due(state).await?)
 }
 
 pub async fn run_until_stopped(state: AppState, stop: CancellationToken) {

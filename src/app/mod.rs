@@ -1,6 +1,8 @@
 //! One function per operation. Each authorizes the caller, parses its input
 //! into domain values (naming every bad field), runs its writes in one
 //! transaction and returns domain types. Nothing here knows protobuf.
+pub mod book_again;
+pub mod bookings;
 pub mod bootstrap;
 pub mod card_expiry;
 pub mod contacts;
@@ -11,6 +13,7 @@ pub mod import;
 pub mod inbox;
 pub mod notifications;
 pub mod punch_cards;
+pub mod sms;
 pub mod staff;
 pub mod subscription;
 pub mod welcome;

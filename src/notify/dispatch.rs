@@ -192,7 +192,7 @@ async fn hub_message(
 
 /// Renders the workspace's template; should it fail (it was validated when
 /// saved, so it should not), the shipped default is used and the error logged.
-fn render(
+pub(crate) fn render(
     state: &AppState,
     kind: NotificationKind,
     source: &TemplateSource,
