@@ -50,6 +50,10 @@ pub struct Settings {
     pub public_http_url: String,
     /// Folder for SMS when no gateway is configured; default `data_dir/sms`.
     pub sms_dir: Option<PathBuf>,
+    /// HTTP SMS gateway that messages are POSTed to; unset: the SMS folder.
+    pub sms_http_url: Option<String>,
+    /// Bearer token for the HTTP SMS gateway (required with `sms_http_url`).
+    pub sms_http_token: Option<String>,
     /// How often periodic jobs (card expiry) run.
     pub scheduler_interval_secs: u64,
     /// How often an idle live stream sends a heartbeat.
@@ -87,6 +91,8 @@ impl Default for Settings {
             stream_heartbeat_ms: 15_000,
             scheduler_interval_secs: 60,
             sms_dir: None,
+            sms_http_url: None,
+            sms_http_token: None,
             log_format: "text".into(),
             log: "info".into(),
         }
@@ -128,6 +134,12 @@ impl Settings {
             anyhow::bail!(
                 "CUSTOMERHUB_PUBLIC_HTTP_URL must be https (mail clients require it for one-click unsubscribe)"
             );
+        }
+        if let Some(url) = &self.sms_http_url {
+            crate::domain::HttpUrl::parse(url).map_err(|e| anyhow::anyhow!("CUSTOMERHUB_SMS_HTTP_URL {e}"))?;
+            if self.sms_http_token.as_deref().is_none_or(|t| t.trim().is_empty()) {
+                anyhow::bail!("CUSTOMERHUB_SMS_HTTP_TOKEN is required with CUSTOMERHUB_SMS_HTTP_URL");
+            }
         }
         if self.scheduler_interval_secs < 1 {
             anyhow::bail!("CUSTOMERHUB_SCHEDULER_INTERVAL_SECS must be at least 1");
