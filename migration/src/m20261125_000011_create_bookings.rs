@@ -37,7 +37,9 @@ impl MigrationTrait for Migration {
             .await?;
         // NULLs are distinct on both databases: bookings without an external id never collide.
         manager
-            .create_index(index("bookings", "ux_bookings_external_id", &["workspace_id", "external_id"]).unique().take())
+            .create_index(
+                index("bookings", "ux_bookings_external_id", &["workspace_id", "external_id"]).unique().take(),
+            )
             .await?;
         manager
             .create_index(index("bookings", "ix_bookings_customer_start", &["customer_id", "start_time", "id"]))

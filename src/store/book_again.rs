@@ -140,7 +140,11 @@ pub async fn cancel(
 }
 
 /// Pending reminders of a workspace due on or before `today`.
-pub async fn due(conn: &impl ConnectionTrait, workspace_id: &Id, today: NaiveDate) -> AppResult<Vec<BookAgainReminder>> {
+pub async fn due(
+    conn: &impl ConnectionTrait,
+    workspace_id: &Id,
+    today: NaiveDate,
+) -> AppResult<Vec<BookAgainReminder>> {
     Ok(Entity::find()
         .filter(Column::WorkspaceId.eq(workspace_id.as_str()))
         .filter(Column::State.eq(PENDING))

@@ -55,7 +55,12 @@ pub struct Usage {
 }
 
 /// SMS handed to the provider in `[from, until)`, by what became of them.
-pub async fn usage(conn: &impl ConnectionTrait, workspace_id: &Id, from: Timestamp, until: Timestamp) -> AppResult<Usage> {
+pub async fn usage(
+    conn: &impl ConnectionTrait,
+    workspace_id: &Id,
+    from: Timestamp,
+    until: Timestamp,
+) -> AppResult<Usage> {
     let rows: Vec<(String, i64)> = Entity::find()
         .select_only()
         .column(Column::State)

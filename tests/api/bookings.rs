@@ -47,8 +47,11 @@ async fn update(app: &TestApp, b: pb::Booking, paths: &[&str]) -> Result<pb::Boo
 }
 
 async fn set(app: &TestApp, booking_id: &str, n: i32, unit: pb::IntervalUnit) -> Result<pb::BookAgainReminder, Status> {
-    let req =
-        pb::SetBookAgainReminderRequest { booking_id: booking_id.into(), interval_count: n, interval_unit: unit as i32 };
+    let req = pb::SetBookAgainReminderRequest {
+        booking_id: booking_id.into(),
+        interval_count: n,
+        interval_unit: unit as i32,
+    };
     Ok(app.admin_bookings().set_book_again_reminder(req).await?.into_inner().book_again_reminder.unwrap())
 }
 
@@ -64,7 +67,11 @@ async fn reminders_of_booking(app: &TestApp, booking_id: &str) -> Vec<pb::BookAg
         .book_again_reminders
 }
 
-async fn reminders_of_customer(app: &TestApp, customer_id: &str, state: pb::BookAgainState) -> Vec<pb::BookAgainReminder> {
+async fn reminders_of_customer(
+    app: &TestApp,
+    customer_id: &str,
+    state: pb::BookAgainState,
+) -> Vec<pb::BookAgainReminder> {
     app.admin_bookings()
         .list_book_again_reminders(pb::ListBookAgainRemindersRequest {
             customer_id: customer_id.into(),
@@ -210,7 +217,10 @@ async fn bookings_are_recorded_upserted_changed_and_listed(app: TestApp) {
     )
     .await
     .unwrap();
-    assert_eq!((changed.paid, changed.contact_name.as_str(), changed.phone.as_str()), (true, "Saga Ögren", "+46701234567"));
+    assert_eq!(
+        (changed.paid, changed.contact_name.as_str(), changed.phone.as_str()),
+        (true, "Saga Ögren", "+46701234567")
+    );
     let changed = update(
         &app,
         pb::Booking {
@@ -237,9 +247,8 @@ async fn bookings_are_recorded_upserted_changed_and_listed(app: TestApp) {
     let err =
         app.admin_bookings().delete_booking(pb::DeleteBookingRequest { booking_id: b2.id.clone() }).await.unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
-    let err = update(&app, pb::Booking { id: b2.id.clone(), paid: true, ..Default::default() }, &["paid"])
-        .await
-        .unwrap_err();
+    let err =
+        update(&app, pb::Booking { id: b2.id.clone(), paid: true, ..Default::default() }, &["paid"]).await.unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
     let left = app
         .admin_bookings()
@@ -283,16 +292,24 @@ async fn bad_input_names_every_field(app: TestApp) {
     assert_fields(&err, &["booking"]);
     let mut bad_time = booking(&c, "", at("2026-03-01T10:00:00Z"));
     bad_time.start_time = Some(prost_types::Timestamp { seconds: i64::MAX, nanos: -1 });
-    let err = app.admin_bookings().record_booking(pb::RecordBookingRequest { booking: Some(bad_time) }).await.unwrap_err();
+    let err =
+        app.admin_bookings().record_booking(pb::RecordBookingRequest { booking: Some(bad_time) }).await.unwrap_err();
     assert_fields(&err, &["booking.start_time"]);
     let unknown = booking("0190d4c2-0000-7000-8000-000000000000", "", at("2026-03-01T10:00:00Z"));
-    let err = app.admin_bookings().record_booking(pb::RecordBookingRequest { booking: Some(unknown) }).await.unwrap_err();
+    let err =
+        app.admin_bookings().record_booking(pb::RecordBookingRequest { booking: Some(unknown) }).await.unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
 
     let (b, _) = record(&app, booking(&c, "", at("2026-03-01T10:00:00Z"))).await;
     let err = update(
         &app,
-        pb::Booking { id: b.id.clone(), contact_name: String::new(), email: "nope".into(), phone: "1".into(), ..Default::default() },
+        pb::Booking {
+            id: b.id.clone(),
+            contact_name: String::new(),
+            email: "nope".into(),
+            phone: "1".into(),
+            ..Default::default()
+        },
         &["contact_name", "email", "phone", "start_time"],
     )
     .await
@@ -315,11 +332,8 @@ async fn bad_input_names_every_field(app: TestApp) {
         .await
         .unwrap_err();
     assert_fields(&err, &["interval_unit"]);
-    let err = app
-        .admin_bookings()
-        .list_book_again_reminders(pb::ListBookAgainRemindersRequest::default())
-        .await
-        .unwrap_err();
+    let err =
+        app.admin_bookings().list_book_again_reminders(pb::ListBookAgainRemindersRequest::default()).await.unwrap_err();
     assert_fields(&err, &["customer_id"]);
     let err = app
         .admin_bookings()
@@ -337,11 +351,7 @@ async fn bad_input_names_every_field(app: TestApp) {
         .await
         .unwrap_err();
     assert_fields(&err, &["book_again_reminder_id"]);
-    let err = app
-        .admin_bookings()
-        .report_sms_delivery(pb::ReportSmsDeliveryRequest::default())
-        .await
-        .unwrap_err();
+    let err = app.admin_bookings().report_sms_delivery(pb::ReportSmsDeliveryRequest::default()).await.unwrap_err();
     assert_fields(&err, &["provider_message_id", "status"]);
     let err = app
         .admin_bookings()
@@ -404,7 +414,10 @@ async fn one_sms_on_the_send_date_counted_from_the_day_it_is_set(app: TestApp) {
     let monthly = set(&app, &b.id, 1, pb::IntervalUnit::Months).await.unwrap();
     assert_eq!(monthly.send_date, "2026-03-01");
     assert_eq!((monthly.interval_count, monthly.interval_unit), (1, pb::IntervalUnit::Months as i32));
-    assert_eq!((monthly.phone.as_str(), monthly.created_by_staff_user_id.as_str()), ("+46701234567", app.admin_id.as_str()));
+    assert_eq!(
+        (monthly.phone.as_str(), monthly.created_by_staff_user_id.as_str()),
+        ("+46701234567", app.admin_id.as_str())
+    );
     assert_eq!(set(&app, &b.id, 10, pb::IntervalUnit::Days).await.unwrap().send_date, "2026-02-11");
     let weekly = set(&app, &b.id, 2, pb::IntervalUnit::Weeks).await.unwrap();
     assert_eq!(weekly.send_date, "2026-02-15");
@@ -443,7 +456,10 @@ async fn one_sms_on_the_send_date_counted_from_the_day_it_is_set(app: TestApp) {
     let deliveries = sms_deliveries(&app, &c).await;
     assert_eq!(deliveries.len(), 1);
     let d = &deliveries[0];
-    assert_eq!((d.id.as_str(), d.kind, d.state), (sent[0].delivery_id.as_str(), pb::NotificationKind::BookAgain as i32, pb::DeliveryState::Sent as i32));
+    assert_eq!(
+        (d.id.as_str(), d.kind, d.state),
+        (sent[0].delivery_id.as_str(), pb::NotificationKind::BookAgain as i32, pb::DeliveryState::Sent as i32)
+    );
     assert_eq!((d.recipient.as_str(), d.subject.as_str()), ("+46701234567", "Boka igen"));
 }
 
@@ -468,21 +484,30 @@ async fn automatic_cancellations_keep_their_reason_and_never_send(app: TestApp) 
     same.email = "SAGA@example.se".into();
     same.paid = true;
     record(&app, same).await;
-    let untouched = pb::Booking { id: ids[0].clone(), start_time: Some(pts(at("2026-03-02T10:00:00Z"))), ..Default::default() };
+    let untouched =
+        pb::Booking { id: ids[0].clone(), start_time: Some(pts(at("2026-03-02T10:00:00Z"))), ..Default::default() };
     update(&app, untouched, &["start_time"]).await.unwrap();
     assert_eq!(only_reminder(&app, &ids[0]).await, pending);
 
-    update(&app, pb::Booking { id: ids[0].clone(), contact_name: "Saga Lind".into(), ..Default::default() }, &["contact_name"])
-        .await
-        .unwrap();
+    update(
+        &app,
+        pb::Booking { id: ids[0].clone(), contact_name: "Saga Lind".into(), ..Default::default() },
+        &["contact_name"],
+    )
+    .await
+    .unwrap();
     assert_eq!(only_reminder(&app, &ids[0]).await, cancelled("booking_changed"));
     let mut new_email = booking(&c, "email", past);
     new_email.email = "saga.ogren@example.se".into();
     record(&app, new_email).await;
     assert_eq!(only_reminder(&app, &ids[1]).await, cancelled("booking_changed"));
-    update(&app, pb::Booking { id: ids[2].clone(), phone: "+46 70 999 99 99".into(), ..Default::default() }, &["phone"])
-        .await
-        .unwrap();
+    update(
+        &app,
+        pb::Booking { id: ids[2].clone(), phone: "+46 70 999 99 99".into(), ..Default::default() },
+        &["phone"],
+    )
+    .await
+    .unwrap();
     assert_eq!(only_reminder(&app, &ids[2]).await, cancelled("booking_changed"));
     app.admin_bookings().delete_booking(pb::DeleteBookingRequest { booking_id: ids[3].clone() }).await.unwrap();
     let history = reminders_of_booking(&app, &ids[3]).await;
@@ -535,9 +560,12 @@ async fn staff_cancel_only_pending_reminders_and_lists_filter_by_state(app: Test
     assert_eq!(err.code(), Code::NotFound);
 
     let ids = |rs: Vec<pb::BookAgainReminder>| rs.into_iter().map(|r| r.id).collect::<Vec<String>>();
-    assert_eq!(ids(reminders_of_customer(&app, &c, pb::BookAgainState::Unspecified).await), [second.id.clone(), first.id.clone()]);
-    assert_eq!(ids(reminders_of_customer(&app, &c, pb::BookAgainState::Sent).await), [second.id.clone()]);
-    assert_eq!(ids(reminders_of_customer(&app, &c, pb::BookAgainState::Cancelled).await), [first.id.clone()]);
+    assert_eq!(
+        ids(reminders_of_customer(&app, &c, pb::BookAgainState::Unspecified).await),
+        [second.id.as_str(), first.id.as_str()]
+    );
+    assert_eq!(ids(reminders_of_customer(&app, &c, pb::BookAgainState::Sent).await), [second.id.as_str()]);
+    assert_eq!(ids(reminders_of_customer(&app, &c, pb::BookAgainState::Cancelled).await), [first.id.as_str()]);
     assert!(reminders_of_customer(&app, &c, pb::BookAgainState::Pending).await.is_empty());
     let page = app
         .admin_bookings()
@@ -549,7 +577,7 @@ async fn staff_cancel_only_pending_reminders_and_lists_filter_by_state(app: Test
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(ids(page.book_again_reminders), [second.id.clone()]);
+    assert_eq!(ids(page.book_again_reminders), [second.id.as_str()]);
     let rest = app
         .admin_bookings()
         .list_book_again_reminders(pb::ListBookAgainRemindersRequest {
@@ -561,7 +589,7 @@ async fn staff_cancel_only_pending_reminders_and_lists_filter_by_state(app: Test
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(ids(rest.book_again_reminders), [first.id.clone()]);
+    assert_eq!(ids(rest.book_again_reminders), [first.id.as_str()]);
     assert!(rest.next_page_token.is_empty());
 
     // Consent withdrawn after the reminder was set: it is cancelled, not sent.
@@ -722,7 +750,11 @@ async fn fake_gateway(answers: Vec<(u16, &'static str)>) -> (String, Seen) {
     use axum::{extract::State, http::HeaderMap, routing::post};
     use std::sync::{Arc, Mutex};
     type Shared = (Seen, Arc<Mutex<std::collections::VecDeque<(u16, &'static str)>>>);
-    async fn handle(State((seen, answers)): State<Shared>, headers: HeaderMap, body: String) -> (axum::http::StatusCode, String) {
+    async fn handle(
+        State((seen, answers)): State<Shared>,
+        headers: HeaderMap,
+        body: String,
+    ) -> (axum::http::StatusCode, String) {
         let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
         seen.lock().unwrap().push((auth, serde_json::from_str(&body).unwrap_or_default()));
         let (code, text) = answers.lock().unwrap().pop_front().unwrap_or((503, "no more answers"));
@@ -835,7 +867,9 @@ async fn supervisors_and_workspaces_see_only_their_own(app: TestApp) {
             })
             .await
             .map(drop),
-            s.list_bookings(pb::ListBookingsRequest { customer_id: customer.into(), ..Default::default() }).await.map(drop),
+            s.list_bookings(pb::ListBookingsRequest { customer_id: customer.into(), ..Default::default() })
+                .await
+                .map(drop),
             s.update_booking(pb::UpdateBookingRequest {
                 booking: Some(pb::Booking { id: booking_id.into(), paid: true, ..Default::default() }),
                 update_mask: mask(&["paid"]),
@@ -849,9 +883,11 @@ async fn supervisors_and_workspaces_see_only_their_own(app: TestApp) {
             })
             .await
             .map(drop),
-            s.cancel_book_again_reminder(pb::CancelBookAgainReminderRequest { book_again_reminder_id: reminder.into() })
-                .await
-                .map(drop),
+            s.cancel_book_again_reminder(pb::CancelBookAgainReminderRequest {
+                book_again_reminder_id: reminder.into(),
+            })
+            .await
+            .map(drop),
             s.list_book_again_reminders(pb::ListBookAgainRemindersRequest {
                 customer_id: customer.into(),
                 ..Default::default()

@@ -215,7 +215,9 @@ impl TestApp {
         let Ok(dir) = std::fs::read_dir(self.state.settings.sms_dir()) else { return vec![] };
         let mut docs: Vec<serde_json::Value> = dir
             .filter_map(|e| e.ok())
-            .filter(|e| e.file_name().to_string_lossy().ends_with(".json") && !e.file_name().to_string_lossy().starts_with('.'))
+            .filter(|e| {
+                e.file_name().to_string_lossy().ends_with(".json") && !e.file_name().to_string_lossy().starts_with('.')
+            })
             .map(|e| serde_json::from_slice(&std::fs::read(e.path()).expect("read SMS file")).expect("SMS JSON"))
             .collect();
         docs.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
