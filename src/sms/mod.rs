@@ -61,3 +61,23 @@ impl SmsProvider {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_gateway_needs_its_url_and_token_else_the_folder_is_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Settings { data_dir: dir.path().to_path_buf(), ..Settings::default() };
+        assert!(matches!(SmsProvider::from_settings(&s).unwrap(), SmsProvider::Folder(_)));
+        s.sms_http_url = Some("https://sms.example.se/v1/send".into());
+        assert!(s.validate().unwrap_err().to_string().contains("CUSTOMERHUB_SMS_HTTP_TOKEN"));
+        assert!(SmsProvider::from_settings(&s).is_err());
+        s.sms_http_token = Some("secret".into());
+        s.validate().unwrap();
+        assert!(matches!(SmsProvider::from_settings(&s).unwrap(), SmsProvider::Http(_)));
+        s.sms_http_url = Some("ftp://sms.example.se".into());
+        assert!(s.validate().unwrap_err().to_string().contains("CUSTOMERHUB_SMS_HTTP_URL"));
+    }
+}
