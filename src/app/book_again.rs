@@ -2,7 +2,7 @@
 //! date (counted from the day it was set, in the workspace's time zone), and
 //! the periodic job sends its one SMS. Cancelling is a conditional update on
 //! the pending state, as is sending, so each reminder ends exactly once.
-use super::{AppState, bookings::parse_id};
+use super::{AppState, customers::parse_customer_id as parse_id};
 use crate::{
     domain::{
         Id, StaffPrincipal,
@@ -15,8 +15,8 @@ use crate::{
         workspace::Workspace,
     },
     error::{AppError, AppResult, Precondition, Violations},
-    mail::templates::{Rendered, TemplateSource},
-    notify::dispatch::render,
+    mail::templates::Rendered,
+    notify::dispatch::{render, template_source},
     store::{self, TransactionTrait, Tx, book_again::Pending, book_again::ReminderFilter, outbox::NewNotification},
 };
 use std::collections::BTreeMap;
@@ -184,8 +184,12 @@ pub async fn send_due(state: &AppState) -> AppResult<usize> {
     for ws in store::workspaces::all(&state.db).await? {
         let today = local_today(state.clock.now(), ws.time_zone.0);
         for r in store::book_again::due(&state.db, &ws.id, today).await? {
-            if send_one(state, &ws, &r).await? {
-                sent += 1;
+            match send_one(state, &ws, &r).await {
+                Ok(true) => sent += 1,
+                Ok(false) => {}
+                Err(e @ AppError::Unavailable(_)) => return Err(e),
+                // One reminder that cannot be sent must not hold back the others; it stays due.
+                Err(e) => tracing::error!(reminder = %r.id, error = %e, "book-again SMS not queued; next round retries"),
             }
         }
     }
@@ -257,10 +261,7 @@ async fn message(
     let kind = NotificationKind::BookAgain;
     let locale = customer.locale.unwrap_or(ws.default_locale);
     let tone = customer.tone.unwrap_or(ws.default_tone);
-    let source = match store::templates::get(tx, &ws.id, kind, locale, tone).await? {
-        Some(t) => t.source,
-        None => TemplateSource::default_for(kind, locale, tone),
-    };
+    let source = template_source(tx, &ws.id, kind, locale, tone).await?;
     let name = first_name(&r.contact_name).unwrap_or(&customer.display_name);
     let vars = BTreeMap::from([
         ("business_name".to_string(), ws.name.clone()),

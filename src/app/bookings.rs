@@ -4,7 +4,10 @@
 //! booking of the same customer cancels the customer's pending reminders
 //! (they booked again); a booking made with a reminder's link token is
 //! attributed to that reminder. All of it in the booking's own transaction.
-use super::{AppState, customers::mask_paths};
+use super::{
+    AppState,
+    customers::{mask_paths, parse_customer_id as parse_id},
+};
 use crate::{
     clock::Timestamp,
     domain::{
@@ -12,7 +15,6 @@ use crate::{
         booking::{Booking, CancelReason},
         external_ref,
         format::timestamp,
-        optional_text,
         page::{Page, PageRequest},
     },
     error::{AppError, AppResult, Violations},
@@ -72,9 +74,12 @@ async fn apply_contact(tx: &Tx, caller: &StaffPrincipal, b: &mut Booking, c: Con
     Ok(())
 }
 
-/// The reminder a link token names, if it names one of this workspace.
+/// The reminder a link token names, if it names one of this workspace. The
+/// token comes from a URL anyone can edit: one that names nothing (or is
+/// junk) is no mistake of the booking system, the booking is just not attributed.
 async fn attribution(tx: &Tx, caller: &StaffPrincipal, token: &str) -> AppResult<Option<Id>> {
-    if token.is_empty() {
+    let token = token.trim();
+    if token.is_empty() || token.len() > 64 {
         return Ok(None);
     }
     Ok(store::book_again::find_by_token(tx, &caller.workspace_id, token).await?.map(|r| r.id))
@@ -88,10 +93,8 @@ pub async fn record(state: &AppState, caller: &StaffPrincipal, f: BookingFields)
     let external_id = v.check("booking.external_id", external_ref(&f.external_id)).flatten();
     let contact = parse_contact(&mut v, &f);
     let start = parse_start(&mut v, f.start_time);
-    // An unknown token is no mistake of the booking system: the booking is just not attributed.
-    let token = v.check("booking.book_again_token", optional_text(&f.book_again_token, 64));
     v.into_result()?;
-    let (Some(customer_id), Some(contact), Some(start), Some(token)) = (customer_id, contact, start, token) else {
+    let (Some(customer_id), Some(contact), Some(start)) = (customer_id, contact, start) else {
         unreachable!("violations are empty")
     };
     let scope = caller.scope();
@@ -103,7 +106,7 @@ pub async fn record(state: &AppState, caller: &StaffPrincipal, f: BookingFields)
         Some(e) => store::bookings::find_by_external_id(&tx, &scope, e).await?,
         None => None,
     };
-    let via = attribution(&tx, caller, &token).await?;
+    let via = attribution(&tx, caller, &f.book_again_token).await?;
     let (booking, created) = match existing {
         Some(mut b) => {
             if b.customer_id != customer_id {
@@ -143,10 +146,6 @@ pub async fn record(state: &AppState, caller: &StaffPrincipal, f: BookingFields)
     };
     tx.commit().await?;
     Ok((booking, created))
-}
-
-pub fn parse_id(field: &str, raw: &str) -> AppResult<Id> {
-    Id::parse(raw).map_err(|e| AppError::invalid(field, e))
 }
 
 pub const BOOKING_MASK_PATHS: &[&str] = &["contact_name", "email", "phone", "start_time", "paid"];
@@ -212,5 +211,5 @@ pub async fn list(
 ) -> AppResult<Page<Booking>> {
     let customer_id = parse_id("customer_id", customer_id)?;
     store::customers::get(&state.db, &caller.scope(), &customer_id).await?;
-    store::bookings::list(&state.db, &customer_id, page).await
+    store::bookings::list(&state.db, &caller.workspace_id, &customer_id, page).await
 }

@@ -131,10 +131,13 @@ pub struct BookingCursor {
 /// A customer's bookings, newest start first.
 pub async fn list(
     conn: &impl ConnectionTrait,
+    workspace_id: &Id,
     customer_id: &Id,
     page: PageRequest<BookingCursor>,
 ) -> AppResult<Page<Booking>> {
-    let mut q = Entity::find().filter(Column::CustomerId.eq(customer_id.as_str()));
+    let mut q = Entity::find()
+        .filter(Column::WorkspaceId.eq(workspace_id.as_str()))
+        .filter(Column::CustomerId.eq(customer_id.as_str()));
     if let Some(c) = &page.after {
         let start = chrono::DateTime::from_timestamp_micros(c.s)
             .ok_or_else(|| AppError::invalid("page_token", "is not a token this service issued"))?;

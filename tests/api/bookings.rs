@@ -601,10 +601,24 @@ async fn staff_cancel_only_pending_reminders_and_lists_filter_by_state(app: Test
     assert_eq!((r.id.as_str(), r.cancel_reason.as_str()), (third.id.as_str(), "sms_consent_withdrawn"));
 }
 
-/// A booking made through the SMS's link is marked as coming from it.
+/// A booking made through the SMS's link is marked as coming from it. The
+/// SMS uses the workspace's own template where it has one.
 async fn a_booking_made_with_the_link_token_is_attributed(app: TestApp) {
     app.clock.set(at("2026-03-10T09:00:00Z"));
     let c = ready_customer(&app, "Salong Kund AB").await;
+    app.admin_notifications()
+        .update_template(pb::UpdateTemplateRequest {
+            template: Some(pb::Template {
+                kind: pb::NotificationKind::BookAgain as i32,
+                locale: pb::Locale::Sv as i32,
+                tone: pb::Tone::Casual as i32,
+                subject: "Boka igen".into(),
+                body: "{{ customer_name }}, dags för klippning hos {{ business_name }}? {{ booking_link }}".into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("save the workspace's template");
     let (b, _) = record(&app, booking(&c, "", at("2026-03-01T10:00:00Z"))).await;
     set(&app, &b.id, 2, pb::IntervalUnit::Days).await.unwrap();
     app.clock.advance(chrono::Duration::days(2));
@@ -612,6 +626,7 @@ async fn a_booking_made_with_the_link_token_is_attributed(app: TestApp) {
     app.deliver_all().await;
     let text = app.sms_files()[0]["text"].as_str().unwrap().to_string();
     let token = text.split("?ref=").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
+    assert_eq!(text, format!("Saga, dags för klippning hos Rengøring A/S? {BOOKING_URL}?ref={token}"));
 
     let mut via = booking(&c, "web-1", at("2026-04-01T10:00:00Z"));
     via.book_again_token = token.clone();
