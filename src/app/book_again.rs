@@ -189,7 +189,9 @@ pub async fn send_due(state: &AppState) -> AppResult<usize> {
                 Ok(false) => {}
                 Err(e @ AppError::Unavailable(_)) => return Err(e),
                 // One reminder that cannot be sent must not hold back the others; it stays due.
-                Err(e) => tracing::error!(reminder = %r.id, error = %e, "book-again SMS not queued; next round retries"),
+                Err(e) => {
+                    tracing::error!(reminder = %r.id, error = %e, "book-again SMS not queued; next round retries")
+                }
             }
         }
     }

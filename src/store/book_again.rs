@@ -13,8 +13,7 @@ use crate::{
 use chrono::NaiveDate;
 use entity::book_again_reminder::{ActiveModel, Column, Entity, Model};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select,
-    sea_query::Expr,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
 };
 
 const PENDING: &str = "pending";
@@ -187,7 +186,12 @@ pub struct ReminderFilter {
     pub state: Option<BookAgainState>,
 }
 
-fn filtered(f: &ReminderFilter) -> Select<Entity> {
+/// Newest first (ids are UUIDv7: creation order).
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    f: &ReminderFilter,
+    page: PageRequest<String>,
+) -> AppResult<Page<BookAgainReminder>> {
     let mut q = Entity::find().filter(Column::WorkspaceId.eq(f.workspace_id.as_str()));
     if let Some(c) = &f.customer_id {
         q = q.filter(Column::CustomerId.eq(c.as_str()));
@@ -198,16 +202,6 @@ fn filtered(f: &ReminderFilter) -> Select<Entity> {
     if let Some(s) = f.state {
         q = q.filter(Column::State.eq(s.as_str()));
     }
-    q
-}
-
-/// Newest first (ids are UUIDv7: creation order).
-pub async fn list(
-    conn: &impl ConnectionTrait,
-    f: &ReminderFilter,
-    page: PageRequest<String>,
-) -> AppResult<Page<BookAgainReminder>> {
-    let mut q = filtered(f);
     if let Some(before) = &page.after {
         q = q.filter(Column::Id.lt(before.as_str()));
     }

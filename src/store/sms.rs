@@ -75,11 +75,12 @@ pub async fn usage(
         .await?;
     let mut u = Usage::default();
     for (state, n) in rows {
+        // Every one with `sent_at` was handed over; reports then make it delivered or failed.
+        u.sent += n;
         match DeliveryState::from_stored(&state) {
-            DeliveryState::Sent => u.sent += n,
-            DeliveryState::Delivered => (u.sent, u.delivered) = (u.sent + n, u.delivered + n),
-            DeliveryState::Failed => (u.sent, u.failed) = (u.sent + n, u.failed + n),
-            DeliveryState::Queued | DeliveryState::Suppressed => {}
+            DeliveryState::Delivered => u.delivered += n,
+            DeliveryState::Failed => u.failed += n,
+            _ => {}
         }
     }
     Ok(u)
