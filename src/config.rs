@@ -52,6 +52,10 @@ pub struct Settings {
     pub sms_dir: Option<PathBuf>,
     /// The local hour (0-23, workspace time zone) at which reminders fire.
     pub reminder_local_hour: u32,
+    /// HTTP SMS gateway that messages are POSTed to; unset: the SMS folder.
+    pub sms_http_url: Option<String>,
+    /// Bearer token for the HTTP SMS gateway (required with `sms_http_url`).
+    pub sms_http_token: Option<String>,
     /// How often periodic jobs (card expiry) run.
     pub scheduler_interval_secs: u64,
     /// Sent notifications and HUB messages older than this many days are purged (0: never).
@@ -96,6 +100,8 @@ impl Default for Settings {
             scheduler_interval_secs: 60,
             reminder_local_hour: 8,
             sms_dir: None,
+            sms_http_url: None,
+            sms_http_token: None,
             log_format: "text".into(),
             log: "info".into(),
         }
@@ -140,6 +146,12 @@ impl Settings {
         }
         if self.reminder_local_hour > 23 {
             anyhow::bail!("CUSTOMERHUB_REMINDER_LOCAL_HOUR must be between 0 and 23");
+        }
+        if let Some(url) = &self.sms_http_url {
+            crate::domain::HttpUrl::parse(url).map_err(|e| anyhow::anyhow!("CUSTOMERHUB_SMS_HTTP_URL {e}"))?;
+            if self.sms_http_token.as_deref().is_none_or(|t| t.trim().is_empty()) {
+                anyhow::bail!("CUSTOMERHUB_SMS_HTTP_TOKEN is required with CUSTOMERHUB_SMS_HTTP_URL");
+            }
         }
         if self.scheduler_interval_secs < 1 {
             anyhow::bail!("CUSTOMERHUB_SCHEDULER_INTERVAL_SECS must be at least 1");

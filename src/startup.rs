@@ -48,7 +48,7 @@ pub async fn build_state(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::R
     let db = store::connect(&settings).await?;
     store::migrate(&db).await?;
     let mailer = Mailer::from_settings(settings.smtp_url.as_deref(), settings.mail_dir())?;
-    let sms = crate::sms::SmsProvider::folder(settings.sms_dir())?;
+    let sms = crate::sms::SmsProvider::from_settings(&settings)?;
     Ok(AppState::new(db, clock, settings, mailer, sms))
 }
 

@@ -2,6 +2,8 @@
 //! domain and the gRPC layer never see these types.
 pub mod api_key;
 pub mod area;
+pub mod book_again_reminder;
+pub mod booking;
 pub mod contact;
 pub mod customer;
 pub mod email_suppression;

@@ -1,6 +1,8 @@
 //! One function per operation. Each authorizes the caller, parses its input
 //! into domain values (naming every bad field), runs its writes in one
 //! transaction and returns domain types. Nothing here knows protobuf.
+pub mod book_again;
+pub mod bookings;
 pub mod bootstrap;
 pub mod card_expiry;
 pub mod contacts;
@@ -14,6 +16,7 @@ pub mod privacy;
 pub mod punch_cards;
 pub mod reminder_firing;
 pub mod reminders;
+pub mod sms;
 pub mod staff;
 pub mod subscription;
 pub mod timesheet_input;

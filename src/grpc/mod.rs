@@ -2,6 +2,7 @@
 //! service (`*_api.rs`): a handler takes the caller from the request, turns
 //! the message into app input, calls `app`, and converts the result back.
 //! Errors become a `Status` in one place: `status.rs`.
+pub mod booking_convert;
 pub mod booking_rpc;
 pub mod caller;
 pub mod convert;

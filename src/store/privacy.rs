@@ -1,8 +1,8 @@
 //! GDPR: what is stored about a person, and its erasure.
 use crate::{auth::tokens, clock::Timestamp, domain::Id, error::AppResult};
 use entity::{
-    contact, customer, email_suppression, erasure_audit, inbox_counter, inbox_message, notification, sms_consent_event,
-    subscription_event,
+    book_again_reminder, booking, contact, customer, email_suppression, erasure_audit, inbox_counter, inbox_message,
+    notification, sms_consent_event, subscription_event,
 };
 use sea_orm::{
     ActiveValue::Set,
@@ -186,6 +186,45 @@ pub async fn erase(
         sms_consent_event::Entity::update_many()
             .col_expr(sms_consent_event::Column::Note, Expr::value(""))
             .filter(sms_consent_event::Column::CustomerId.eq(k.id.as_str()))
+            .exec(conn)
+            .await?;
+    }
+    // Bookings carry a name, e-mail and phone of their own: those of this
+    // person (a private customer's, or matching the contact's address or phone).
+    let mut booking_filter = Condition::any();
+    if private {
+        booking_filter = booking_filter.add(booking::Column::CustomerId.eq(c.customer_id.as_str()));
+    }
+    for a in &addresses {
+        booking_filter = booking_filter.add(booking::Column::Email.eq(a.as_str()));
+    }
+    for p in &phones {
+        booking_filter = booking_filter.add(booking::Column::Phone.eq(p.as_str()));
+    }
+    if !booking_filter.is_empty() {
+        booking::Entity::update_many()
+            .col_expr(booking::Column::ContactName, Expr::value("(erased)"))
+            .col_expr(booking::Column::Email, Expr::value(""))
+            .col_expr(booking::Column::Phone, Expr::value(""))
+            .filter(booking::Column::WorkspaceId.eq(workspace_id.as_str()))
+            .filter(booking_filter)
+            .exec(conn)
+            .await?;
+    }
+    let mut reminder_filter = Condition::any();
+    if private {
+        reminder_filter = reminder_filter.add(book_again_reminder::Column::CustomerId.eq(c.customer_id.as_str()));
+    }
+    for p in &phones {
+        reminder_filter = reminder_filter.add(book_again_reminder::Column::Phone.eq(p.as_str()));
+    }
+    if !reminder_filter.is_empty() {
+        book_again_reminder::Entity::update_many()
+            .col_expr(book_again_reminder::Column::ContactName, Expr::value("(erased)"))
+            .col_expr(book_again_reminder::Column::Phone, Expr::value(""))
+            .col_expr(book_again_reminder::Column::Message, Expr::value(Option::<String>::None))
+            .filter(book_again_reminder::Column::WorkspaceId.eq(workspace_id.as_str()))
+            .filter(reminder_filter)
             .exec(conn)
             .await?;
     }

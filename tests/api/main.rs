@@ -4,6 +4,7 @@
 mod support;
 
 mod access;
+mod bookings;
 mod customers;
 mod import;
 mod live;

@@ -222,6 +222,29 @@ impl TestApp {
         self.reminders(&self.admin_key)
     }
 
+    /// ReminderService: staff reminders, bookings and book-again SMS.
+    pub fn bookings(&self, token: &str) -> ReminderServiceClient<Authed> {
+        ReminderServiceClient::with_interceptor(self.channel.clone(), Self::bearer(token))
+    }
+
+    pub fn admin_bookings(&self) -> ReminderServiceClient<Authed> {
+        self.bookings(&self.admin_key)
+    }
+
+    /// The SMS the folder provider wrote, as JSON documents (`id`, `from`, `to`, `text`).
+    pub fn sms_files(&self) -> Vec<serde_json::Value> {
+        let Ok(dir) = std::fs::read_dir(self.state.settings.sms_dir()) else { return vec![] };
+        let mut docs: Vec<serde_json::Value> = dir
+            .filter_map(|e| e.ok())
+            .filter(|e| {
+                e.file_name().to_string_lossy().ends_with(".json") && !e.file_name().to_string_lossy().starts_with('.')
+            })
+            .map(|e| serde_json::from_slice(&std::fs::read(e.path()).expect("read SMS file")).expect("SMS JSON"))
+            .collect();
+        docs.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+        docs
+    }
+
     pub fn admin_notifications(&self) -> NotificationServiceClient<Authed> {
         self.notifications(&self.admin_key)
     }
