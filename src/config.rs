@@ -60,6 +60,17 @@ pub struct Settings {
     pub scheduler_interval_secs: u64,
     /// Sent notifications and HUB messages older than this many days are purged (0: never).
     pub retention_days: u32,
+    /// Requests per second per workspace (0: no limit), and the burst allowed above it.
+    pub rate_limit_per_second: u32,
+    pub rate_limit_burst: u32,
+    /// Largest request or response message, in bytes.
+    pub max_message_bytes: usize,
+    /// Longest a unary request may take (a shorter `grpc-timeout` from the client wins).
+    pub request_timeout_secs: u64,
+    /// Most concurrent HTTP/2 streams per client connection.
+    pub max_concurrent_streams: u32,
+    /// Longest a live stream stays open before the client must resubscribe.
+    pub stream_max_lifetime_secs: u64,
     /// How often the database is probed for the health status.
     pub health_check_interval_ms: u64,
     /// How often an idle live stream sends a heartbeat.
@@ -96,6 +107,12 @@ impl Default for Settings {
             public_http_url: "http://127.0.0.1:8081".into(),
             stream_heartbeat_ms: 15_000,
             health_check_interval_ms: 5_000,
+            rate_limit_per_second: 200,
+            rate_limit_burst: 400,
+            max_message_bytes: 4 * 1024 * 1024,
+            request_timeout_secs: 30,
+            max_concurrent_streams: 256,
+            stream_max_lifetime_secs: 24 * 3600,
             retention_days: 365,
             scheduler_interval_secs: 60,
             reminder_local_hour: 8,

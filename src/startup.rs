@@ -139,7 +139,17 @@ impl Application {
             v1alpha = v1alpha.register_encoded_file_descriptor_set(set);
         }
 
+        // Every service refuses messages over the size limit (OUT_OF_RANGE, never a crash).
+        let max = state.settings.max_message_bytes;
+        macro_rules! limit {
+            ($svc:expr) => {
+                $svc.max_decoding_message_size(max).max_encoding_message_size(max)
+            };
+        }
         let server = tonic::transport::Server::builder()
+            // Unary calls end by this deadline at the latest; a client's shorter `grpc-timeout` wins.
+            .timeout(Duration::from_secs(state.settings.request_timeout_secs))
+            .max_concurrent_streams(Some(state.settings.max_concurrent_streams))
             .trace_fn(|req| tracing::info_span!("grpc", method = %req.uri().path()))
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .http2_keepalive_timeout(Some(Duration::from_secs(10)))
@@ -148,13 +158,13 @@ impl Application {
             .add_service(health_service)
             .add_service(v1.build_v1()?)
             .add_service(v1alpha.build_v1alpha()?)
-            .add_service(WorkspaceServiceServer::new(WorkspaceApi::new(state.clone())))
-            .add_service(CustomerServiceServer::new(CustomerApi::new(state.clone())))
-            .add_service(HubServiceServer::new(HubApi::new(state.clone())))
-            .add_service(NotificationServiceServer::new(NotificationApi::new(state.clone())))
-            .add_service(PunchCardServiceServer::new(PunchCardApi::new(state.clone())))
-            .add_service(TimesheetServiceServer::new(TimesheetApi::new(state.clone())))
-            .add_service(ReminderServiceServer::new(ReminderApi::new(state.clone())));
+            .add_service(limit!(WorkspaceServiceServer::new(WorkspaceApi::new(state.clone()))))
+            .add_service(limit!(CustomerServiceServer::new(CustomerApi::new(state.clone()))))
+            .add_service(limit!(HubServiceServer::new(HubApi::new(state.clone()))))
+            .add_service(limit!(NotificationServiceServer::new(NotificationApi::new(state.clone()))))
+            .add_service(limit!(PunchCardServiceServer::new(PunchCardApi::new(state.clone()))))
+            .add_service(limit!(TimesheetServiceServer::new(TimesheetApi::new(state.clone()))))
+            .add_service(limit!(ReminderServiceServer::new(ReminderApi::new(state.clone()))));
 
         tracing::info!(addr = %self.addr, "customerhub serving");
         let stop_on_shutdown = stop.clone();

@@ -49,6 +49,8 @@ pub struct AppState {
     pub outbox_signal: Arc<Notify>,
     /// Wakes this process's live inbox streams.
     pub live: crate::live::LiveHub,
+    /// Per-workspace request rate limit.
+    pub rate_limiter: crate::auth::rate_limit::RateLimiter,
     /// Names this process's claims in the outbox.
     pub instance_id: String,
 }
@@ -62,6 +64,8 @@ impl AppState {
         sms: crate::sms::SmsProvider,
     ) -> Self {
         let passwords = PasswordHasher::new(settings.password_hash_memory_kib, settings.password_hash_iterations);
+        let rate_limiter =
+            crate::auth::rate_limit::RateLimiter::new(settings.rate_limit_per_second, settings.rate_limit_burst);
         Self {
             db,
             clock,
@@ -72,6 +76,7 @@ impl AppState {
             passwords,
             outbox_signal: Arc::new(Notify::new()),
             live: crate::live::LiveHub::new(),
+            rate_limiter,
             instance_id: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
         }
     }

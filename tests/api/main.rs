@@ -7,6 +7,7 @@ mod access;
 mod bookings;
 mod customers;
 mod import;
+mod limits;
 mod live;
 mod notifications;
 mod operations;
