@@ -154,6 +154,7 @@ impl Application {
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .http2_keepalive_timeout(Some(Duration::from_secs(10)))
             .layer(crate::metrics::MetricsLayer)
+            .layer(crate::grpc::decode_errors::DecodeErrorLayer)
             .layer(AuthLayer::new(state.clone()))
             .add_service(health_service)
             .add_service(v1.build_v1()?)

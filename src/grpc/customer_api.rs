@@ -241,7 +241,10 @@ impl CustomerService for CustomerApi {
         let mut stream = req.into_inner();
         let mut out = pb::ImportCustomersResponse::default();
         let mut row_index = 0i32;
-        while let Some(row) = stream.message().await? {
+        // A row that is not valid protobuf is the caller's mistake, not ours.
+        while let Some(row) = stream.message().await.map_err(|s| {
+            if s.code() == tonic::Code::Internal { Status::invalid_argument(s.message().to_string()) } else { s }
+        })? {
             let mut v = Violations::new();
             let customer = customer_fields_in(&mut v, row.customer.unwrap_or_default());
             let outcome = if v.is_empty() {

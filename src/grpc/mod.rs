@@ -7,6 +7,7 @@ pub mod booking_rpc;
 pub mod caller;
 pub mod convert;
 pub mod customer_api;
+pub mod decode_errors;
 pub mod hub_api;
 pub mod notification_api;
 pub mod notification_convert;

@@ -6,6 +6,7 @@ mod support;
 mod access;
 mod bookings;
 mod customers;
+mod fuzz;
 mod import;
 mod limits;
 mod live;
