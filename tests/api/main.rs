@@ -15,6 +15,7 @@ mod operations;
 mod ops;
 mod punch_cards;
 mod reminders;
+mod replicas;
 mod timesheets;
 mod welcome_and_hub;
 mod workspace;
