@@ -44,6 +44,34 @@ pub enum Command {
         #[arg(long, default_value = "da")]
         locale: String,
     },
+    /// Inspect and act on deliveries (for support engineers).
+    #[command(subcommand)]
+    Deliveries(DeliveriesCommand),
+}
+
+#[derive(Subcommand)]
+pub enum DeliveriesCommand {
+    /// List a workspace's failed deliveries with their last error.
+    Failed {
+        #[arg(long)]
+        workspace_id: String,
+    },
+    /// Queue failed deliveries again (the given ids, or --all).
+    Retry {
+        #[arg(long)]
+        workspace_id: String,
+        #[arg(long = "id")]
+        ids: Vec<String>,
+        #[arg(long)]
+        all: bool,
+    },
+    /// Cancel queued deliveries.
+    Cancel {
+        #[arg(long)]
+        workspace_id: String,
+        #[arg(long = "id", required = true)]
+        ids: Vec<String>,
+    },
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -76,5 +104,53 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", done.api_key);
             Ok(())
         }
+        Command::Deliveries(cmd) => deliveries(settings, cmd).await,
     }
+}
+
+async fn deliveries(settings: Settings, cmd: DeliveriesCommand) -> anyhow::Result<()> {
+    use crate::domain::{Id, page::PageRequest};
+    let db = store::connect(&settings).await?;
+    store::migrate(&db).await?;
+    let ws = |raw: &str| Id::parse(raw).map_err(|e| anyhow::anyhow!("--workspace-id {e}"));
+    let ids = |raw: &[String]| -> anyhow::Result<Vec<Id>> {
+        raw.iter().map(|s| Id::parse(s).map_err(|e| anyhow::anyhow!("--id {s:?} {e}"))).collect()
+    };
+    let now = chrono::Utc::now();
+    match cmd {
+        DeliveriesCommand::Failed { workspace_id } => {
+            let ws = ws(&workspace_id)?;
+            let mut token = String::new();
+            loop {
+                let page = store::outbox::failed(&db, &ws, PageRequest::parse(500, &token)?).await?;
+                for d in &page.items {
+                    println!(
+                        "{}\t{}\t{}\t{} attempts\t{}",
+                        d.id,
+                        d.channel,
+                        d.recipient,
+                        d.attempts,
+                        d.last_error.as_deref().unwrap_or("")
+                    );
+                }
+                if page.next_page_token.is_empty() {
+                    break;
+                }
+                token = page.next_page_token;
+            }
+        }
+        DeliveriesCommand::Retry { workspace_id, ids: raw, all } => {
+            if all != raw.is_empty() {
+                anyhow::bail!("give either --all or one or more --id");
+            }
+            let list = ids(&raw)?;
+            let n = store::outbox::retry_failed(&db, &ws(&workspace_id)?, (!all).then_some(&list[..]), now).await?;
+            println!("queued again: {n}");
+        }
+        DeliveriesCommand::Cancel { workspace_id, ids: raw } => {
+            let n = store::outbox::cancel_queued(&db, &ws(&workspace_id)?, &ids(&raw)?, now).await?;
+            println!("cancelled: {n}");
+        }
+    }
+    Ok(())
 }

@@ -52,8 +52,27 @@ pub struct Settings {
     pub sms_dir: Option<PathBuf>,
     /// The local hour (0-23, workspace time zone) at which reminders fire.
     pub reminder_local_hour: u32,
+    /// HTTP SMS gateway that messages are POSTed to; unset: the SMS folder.
+    pub sms_http_url: Option<String>,
+    /// Bearer token for the HTTP SMS gateway (required with `sms_http_url`).
+    pub sms_http_token: Option<String>,
     /// How often periodic jobs (card expiry) run.
     pub scheduler_interval_secs: u64,
+    /// Sent notifications and HUB messages older than this many days are purged (0: never).
+    pub retention_days: u32,
+    /// Requests per second per workspace (0: no limit), and the burst allowed above it.
+    pub rate_limit_per_second: u32,
+    pub rate_limit_burst: u32,
+    /// Largest request or response message, in bytes.
+    pub max_message_bytes: usize,
+    /// Longest a unary request may take (a shorter `grpc-timeout` from the client wins).
+    pub request_timeout_secs: u64,
+    /// Most concurrent HTTP/2 streams per client connection.
+    pub max_concurrent_streams: u32,
+    /// Longest a live stream stays open before the client must resubscribe.
+    pub stream_max_lifetime_secs: u64,
+    /// How often the database is probed for the health status.
+    pub health_check_interval_ms: u64,
     /// How often an idle live stream sends a heartbeat.
     pub stream_heartbeat_ms: u64,
     /// Browser origins (`https://app.example.dk`) allowed to call the gRPC-Web
@@ -92,9 +111,19 @@ impl Default for Settings {
             http_listen: SocketAddr::from(([127, 0, 0, 1], 8081)),
             public_http_url: "http://127.0.0.1:8081".into(),
             stream_heartbeat_ms: 15_000,
+            health_check_interval_ms: 5_000,
+            rate_limit_per_second: 200,
+            rate_limit_burst: 400,
+            max_message_bytes: 4 * 1024 * 1024,
+            request_timeout_secs: 30,
+            max_concurrent_streams: 256,
+            stream_max_lifetime_secs: 24 * 3600,
+            retention_days: 365,
             scheduler_interval_secs: 60,
             reminder_local_hour: 8,
             sms_dir: None,
+            sms_http_url: None,
+            sms_http_token: None,
             cors_allowed_origins: Vec::new(),
             log_format: "text".into(),
             log: "info".into(),
@@ -168,6 +197,12 @@ impl Settings {
         }
         if self.reminder_local_hour > 23 {
             anyhow::bail!("CUSTOMERHUB_REMINDER_LOCAL_HOUR must be between 0 and 23");
+        }
+        if let Some(url) = &self.sms_http_url {
+            crate::domain::HttpUrl::parse(url).map_err(|e| anyhow::anyhow!("CUSTOMERHUB_SMS_HTTP_URL {e}"))?;
+            if self.sms_http_token.as_deref().is_none_or(|t| t.trim().is_empty()) {
+                anyhow::bail!("CUSTOMERHUB_SMS_HTTP_TOKEN is required with CUSTOMERHUB_SMS_HTTP_URL");
+            }
         }
         if self.scheduler_interval_secs < 1 {
             anyhow::bail!("CUSTOMERHUB_SCHEDULER_INTERVAL_SECS must be at least 1");

@@ -86,6 +86,9 @@ pub enum AppError {
     /// A concurrent change won (etag or version mismatch); read and retry.
     #[error("{0}")]
     Aborted(String),
+    /// Too many requests for the workspace right now; retry later.
+    #[error("{0}")]
+    ResourceExhausted(String),
     /// The database cannot be reached; the caller may retry.
     #[error("service unavailable: {0}")]
     Unavailable(String),

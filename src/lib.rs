@@ -18,6 +18,7 @@ pub mod http;
 pub mod jobs;
 pub mod live;
 pub mod mail;
+pub mod metrics;
 pub mod notify;
 pub mod sms;
 pub mod startup;

@@ -49,7 +49,7 @@ pub async fn build_state(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::R
     let db = store::connect(&settings).await?;
     store::migrate(&db).await?;
     let mailer = Mailer::from_settings(settings.smtp_url.as_deref(), settings.mail_dir())?;
-    let sms = crate::sms::SmsProvider::folder(settings.sms_dir())?;
+    let sms = crate::sms::SmsProvider::from_settings(&settings)?;
     Ok(AppState::new(db, clock, settings, mailer, sms))
 }
 
@@ -59,6 +59,7 @@ impl Application {
     }
 
     pub async fn build_with_clock(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        crate::metrics::handle();
         let listener = TcpListener::bind(settings.listen).await?;
         let addr = listener.local_addr()?;
         let http_listener = TcpListener::bind(settings.http_listen).await?;
@@ -128,6 +129,7 @@ impl Application {
         health.set_serving::<ReminderServiceServer<ReminderApi>>().await;
         health.set_serving::<TimesheetServiceServer<TimesheetApi>>().await;
         health.set_service_status("", tonic_health::ServingStatus::Serving).await;
+        let health_probe = tokio::spawn(probe_database(state.clone(), health.clone(), stop.clone()));
 
         let descriptor_sets =
             [pb::FILE_DESCRIPTOR_SET, tonic_health::pb::FILE_DESCRIPTOR_SET, tonic_types::pb::FILE_DESCRIPTOR_SET];
@@ -138,26 +140,38 @@ impl Application {
             v1alpha = v1alpha.register_encoded_file_descriptor_set(set);
         }
 
-        // HTTP/1.1 as well as HTTP/2, so browsers can speak gRPC-Web to the
-        // same port; CORS (outermost, answers preflights) only when configured.
+        // Every service refuses messages over the size limit (OUT_OF_RANGE, never a crash).
+        let max = state.settings.max_message_bytes;
+        macro_rules! limit {
+            ($svc:expr) => {
+                $svc.max_decoding_message_size(max).max_encoding_message_size(max)
+            };
+        }
         let server = tonic::transport::Server::builder()
+            // Unary calls end by this deadline at the latest; a client's shorter `grpc-timeout` wins.
+            .timeout(Duration::from_secs(state.settings.request_timeout_secs))
+            .max_concurrent_streams(Some(state.settings.max_concurrent_streams))
             .trace_fn(|req| tracing::info_span!("grpc", method = %req.uri().path()))
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+            // HTTP/1.1 as well as HTTP/2, so browsers can speak gRPC-Web to the
+            // same port; CORS (outermost, answers preflights) only when configured.
             .accept_http1(true)
             .layer(tower::util::option_layer(cors_layer(&state.settings.cors_allowed_origins)?))
             .layer(tonic_web::GrpcWebLayer::new())
+            .layer(crate::metrics::MetricsLayer)
+            .layer(crate::grpc::decode_errors::DecodeErrorLayer)
             .layer(AuthLayer::new(state.clone()))
             .add_service(health_service)
             .add_service(v1.build_v1()?)
             .add_service(v1alpha.build_v1alpha()?)
-            .add_service(WorkspaceServiceServer::new(WorkspaceApi::new(state.clone())))
-            .add_service(CustomerServiceServer::new(CustomerApi::new(state.clone())))
-            .add_service(HubServiceServer::new(HubApi::new(state.clone())))
-            .add_service(NotificationServiceServer::new(NotificationApi::new(state.clone())))
-            .add_service(PunchCardServiceServer::new(PunchCardApi::new(state.clone())))
-            .add_service(TimesheetServiceServer::new(TimesheetApi::new(state.clone())))
-            .add_service(ReminderServiceServer::new(ReminderApi::new(state.clone())));
+            .add_service(limit!(WorkspaceServiceServer::new(WorkspaceApi::new(state.clone()))))
+            .add_service(limit!(CustomerServiceServer::new(CustomerApi::new(state.clone()))))
+            .add_service(limit!(HubServiceServer::new(HubApi::new(state.clone()))))
+            .add_service(limit!(NotificationServiceServer::new(NotificationApi::new(state.clone()))))
+            .add_service(limit!(PunchCardServiceServer::new(PunchCardApi::new(state.clone()))))
+            .add_service(limit!(TimesheetServiceServer::new(TimesheetApi::new(state.clone()))))
+            .add_service(limit!(ReminderServiceServer::new(ReminderApi::new(state.clone()))));
 
         tracing::info!(addr = %self.addr, "customerhub serving");
         let stop_on_shutdown = stop.clone();
@@ -176,6 +190,7 @@ impl Application {
             let _ = listener.await;
         }
         let _ = http_server.await;
+        let _ = health_probe.await;
         state.db.clone().close().await.ok();
         result?;
         Ok(())
@@ -217,6 +232,44 @@ fn cors_layer(origins: &[String]) -> anyhow::Result<Option<CorsLayer>> {
             .max_age(Duration::from_secs(24 * 60 * 60)),
     ))
 }
+
+/// Health that means something: NOT_SERVING while the database cannot be
+/// reached, SERVING again once it can.
+async fn probe_database(state: AppState, health: tonic_health::server::HealthReporter, stop: CancellationToken) {
+    let every = Duration::from_millis(state.settings.health_check_interval_ms);
+    let mut serving = true;
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        let ok = tokio::time::timeout(Duration::from_secs(5), state.db.ping()).await.is_ok_and(|r| r.is_ok());
+        if ok != serving {
+            serving = ok;
+            let status =
+                if ok { tonic_health::ServingStatus::Serving } else { tonic_health::ServingStatus::NotServing };
+            if ok {
+                tracing::info!("database reachable again: SERVING");
+            } else {
+                tracing::error!("database unreachable: NOT_SERVING");
+            }
+            health.set_service_status("", status).await;
+            for service in SERVICES {
+                health.set_service_status(*service, status).await;
+            }
+        }
+    }
+}
+
+const SERVICES: &[&str] = &[
+    "customerhub.v1.CustomerService",
+    "customerhub.v1.WorkspaceService",
+    "customerhub.v1.HubService",
+    "customerhub.v1.NotificationService",
+    "customerhub.v1.PunchCardService",
+    "customerhub.v1.TimesheetService",
+    "customerhub.v1.ReminderService",
+];
 
 /// Resolves on SIGINT or SIGTERM.
 pub async fn shutdown_signal() {

@@ -2,8 +2,12 @@
 //! domain and the gRPC layer never see these types.
 pub mod api_key;
 pub mod area;
+pub mod book_again_reminder;
+pub mod booking;
 pub mod contact;
 pub mod customer;
+pub mod email_suppression;
+pub mod erasure_audit;
 pub mod hub_session;
 pub mod idempotency_key;
 pub mod inbox_counter;

@@ -12,6 +12,8 @@ mod m20261125_000007_create_notification_tables;
 mod m20261125_000008_create_punch_cards;
 mod m20261125_000009_create_time_entries;
 mod m20261125_000010_create_reminders;
+mod m20261125_000011_create_bookings;
+mod m20261125_000012_create_privacy_tables;
 
 pub struct Migrator;
 
@@ -29,6 +31,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000008_create_punch_cards::Migration),
             Box::new(m20261125_000009_create_time_entries::Migration),
             Box::new(m20261125_000010_create_reminders::Migration),
+            Box::new(m20261125_000011_create_bookings::Migration),
+            Box::new(m20261125_000012_create_privacy_tables::Migration),
         ]
     }
 }

@@ -7,7 +7,7 @@ use crate::{
         page::{Page, PageRequest},
     },
     error::{AppError, AppResult, Violations},
-    live::stream::{StreamError, StreamEvent, inbox_stream},
+    live::stream::{StreamError, StreamEvent, StreamOwner, inbox_stream},
     store,
 };
 use tokio_stream::wrappers::ReceiverStream;
@@ -41,11 +41,12 @@ pub async fn mark_read(state: &AppState, recipient: &Id, ids: &[String], all: bo
 
 pub fn subscribe(
     state: &AppState,
+    owner: StreamOwner,
     recipient: &Id,
     after_sequence: i64,
 ) -> AppResult<ReceiverStream<Result<StreamEvent, StreamError>>> {
     if after_sequence < 0 {
         return Err(AppError::invalid("after_sequence", "must not be negative"));
     }
-    Ok(inbox_stream(state.clone(), recipient.clone(), after_sequence))
+    Ok(inbox_stream(state.clone(), owner, recipient.clone(), after_sequence))
 }

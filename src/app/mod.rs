@@ -1,6 +1,8 @@
 //! One function per operation. Each authorizes the caller, parses its input
 //! into domain values (naming every bad field), runs its writes in one
 //! transaction and returns domain types. Nothing here knows protobuf.
+pub mod book_again;
+pub mod bookings;
 pub mod bootstrap;
 pub mod card_expiry;
 pub mod contacts;
@@ -10,9 +12,11 @@ pub mod hub_auth;
 pub mod import;
 pub mod inbox;
 pub mod notifications;
+pub mod privacy;
 pub mod punch_cards;
 pub mod reminder_firing;
 pub mod reminders;
+pub mod sms;
 pub mod staff;
 pub mod subscription;
 pub mod timesheet_input;
@@ -45,6 +49,8 @@ pub struct AppState {
     pub outbox_signal: Arc<Notify>,
     /// Wakes this process's live inbox streams.
     pub live: crate::live::LiveHub,
+    /// Per-workspace request rate limit.
+    pub rate_limiter: crate::auth::rate_limit::RateLimiter,
     /// Names this process's claims in the outbox.
     pub instance_id: String,
 }
@@ -58,6 +64,8 @@ impl AppState {
         sms: crate::sms::SmsProvider,
     ) -> Self {
         let passwords = PasswordHasher::new(settings.password_hash_memory_kib, settings.password_hash_iterations);
+        let rate_limiter =
+            crate::auth::rate_limit::RateLimiter::new(settings.rate_limit_per_second, settings.rate_limit_burst);
         Self {
             db,
             clock,
@@ -68,6 +76,7 @@ impl AppState {
             passwords,
             outbox_signal: Arc::new(Notify::new()),
             live: crate::live::LiveHub::new(),
+            rate_limiter,
             instance_id: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
         }
     }

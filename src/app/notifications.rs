@@ -192,3 +192,45 @@ pub async fn list_deliveries(
     store::customers::get(&state.db, &caller.scope(), &customer).await?;
     store::outbox::history(&state.db, &caller.workspace_id, &customer, contact.as_ref(), page).await
 }
+
+pub async fn failed_deliveries(
+    state: &AppState,
+    caller: &StaffPrincipal,
+    page: PageRequest<String>,
+) -> AppResult<Page<Delivery>> {
+    caller.require_admin()?;
+    store::outbox::failed(&state.db, &caller.workspace_id, page).await
+}
+
+fn parse_ids(ids: &[String]) -> AppResult<Vec<Id>> {
+    let mut v = Violations::new();
+    let parsed =
+        ids.iter().enumerate().filter_map(|(i, s)| v.check(format!("delivery_ids[{i}]"), Id::parse(s))).collect();
+    v.into_result()?;
+    Ok(parsed)
+}
+
+/// Queues failed deliveries again; the worker is woken at once.
+pub async fn retry_deliveries(state: &AppState, caller: &StaffPrincipal, ids: &[String], all: bool) -> AppResult<u64> {
+    caller.require_admin()?;
+    let n = if all {
+        store::outbox::retry_failed(&state.db, &caller.workspace_id, None, state.clock.now()).await?
+    } else {
+        if ids.is_empty() {
+            return Err(AppError::invalid("delivery_ids", "name at least one delivery, or set `all_failed`"));
+        }
+        let ids = parse_ids(ids)?;
+        store::outbox::retry_failed(&state.db, &caller.workspace_id, Some(&ids), state.clock.now()).await?
+    };
+    state.outbox_signal.notify_one();
+    Ok(n)
+}
+
+pub async fn cancel_deliveries(state: &AppState, caller: &StaffPrincipal, ids: &[String]) -> AppResult<u64> {
+    caller.require_admin()?;
+    if ids.is_empty() {
+        return Err(AppError::invalid("delivery_ids", "name at least one delivery"));
+    }
+    let ids = parse_ids(ids)?;
+    store::outbox::cancel_queued(&state.db, &caller.workspace_id, &ids, state.clock.now()).await
+}

@@ -51,6 +51,13 @@ pub(crate) async fn queue(
     if !unmet.is_empty() {
         return Err(AppError::FailedPrecondition(unmet));
     }
+    if store::privacy::is_suppressed(tx, &workspace.id, &contact.email).await? {
+        return Err(AppError::precondition(
+            "ADDRESS_ERASED",
+            format!("contacts/{}", contact.id),
+            "this e-mail address belonged to a person whose data was erased; it is never mailed again",
+        ));
+    }
     let now = state.clock.now();
     let ttl_hours = state.settings.activation_ttl_hours;
     let token = tokens::new_activation_token();

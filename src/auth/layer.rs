@@ -53,10 +53,15 @@ where
         let state = self.state.clone();
         Box::pin(async move {
             let token = bearer_token(req.headers());
-            let caller = match token {
+            let mut caller = match token {
                 None => Caller::Anonymous,
                 Some(token) => store::credentials::resolve(&state, &token).await,
             };
+            if let Some(ws) = caller.workspace_id()
+                && !state.rate_limiter.allows(ws.as_str())
+            {
+                caller = Caller::RateLimited;
+            }
             req.extensions_mut().insert(caller);
             inner.call(req).await
         })

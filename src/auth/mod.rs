@@ -3,6 +3,7 @@
 //! the bearer token of every request into a `Caller`.
 pub mod layer;
 pub mod password;
+pub mod rate_limit;
 pub mod tokens;
 
 pub use layer::AuthLayer;

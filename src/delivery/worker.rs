@@ -36,6 +36,8 @@ pub async fn try_execute_task(state: &AppState) -> AppResult<ExecutionOutcome> {
         && !store::outbox::still_subscribed(&state.db, contact).await?
     {
         store::outbox::mark_suppressed(&state.db, &task.id, owner, "unsubscribed", state.clock.now()).await?;
+        metrics::counter!("customerhub_deliveries_total", "channel" => task.channel.clone(), "outcome" => "suppressed")
+            .increment(1);
         return Ok(ExecutionOutcome::TaskCompleted);
     }
     let result = send(state, &task).await;
@@ -43,11 +45,15 @@ pub async fn try_execute_task(state: &AppState) -> AppResult<ExecutionOutcome> {
     match result {
         Ok(provider_id) => {
             store::outbox::mark_sent(&state.db, &task.id, owner, provider_id.as_deref(), now).await?;
+            metrics::counter!("customerhub_deliveries_total", "channel" => task.channel.clone(), "outcome" => "sent")
+                .increment(1);
             tracing::info!("delivered");
         }
         Err(e) if task.attempts >= state.settings.delivery_max_attempts => {
             let error = format!("{e:#}");
             tracing::warn!(%error, "delivery failed for good");
+            metrics::counter!("customerhub_deliveries_total", "channel" => task.channel.clone(), "outcome" => "failed")
+                .increment(1);
             store::outbox::mark_failed(&state.db, &task.id, owner, &error, now).await?;
         }
         Err(e) => {
@@ -58,6 +64,7 @@ pub async fn try_execute_task(state: &AppState) -> AppResult<ExecutionOutcome> {
                 Duration::from_secs(state.settings.delivery_backoff_max_secs),
             );
             tracing::warn!(%error, retry_in = ?wait, "delivery failed; will retry");
+            metrics::counter!("customerhub_delivery_retries_total", "channel" => task.channel.clone()).increment(1);
             let at = now + ChronoDuration::from_std(wait).unwrap_or(ChronoDuration::hours(1));
             store::outbox::mark_retry(&state.db, &task.id, owner, &error, at, now).await?;
         }

@@ -90,6 +90,8 @@ pub enum Caller {
     Invalid,
     /// The token could not be checked (database unreachable).
     Unavailable,
+    /// A valid caller whose workspace is over its request rate.
+    RateLimited,
     Staff(StaffPrincipal),
     Hub(HubPrincipal),
 }
@@ -104,6 +106,7 @@ impl Caller {
             Caller::Anonymous => Err(AppError::Unauthenticated("missing `authorization: Bearer <api key>`".into())),
             Caller::Invalid => Err(AppError::Unauthenticated("the API key is unknown or revoked".into())),
             Caller::Unavailable => Err(AppError::Unavailable("cannot check credentials now".into())),
+            Caller::RateLimited => Err(rate_limited()),
         }
     }
 
@@ -118,6 +121,20 @@ impl Caller {
             }
             Caller::Invalid => Err(AppError::Unauthenticated("the session is unknown or has ended".into())),
             Caller::Unavailable => Err(AppError::Unavailable("cannot check credentials now".into())),
+            Caller::RateLimited => Err(rate_limited()),
         }
     }
+
+    /// The workspace the caller acts in, if any.
+    pub fn workspace_id(&self) -> Option<&Id> {
+        match self {
+            Caller::Staff(p) => Some(&p.workspace_id),
+            Caller::Hub(p) => Some(&p.workspace_id),
+            _ => None,
+        }
+    }
+}
+
+fn rate_limited() -> AppError {
+    AppError::ResourceExhausted("too many requests for this workspace; slow down and retry".into())
 }

@@ -17,6 +17,24 @@ pub fn parse_optional_date(s: &str) -> Result<Option<NaiveDate>, &'static str> {
     if s.trim().is_empty() { Ok(None) } else { parse_date(s).map(Some) }
 }
 
+/// Parses an API timestamp (seconds and nanoseconds since the epoch),
+/// truncated to microseconds so it reads back equal on both databases.
+pub fn timestamp(seconds: i64, nanos: i32) -> Result<chrono::DateTime<Utc>, &'static str> {
+    use chrono::SubsecRound;
+    let nanos = u32::try_from(nanos).map_err(|_| "has negative nanoseconds")?;
+    chrono::DateTime::from_timestamp(seconds, nanos).map(|t| t.trunc_subsecs(6)).ok_or("is not a valid time")
+}
+
+/// The UTC instant a local date begins in `tz` (the first instant of the
+/// day where daylight saving skips or repeats midnight).
+pub fn local_day_start(d: NaiveDate, tz: chrono_tz::Tz) -> chrono::DateTime<Utc> {
+    use chrono::TimeZone;
+    let midnight = d.and_time(chrono::NaiveTime::MIN);
+    (0..=3)
+        .find_map(|h| tz.from_local_datetime(&(midnight + chrono::Duration::hours(h))).earliest())
+        .map_or_else(|| midnight.and_utc(), |t| t.with_timezone(&Utc))
+}
+
 pub fn api_date(d: NaiveDate) -> String {
     d.format("%Y-%m-%d").to_string()
 }

@@ -38,6 +38,7 @@ pub enum DeliveryState {
     Delivered,
     Failed,
     Suppressed,
+    Cancelled,
 }
 
 impl DeliveryState {
@@ -48,6 +49,7 @@ impl DeliveryState {
             DeliveryState::Delivered => "delivered",
             DeliveryState::Failed => "failed",
             DeliveryState::Suppressed => "suppressed",
+            DeliveryState::Cancelled => "cancelled",
         }
     }
     pub fn from_stored(s: &str) -> Self {
@@ -56,6 +58,7 @@ impl DeliveryState {
             "delivered" => DeliveryState::Delivered,
             "failed" => DeliveryState::Failed,
             "suppressed" => DeliveryState::Suppressed,
+            "cancelled" => DeliveryState::Cancelled,
             _ => DeliveryState::Queued,
         }
     }

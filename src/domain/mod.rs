@@ -1,5 +1,6 @@
 //! Types every layer shares. Nothing here knows protobuf or SeaORM: values
 //! are parsed once at the edge ("parse, don't validate") and trusted after.
+pub mod booking;
 pub mod caller;
 pub mod contact;
 pub mod customer;

@@ -348,3 +348,57 @@ mod tests {
         assert!(currency_code("kr").is_err());
     }
 }
+
+#[cfg(test)]
+mod properties {
+    //! Parsing never panics on any input, and what it accepts is normalised
+    //! for good: parsing the stored form again gives the same value.
+    use super::*;
+    use crate::domain::{Id, format};
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn email_parse_is_total_and_idempotent(s in "\\PC{0,80}|[a-zA-Z0-9._%+-]{1,20}@[a-z0-9-]{1,20}\\.[a-z]{2,6}") {
+            if let Ok(e) = EmailAddress::parse(&s) {
+                prop_assert_eq!(EmailAddress::parse(e.as_str()).unwrap(), e.clone());
+                prop_assert_eq!(e.as_str(), e.as_str().to_lowercase());
+            }
+        }
+
+        #[test]
+        fn phone_parse_is_total_and_idempotent(s in "\\PC{0,40}|\\+?[0-9 ()-]{0,25}") {
+            if let Ok(p) = Phone::parse(&s) {
+                prop_assert_eq!(Phone::parse(p.as_str()).unwrap(), p.clone());
+                prop_assert!(p.as_str().chars().all(|c| c.is_ascii_digit() || c == '+'));
+            }
+        }
+
+        #[test]
+        fn names_and_text_are_total(s in "\\PC{0,300}") {
+            if let Ok(n) = PersonName::parse(&s) {
+                prop_assert_eq!(PersonName::parse(n.as_str()).unwrap(), n.clone());
+                prop_assert!(!n.as_str().is_empty() && n.as_str().chars().count() <= 100);
+            }
+            let _ = DisplayName::parse(&s);
+            let _ = optional_text(&s, 200);
+            let _ = external_ref(&s);
+            let _ = request_id(&s);
+            let _ = country_code(&s);
+            let _ = currency_code(&s);
+            let _ = HttpUrl::parse(&s);
+            let _ = TimeZone::parse(&s);
+            let _ = Password::parse(&s);
+            let _ = Id::parse(&s);
+            let _ = format::parse_date(&s);
+        }
+
+        #[test]
+        fn page_tokens_never_panic(size in any::<i32>(), token in "\\PC{0,60}") {
+            let _ = crate::domain::page::PageRequest::<String>::parse(size, &token);
+            let _ = crate::domain::page::PageRequest::<i64>::parse(size, &token);
+        }
+    }
+}

@@ -214,6 +214,24 @@ impl CustomerService for CustomerApi {
         Ok(Response::new(pb::SendWelcomeMailResponse { contact: Some(contact_out(c)) }))
     }
 
+    async fn export_personal_data(
+        &self,
+        req: Request<pb::ExportPersonalDataRequest>,
+    ) -> Result<Response<pb::ExportPersonalDataResponse>, Status> {
+        let caller = staff(&req)?;
+        let json = app::privacy::export(&self.state, &caller, &req.get_ref().contact_id).await?;
+        Ok(Response::new(pb::ExportPersonalDataResponse { json }))
+    }
+
+    async fn erase_personal_data(
+        &self,
+        req: Request<pb::ErasePersonalDataRequest>,
+    ) -> Result<Response<pb::ErasePersonalDataResponse>, Status> {
+        let caller = staff(&req)?;
+        let at = app::privacy::erase(&self.state, &caller, &req.get_ref().contact_id).await?;
+        Ok(Response::new(pb::ErasePersonalDataResponse { erase_time: Some(convert::ts(at)) }))
+    }
+
     async fn import_customers(
         &self,
         req: Request<Streaming<pb::ImportCustomersRequest>>,
@@ -223,7 +241,10 @@ impl CustomerService for CustomerApi {
         let mut stream = req.into_inner();
         let mut out = pb::ImportCustomersResponse::default();
         let mut row_index = 0i32;
-        while let Some(row) = stream.message().await? {
+        // A row that is not valid protobuf is the caller's mistake, not ours.
+        while let Some(row) = stream.message().await.map_err(|s| {
+            if s.code() == tonic::Code::Internal { Status::invalid_argument(s.message().to_string()) } else { s }
+        })? {
             let mut v = Violations::new();
             let customer = customer_fields_in(&mut v, row.customer.unwrap_or_default());
             let outcome = if v.is_empty() {

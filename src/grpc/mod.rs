@@ -2,10 +2,12 @@
 //! service (`*_api.rs`): a handler takes the caller from the request, turns
 //! the message into app input, calls `app`, and converts the result back.
 //! Errors become a `Status` in one place: `status.rs`.
+pub mod booking_convert;
 pub mod booking_rpc;
 pub mod caller;
 pub mod convert;
 pub mod customer_api;
+pub mod decode_errors;
 pub mod hub_api;
 pub mod notification_api;
 pub mod notification_convert;

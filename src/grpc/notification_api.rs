@@ -149,6 +149,43 @@ impl NotificationService for NotificationApi {
         }))
     }
 
+    async fn list_failed_deliveries(
+        &self,
+        req: Request<pb::ListFailedDeliveriesRequest>,
+    ) -> Result<Response<pb::ListFailedDeliveriesResponse>, Status> {
+        let caller = staff(&req)?;
+        let r = req.into_inner();
+        let page = app::notifications::failed_deliveries(
+            &self.state,
+            &caller,
+            PageRequest::parse(r.page_size, &r.page_token)?,
+        )
+        .await?;
+        Ok(Response::new(pb::ListFailedDeliveriesResponse {
+            deliveries: page.items.into_iter().map(nc::delivery_out).collect(),
+            next_page_token: page.next_page_token,
+        }))
+    }
+
+    async fn retry_deliveries(
+        &self,
+        req: Request<pb::RetryDeliveriesRequest>,
+    ) -> Result<Response<pb::RetryDeliveriesResponse>, Status> {
+        let caller = staff(&req)?;
+        let r = req.into_inner();
+        let n = app::notifications::retry_deliveries(&self.state, &caller, &r.delivery_ids, r.all_failed).await?;
+        Ok(Response::new(pb::RetryDeliveriesResponse { retried_count: n as i64 }))
+    }
+
+    async fn cancel_deliveries(
+        &self,
+        req: Request<pb::CancelDeliveriesRequest>,
+    ) -> Result<Response<pb::CancelDeliveriesResponse>, Status> {
+        let caller = staff(&req)?;
+        let n = app::notifications::cancel_deliveries(&self.state, &caller, &req.get_ref().delivery_ids).await?;
+        Ok(Response::new(pb::CancelDeliveriesResponse { cancelled_count: n as i64 }))
+    }
+
     async fn set_contact_subscription(
         &self,
         req: Request<pb::SetContactSubscriptionRequest>,
@@ -205,7 +242,8 @@ impl NotificationService for NotificationApi {
         req: Request<pb::SubscribeStaffMessagesRequest>,
     ) -> Result<Response<Self::SubscribeStaffMessagesStream>, Status> {
         let caller = staff(&req)?;
-        let stream = app::inbox::subscribe(&self.state, &caller.staff_user_id, req.get_ref().after_sequence)?;
+        let owner = crate::live::stream::StreamOwner::ApiKey(caller.api_key_id.clone());
+        let stream = app::inbox::subscribe(&self.state, owner, &caller.staff_user_id, req.get_ref().after_sequence)?;
         let out = stream.map(|r| {
             stream_item(r).map(|item| pb::SubscribeStaffMessagesResponse {
                 event: Some(match item {

@@ -125,6 +125,7 @@ fn state_out(s: DeliveryState) -> i32 {
         DeliveryState::Delivered => pb::DeliveryState::Delivered,
         DeliveryState::Failed => pb::DeliveryState::Failed,
         DeliveryState::Suppressed => pb::DeliveryState::Suppressed,
+        DeliveryState::Cancelled => pb::DeliveryState::Cancelled,
     }
     .into()
 }
@@ -201,5 +202,9 @@ pub fn stream_item(r: Result<StreamEvent, StreamError>) -> Result<Item, Status> 
             "the client did not keep up; resubscribe with after_sequence = {last_seq}"
         ))),
         Err(StreamError::App(e)) => Err(e.into()),
+        Err(StreamError::CredentialsEnded) => Err(Status::unauthenticated("the session behind this stream has ended")),
+        Err(StreamError::LifetimeReached { last_seq }) => Err(Status::unavailable(format!(
+            "the stream reached its maximum lifetime; resubscribe with after_sequence = {last_seq}"
+        ))),
     }
 }

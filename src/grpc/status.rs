@@ -34,6 +34,7 @@ impl From<AppError> for Status {
             AppError::PermissionDenied(m) => Status::permission_denied(m),
             AppError::Unauthenticated(m) => Status::unauthenticated(m),
             AppError::Aborted(m) => Status::aborted(m),
+            AppError::ResourceExhausted(m) => Status::resource_exhausted(m),
             AppError::Unavailable(m) => {
                 tracing::warn!(error = %m, "database unavailable");
                 Status::unavailable("the service cannot reach its database; retry shortly")

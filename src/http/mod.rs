@@ -18,7 +18,13 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/unsubscribe/{token}", get(confirm_page).post(unsubscribe))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics))
         .with_state(state)
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], crate::metrics::render(&state).await)
+        .into_response()
 }
 
 const PAGE_TEXT: &str = "Unsubscribe from all automatic e-mails from this business?";

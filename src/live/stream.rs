@@ -25,26 +25,57 @@ pub enum StreamEvent {
 #[derive(Debug)]
 pub enum StreamError {
     App(AppError),
-    TooSlow { last_seq: i64 },
+    TooSlow {
+        last_seq: i64,
+    },
+    /// The session or key behind the stream ended (logout, expiry, revocation).
+    CredentialsEnded,
+    /// The stream reached its maximum lifetime; resubscribe from the cursor.
+    LifetimeReached {
+        last_seq: i64,
+    },
 }
 
-pub fn inbox_stream(state: AppState, recipient: Id, after: i64) -> ReceiverStream<Result<StreamEvent, StreamError>> {
+/// Whose credentials keep a stream open; re-checked at every heartbeat.
+#[derive(Debug, Clone)]
+pub enum StreamOwner {
+    HubSession(Id),
+    ApiKey(Id),
+}
+
+impl StreamOwner {
+    async fn still_valid(&self, state: &AppState) -> Result<bool, AppError> {
+        match self {
+            StreamOwner::HubSession(id) => store::sessions::is_valid(&state.db, id, state.clock.now()).await,
+            StreamOwner::ApiKey(id) => store::api_keys::is_active(&state.db, id).await,
+        }
+    }
+}
+
+pub fn inbox_stream(
+    state: AppState,
+    owner: StreamOwner,
+    recipient: Id,
+    after: i64,
+) -> ReceiverStream<Result<StreamEvent, StreamError>> {
     let (tx, rx) = mpsc::channel(BUFFER);
     // Listen before the first read (and before the caller sees the stream),
     // so nothing committed in between is missed.
     let live = state.live.subscribe();
-    tokio::spawn(run(state, recipient, after, live, tx));
+    tokio::spawn(run(state, owner, recipient, after, live, tx));
     ReceiverStream::new(rx)
 }
 
 async fn run(
     state: AppState,
+    owner: StreamOwner,
     recipient: Id,
     mut last: i64,
     mut live: tokio::sync::broadcast::Receiver<String>,
     tx: mpsc::Sender<Result<StreamEvent, StreamError>>,
 ) {
     let mut heartbeat = tokio::time::interval(Duration::from_millis(state.settings.stream_heartbeat_ms));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(state.settings.stream_max_lifetime_secs);
     heartbeat.tick().await;
     'read: loop {
         loop {
@@ -80,7 +111,20 @@ async fn run(
                     Err(RecvError::Lagged(_)) => continue 'read,
                     Err(RecvError::Closed) => return,
                 },
+                _ = tokio::time::sleep_until(deadline) => {
+                    let _ = tx.try_send(Err(StreamError::LifetimeReached { last_seq: last }));
+                    return;
+                }
                 _ = heartbeat.tick() => {
+                    match owner.still_valid(&state).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            let _ = tx.try_send(Err(StreamError::CredentialsEnded));
+                            return;
+                        }
+                        // The database is away: keep the stream; the next beat checks again.
+                        Err(_) => {}
+                    }
                     if tx.capacity() <= 1 {
                         let _ = tx.try_send(Err(StreamError::TooSlow { last_seq: last }));
                         return;

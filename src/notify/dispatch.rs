@@ -81,10 +81,7 @@ pub async fn dispatch(state: &AppState, tx: &Tx, workspace: &Workspace, event: C
     let contacts = store::contacts::all_of_customer(tx, &customer.id).await?;
     let locale = customer.locale.unwrap_or(workspace.default_locale);
     let tone = customer.tone.unwrap_or(workspace.default_tone);
-    let source = match store::templates::get(tx, &workspace.id, event.kind, locale, tone).await? {
-        Some(t) => t.source,
-        None => TemplateSource::default_for(event.kind, locale, tone),
-    };
+    let source = template_source(tx, &workspace.id, event.kind, locale, tone).await?;
     let hub = workspace.hub_base_url.trim_end_matches('/');
     let now = state.clock.now();
     for contact in &contacts {
@@ -113,9 +110,11 @@ pub async fn dispatch(state: &AppState, tx: &Tx, workspace: &Workspace, event: C
         let reason = ineligible(&customer, contact, event.kind);
         if setting.email {
             let email = NewNotification { channel: "email".into(), recipient: contact.email.clone(), ..base.clone() };
+            let erased = store::privacy::is_suppressed(tx, &workspace.id, &contact.email).await?;
             let skip = reason
                 .or((!contact.subscribed).then_some("unsubscribed"))
-                .or(contact.email.is_empty().then_some("no_email"));
+                .or(contact.email.is_empty().then_some("no_email"))
+                .or(erased.then_some("address_erased"));
             match skip {
                 Some(why) => {
                     store::outbox::record_final(tx, email, SUPPRESSED, Some(why), state.message_domain(), now).await?;
@@ -190,9 +189,23 @@ async fn hub_message(
     Ok(())
 }
 
+/// The workspace's own template of a kind, language and tone, else the shipped default.
+pub(crate) async fn template_source(
+    tx: &Tx,
+    workspace_id: &Id,
+    kind: NotificationKind,
+    locale: crate::domain::Locale,
+    tone: crate::domain::Tone,
+) -> AppResult<TemplateSource> {
+    Ok(match store::templates::get(tx, workspace_id, kind, locale, tone).await? {
+        Some(t) => t.source,
+        None => TemplateSource::default_for(kind, locale, tone),
+    })
+}
+
 /// Renders the workspace's template; should it fail (it was validated when
 /// saved, so it should not), the shipped default is used and the error logged.
-fn render(
+pub(crate) fn render(
     state: &AppState,
     kind: NotificationKind,
     source: &TemplateSource,

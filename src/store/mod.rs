@@ -6,6 +6,8 @@
 //! supervisors). A row outside the scope is reported as not found.
 pub mod api_keys;
 pub mod areas;
+pub mod book_again;
+pub mod bookings;
 pub mod contacts;
 pub mod credentials;
 pub mod customers;
@@ -13,9 +15,11 @@ pub mod idempotency;
 pub mod inbox;
 pub mod notification_settings;
 pub mod outbox;
+pub mod privacy;
 pub mod punch_cards;
 pub mod reminders;
 pub mod sessions;
+pub mod sms;
 pub mod staff;
 pub mod subscriptions;
 pub mod templates;

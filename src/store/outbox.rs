@@ -12,6 +12,7 @@ pub const QUEUED: &str = "queued";
 pub const SENT: &str = "sent";
 pub const FAILED: &str = "failed";
 pub const SUPPRESSED: &str = "suppressed";
+pub const CANCELLED: &str = "cancelled";
 
 /// A message to deliver, fully rendered at enqueue time so that what is sent
 /// is exactly what the change that caused it said.
@@ -307,4 +308,74 @@ pub async fn history(
 /// Whether a queued automatic e-mail may still go to its contact.
 pub async fn still_subscribed(conn: &impl ConnectionTrait, contact_id: &str) -> AppResult<bool> {
     Ok(entity::contact::Entity::find_by_id(contact_id.to_string()).one(conn).await?.is_some_and(|c| c.subscribed))
+}
+
+/// Per channel: queued count and the oldest queued notification's creation time.
+pub async fn queue_stats(conn: &impl ConnectionTrait) -> AppResult<Vec<(String, i64, Option<Timestamp>)>> {
+    use sea_orm::QuerySelect;
+    let rows: Vec<(String, i64, Option<Timestamp>)> = Entity::find()
+        .select_only()
+        .column(Column::Channel)
+        .column_as(Column::Id.count(), "n")
+        .column_as(Column::CreatedAt.min(), "oldest")
+        .filter(Column::State.eq(QUEUED))
+        .group_by(Column::Channel)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(rows)
+}
+
+/// The workspace's failed deliveries, newest first.
+pub async fn failed(
+    conn: &impl ConnectionTrait,
+    workspace_id: &Id,
+    page: crate::domain::page::PageRequest<String>,
+) -> AppResult<crate::domain::page::Page<crate::domain::inbox::Delivery>> {
+    use sea_orm::{QueryOrder, QuerySelect};
+    let mut q = Entity::find().filter(Column::WorkspaceId.eq(workspace_id.as_str())).filter(Column::State.eq(FAILED));
+    if let Some(before) = &page.after {
+        q = q.filter(Column::Id.lt(before.as_str()));
+    }
+    let rows = q.order_by_desc(Column::Id).limit(page.size + 1).all(conn).await?;
+    Ok(crate::domain::page::page_from(rows.into_iter().map(to_delivery).collect(), page.size, |d| d.id.to_string()))
+}
+
+/// Queues failed deliveries again (the given ones, or all) with a fresh set of attempts.
+pub async fn retry_failed(
+    conn: &impl ConnectionTrait,
+    workspace_id: &Id,
+    ids: Option<&[Id]>,
+    now: Timestamp,
+) -> AppResult<u64> {
+    let mut q = Entity::update_many()
+        .col_expr(Column::State, Expr::value(QUEUED))
+        .col_expr(Column::Attempts, Expr::value(0))
+        .col_expr(Column::NextAttemptAt, Expr::value(now))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .filter(Column::WorkspaceId.eq(workspace_id.as_str()))
+        .filter(Column::State.eq(FAILED));
+    if let Some(ids) = ids {
+        q = q.filter(Column::Id.is_in(ids.iter().map(Id::to_string)));
+    }
+    Ok(q.exec(conn).await?.rows_affected)
+}
+
+/// Cancels queued deliveries that no worker holds right now.
+pub async fn cancel_queued(
+    conn: &impl ConnectionTrait,
+    workspace_id: &Id,
+    ids: &[Id],
+    now: Timestamp,
+) -> AppResult<u64> {
+    Ok(Entity::update_many()
+        .col_expr(Column::State, Expr::value(CANCELLED))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .filter(Column::WorkspaceId.eq(workspace_id.as_str()))
+        .filter(Column::State.eq(QUEUED))
+        .filter(sea_orm::Condition::any().add(Column::LeaseUntil.is_null()).add(Column::LeaseUntil.lt(now)))
+        .filter(Column::Id.is_in(ids.iter().map(Id::to_string)))
+        .exec(conn)
+        .await?
+        .rows_affected)
 }

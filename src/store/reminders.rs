@@ -328,3 +328,13 @@ pub async fn receivers(
         .map(|u| Receiver { id: Id::from_stored(u.id), name: u.name, email: u.email, phone: u.phone })
         .collect())
 }
+
+/// The oldest occurrence that is due and not yet fired: the scheduler's lag.
+pub async fn oldest_due(conn: &impl ConnectionTrait, now: Timestamp) -> AppResult<Option<Timestamp>> {
+    Ok(reminder::Entity::find()
+        .filter(reminder::Column::NextFireAt.lte(now))
+        .order_by_asc(reminder::Column::NextFireAt)
+        .one(conn)
+        .await?
+        .and_then(|r| r.next_fire_at))
+}

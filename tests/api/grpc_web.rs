@@ -128,7 +128,7 @@ fn assert_get_workspace_ok(res: &Response) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grpc_web_with_cors_for_the_configured_origins() {
-    let app = spawn_app_with(Backend::Sqlite, |s| {
+    let app = spawn_app_with(Backend::Sqlite, None, |s| {
         s.cors_allowed_origins = vec!["https://app.example.dk".into(), "http://localhost:5173".into()];
     })
     .await;

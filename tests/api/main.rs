@@ -4,14 +4,19 @@
 mod support;
 
 mod access;
+mod bookings;
 mod customers;
+mod fuzz;
 mod grpc_web;
 mod import;
+mod limits;
 mod live;
 mod notifications;
+mod operations;
 mod ops;
 mod punch_cards;
 mod reminders;
+mod replicas;
 mod timesheets;
 mod welcome_and_hub;
 mod workspace;

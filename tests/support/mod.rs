@@ -3,6 +3,7 @@
 //! with a real SMTP server receiving its mail, and hands out real gRPC clients.
 #![allow(dead_code)]
 
+pub mod private_pg;
 pub mod smtp_sink;
 
 use customerhub::{
@@ -77,23 +78,27 @@ pub struct TestApp {
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
-    spawn_app_with(backend, |_| {}).await
+    spawn_app_with(backend, None, |_| {}).await
 }
 
-/// `spawn_app` with settings changed by `adjust` first.
-pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+/// Like `spawn_app`, with a PostgreSQL server of its own (`pg_url`, the
+/// server's `postgres` database) and settings changed by `tune`.
+pub async fn spawn_app_with(backend: Backend, pg_url: Option<String>, tune: impl FnOnce(&mut Settings)) -> TestApp {
     customerhub::telemetry::init("text", "warn");
     let dir = tempfile::tempdir().expect("temp dir");
     let smtp = SmtpSink::start().await;
-    let (database_url, pg_database) = match backend {
-        Backend::Sqlite => (format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display()), None),
-        Backend::Postgres => {
-            let name = format!("customerhub_test_{}", uuid::Uuid::new_v4().simple());
-            create_pg_database(&name).await;
-            (format!("{}/{name}", pg_base_url()), Some(name))
-        }
+    let (database_url, pg_database) = match (backend, pg_url) {
+        (_, Some(url)) => (url, None),
+        (backend, None) => match backend {
+            Backend::Sqlite => (format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display()), None),
+            Backend::Postgres => {
+                let name = format!("customerhub_test_{}", uuid::Uuid::new_v4().simple());
+                create_pg_database(&name).await;
+                (format!("{}/{name}", pg_base_url()), Some(name))
+            }
+        },
     };
-    let mut settings = Settings {
+    let settings = Settings {
         listen: "127.0.0.1:0".parse().unwrap(),
         http_listen: "127.0.0.1:0".parse().unwrap(),
         public_http_url: "https://customerhub.example.dk".into(),
@@ -110,7 +115,8 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
         db_max_connections: 5,
         ..Settings::default()
     };
-    adjust(&mut settings);
+    let mut settings = settings;
+    tune(&mut settings);
     let clock = ManualClock::new(chrono::Utc::now());
     let app = Application::build_with_clock(settings, Arc::new(clock.clone())).await.expect("build app");
     let addr = app.addr();
@@ -214,6 +220,29 @@ impl TestApp {
 
     pub fn admin_reminders(&self) -> ReminderServiceClient<Authed> {
         self.reminders(&self.admin_key)
+    }
+
+    /// ReminderService: staff reminders, bookings and book-again SMS.
+    pub fn bookings(&self, token: &str) -> ReminderServiceClient<Authed> {
+        ReminderServiceClient::with_interceptor(self.channel.clone(), Self::bearer(token))
+    }
+
+    pub fn admin_bookings(&self) -> ReminderServiceClient<Authed> {
+        self.bookings(&self.admin_key)
+    }
+
+    /// The SMS the folder provider wrote, as JSON documents (`id`, `from`, `to`, `text`).
+    pub fn sms_files(&self) -> Vec<serde_json::Value> {
+        let Ok(dir) = std::fs::read_dir(self.state.settings.sms_dir()) else { return vec![] };
+        let mut docs: Vec<serde_json::Value> = dir
+            .filter_map(|e| e.ok())
+            .filter(|e| {
+                e.file_name().to_string_lossy().ends_with(".json") && !e.file_name().to_string_lossy().starts_with('.')
+            })
+            .map(|e| serde_json::from_slice(&std::fs::read(e.path()).expect("read SMS file")).expect("SMS JSON"))
+            .collect();
+        docs.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+        docs
     }
 
     pub fn admin_notifications(&self) -> NotificationServiceClient<Authed> {
