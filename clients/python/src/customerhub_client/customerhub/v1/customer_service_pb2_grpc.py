@@ -95,6 +95,16 @@ class CustomerServiceStub:
                 request_serializer=customerhub_dot_v1_dot_customer__service__pb2.SendWelcomeMailRequest.SerializeToString,
                 response_deserializer=customerhub_dot_v1_dot_customer__service__pb2.SendWelcomeMailResponse.FromString,
                 _registered_method=True)
+        self.ExportPersonalData = channel.unary_unary(
+                '/customerhub.v1.CustomerService/ExportPersonalData',
+                request_serializer=customerhub_dot_v1_dot_customer__service__pb2.ExportPersonalDataRequest.SerializeToString,
+                response_deserializer=customerhub_dot_v1_dot_customer__service__pb2.ExportPersonalDataResponse.FromString,
+                _registered_method=True)
+        self.ErasePersonalData = channel.unary_unary(
+                '/customerhub.v1.CustomerService/ErasePersonalData',
+                request_serializer=customerhub_dot_v1_dot_customer__service__pb2.ErasePersonalDataRequest.SerializeToString,
+                response_deserializer=customerhub_dot_v1_dot_customer__service__pb2.ErasePersonalDataResponse.FromString,
+                _registered_method=True)
         self.ImportCustomers = channel.stream_unary(
                 '/customerhub.v1.CustomerService/ImportCustomers',
                 request_serializer=customerhub_dot_v1_dot_customer__service__pb2.ImportCustomersRequest.SerializeToString,
@@ -191,6 +201,23 @@ class CustomerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportPersonalData(self, request, context):
+        """Exports everything stored about a contact (or, for a private customer's
+        contact, the customer) as one JSON document (admins only; GDPR access).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ErasePersonalData(self, request, context):
+        """Erases a contact (or a private customer) for good: personal data removed
+        or anonymised everywhere, sessions ended, the e-mail address kept only as
+        a hash so it is never mailed again (admins only; GDPR erasure; audited).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ImportCustomers(self, request_iterator, context):
         """Imports many customers with their contacts, idempotent by external
         reference: a row whose reference exists updates that customer.
@@ -261,6 +288,16 @@ def add_CustomerServiceServicer_to_server(servicer, server):
                     servicer.SendWelcomeMail,
                     request_deserializer=customerhub_dot_v1_dot_customer__service__pb2.SendWelcomeMailRequest.FromString,
                     response_serializer=customerhub_dot_v1_dot_customer__service__pb2.SendWelcomeMailResponse.SerializeToString,
+            ),
+            'ExportPersonalData': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportPersonalData,
+                    request_deserializer=customerhub_dot_v1_dot_customer__service__pb2.ExportPersonalDataRequest.FromString,
+                    response_serializer=customerhub_dot_v1_dot_customer__service__pb2.ExportPersonalDataResponse.SerializeToString,
+            ),
+            'ErasePersonalData': grpc.unary_unary_rpc_method_handler(
+                    servicer.ErasePersonalData,
+                    request_deserializer=customerhub_dot_v1_dot_customer__service__pb2.ErasePersonalDataRequest.FromString,
+                    response_serializer=customerhub_dot_v1_dot_customer__service__pb2.ErasePersonalDataResponse.SerializeToString,
             ),
             'ImportCustomers': grpc.stream_unary_rpc_method_handler(
                     servicer.ImportCustomers,
@@ -593,6 +630,60 @@ class CustomerService:
             '/customerhub.v1.CustomerService/SendWelcomeMail',
             customerhub_dot_v1_dot_customer__service__pb2.SendWelcomeMailRequest.SerializeToString,
             customerhub_dot_v1_dot_customer__service__pb2.SendWelcomeMailResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportPersonalData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/customerhub.v1.CustomerService/ExportPersonalData',
+            customerhub_dot_v1_dot_customer__service__pb2.ExportPersonalDataRequest.SerializeToString,
+            customerhub_dot_v1_dot_customer__service__pb2.ExportPersonalDataResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ErasePersonalData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/customerhub.v1.CustomerService/ErasePersonalData',
+            customerhub_dot_v1_dot_customer__service__pb2.ErasePersonalDataRequest.SerializeToString,
+            customerhub_dot_v1_dot_customer__service__pb2.ErasePersonalDataResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -59,6 +59,15 @@ class CustomerServiceStub:
     """Sends (or resends) the welcome mail with a fresh activation link; an
     earlier link stops working.
     """
+    ExportPersonalData: _grpc.UnaryUnaryMultiCallable[_customer_service_pb2.ExportPersonalDataRequest, _customer_service_pb2.ExportPersonalDataResponse]
+    """Exports everything stored about a contact (or, for a private customer's
+    contact, the customer) as one JSON document (admins only; GDPR access).
+    """
+    ErasePersonalData: _grpc.UnaryUnaryMultiCallable[_customer_service_pb2.ErasePersonalDataRequest, _customer_service_pb2.ErasePersonalDataResponse]
+    """Erases a contact (or a private customer) for good: personal data removed
+    or anonymised everywhere, sessions ended, the e-mail address kept only as
+    a hash so it is never mailed again (admins only; GDPR erasure; audited).
+    """
     ImportCustomers: _grpc.StreamUnaryMultiCallable[_customer_service_pb2.ImportCustomersRequest, _customer_service_pb2.ImportCustomersResponse]
     """Imports many customers with their contacts, idempotent by external
     reference: a row whose reference exists updates that customer.
@@ -94,6 +103,15 @@ class CustomerServiceAsyncStub(CustomerServiceStub):
     SendWelcomeMail: _aio.UnaryUnaryMultiCallable[_customer_service_pb2.SendWelcomeMailRequest, _customer_service_pb2.SendWelcomeMailResponse]  # type: ignore[assignment]
     """Sends (or resends) the welcome mail with a fresh activation link; an
     earlier link stops working.
+    """
+    ExportPersonalData: _aio.UnaryUnaryMultiCallable[_customer_service_pb2.ExportPersonalDataRequest, _customer_service_pb2.ExportPersonalDataResponse]  # type: ignore[assignment]
+    """Exports everything stored about a contact (or, for a private customer's
+    contact, the customer) as one JSON document (admins only; GDPR access).
+    """
+    ErasePersonalData: _aio.UnaryUnaryMultiCallable[_customer_service_pb2.ErasePersonalDataRequest, _customer_service_pb2.ErasePersonalDataResponse]  # type: ignore[assignment]
+    """Erases a contact (or a private customer) for good: personal data removed
+    or anonymised everywhere, sessions ended, the e-mail address kept only as
+    a hash so it is never mailed again (admins only; GDPR erasure; audited).
     """
     ImportCustomers: _aio.StreamUnaryMultiCallable[_customer_service_pb2.ImportCustomersRequest, _customer_service_pb2.ImportCustomersResponse]  # type: ignore[assignment]
     """Imports many customers with their contacts, idempotent by external
@@ -199,6 +217,27 @@ class CustomerServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_customer_service_pb2.SendWelcomeMailResponse, _abc.Awaitable[_customer_service_pb2.SendWelcomeMailResponse]]:
         """Sends (or resends) the welcome mail with a fresh activation link; an
         earlier link stops working.
+        """
+
+    @_abc_1.abstractmethod
+    def ExportPersonalData(
+        self,
+        request: _customer_service_pb2.ExportPersonalDataRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_customer_service_pb2.ExportPersonalDataResponse, _abc.Awaitable[_customer_service_pb2.ExportPersonalDataResponse]]:
+        """Exports everything stored about a contact (or, for a private customer's
+        contact, the customer) as one JSON document (admins only; GDPR access).
+        """
+
+    @_abc_1.abstractmethod
+    def ErasePersonalData(
+        self,
+        request: _customer_service_pb2.ErasePersonalDataRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_customer_service_pb2.ErasePersonalDataResponse, _abc.Awaitable[_customer_service_pb2.ErasePersonalDataResponse]]:
+        """Erases a contact (or a private customer) for good: personal data removed
+        or anonymised everywhere, sessions ended, the e-mail address kept only as
+        a hash so it is never mailed again (admins only; GDPR erasure; audited).
         """
 
     @_abc_1.abstractmethod

@@ -159,6 +159,8 @@ class _DeliveryStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Deliver
     """Given up after the last attempt."""
     DELIVERY_STATE_SUPPRESSED: _DeliveryState.ValueType  # 5
     """Not sent on purpose; see `suppress_reason`."""
+    DELIVERY_STATE_CANCELLED: _DeliveryState.ValueType  # 6
+    """Cancelled by staff before it was sent."""
 
 class DeliveryState(_DeliveryState, metaclass=_DeliveryStateEnumTypeWrapper):
     """State of one delivery."""
@@ -175,6 +177,8 @@ DELIVERY_STATE_FAILED: DeliveryState.ValueType  # 4
 """Given up after the last attempt."""
 DELIVERY_STATE_SUPPRESSED: DeliveryState.ValueType  # 5
 """Not sent on purpose; see `suppress_reason`."""
+DELIVERY_STATE_CANCELLED: DeliveryState.ValueType  # 6
+"""Cancelled by staff before it was sent."""
 Global___DeliveryState: _TypeAlias = DeliveryState  # noqa: Y015
 
 class _SubscriptionSource:
@@ -786,6 +790,156 @@ class ListDeliveriesResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListDeliveriesResponse: _TypeAlias = ListDeliveriesResponse  # noqa: Y015
+
+@_typing.final
+class ListFailedDeliveriesRequest(_message.Message):
+    """Request of ListFailedDeliveries."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    """At most this many (default 50, at most 500)."""
+    page_token: _builtins.str
+    """From a previous response's `next_page_token`."""
+    def __init__(
+        self,
+        *,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListFailedDeliveriesRequest: _TypeAlias = ListFailedDeliveriesRequest  # noqa: Y015
+
+@_typing.final
+class ListFailedDeliveriesResponse(_message.Message):
+    """Response of ListFailedDeliveries."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DELIVERIES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Empty on the last page."""
+    @_builtins.property
+    def deliveries(self) -> _containers.RepeatedCompositeFieldContainer[Global___Delivery]:
+        """Newest first."""
+
+    def __init__(
+        self,
+        *,
+        deliveries: _abc.Iterable[Global___Delivery] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deliveries", b"deliveries", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListFailedDeliveriesResponse: _TypeAlias = ListFailedDeliveriesResponse  # noqa: Y015
+
+@_typing.final
+class RetryDeliveriesRequest(_message.Message):
+    """Request of RetryDeliveries."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DELIVERY_IDS_FIELD_NUMBER: _builtins.int
+    ALL_FAILED_FIELD_NUMBER: _builtins.int
+    all_failed: _builtins.bool
+    """Every failed delivery of the workspace."""
+    @_builtins.property
+    def delivery_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """These failed deliveries; ignored when `all_failed` is set."""
+
+    def __init__(
+        self,
+        *,
+        delivery_ids: _abc.Iterable[_builtins.str] | None = ...,
+        all_failed: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["all_failed", b"all_failed", "delivery_ids", b"delivery_ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RetryDeliveriesRequest: _TypeAlias = RetryDeliveriesRequest  # noqa: Y015
+
+@_typing.final
+class RetryDeliveriesResponse(_message.Message):
+    """Response of RetryDeliveries."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RETRIED_COUNT_FIELD_NUMBER: _builtins.int
+    retried_count: _builtins.int
+    """How many were queued again."""
+    def __init__(
+        self,
+        *,
+        retried_count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["retried_count", b"retried_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RetryDeliveriesResponse: _TypeAlias = RetryDeliveriesResponse  # noqa: Y015
+
+@_typing.final
+class CancelDeliveriesRequest(_message.Message):
+    """Request of CancelDeliveries."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DELIVERY_IDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def delivery_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Queued deliveries to cancel."""
+
+    def __init__(
+        self,
+        *,
+        delivery_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["delivery_ids", b"delivery_ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelDeliveriesRequest: _TypeAlias = CancelDeliveriesRequest  # noqa: Y015
+
+@_typing.final
+class CancelDeliveriesResponse(_message.Message):
+    """Response of CancelDeliveries."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CANCELLED_COUNT_FIELD_NUMBER: _builtins.int
+    cancelled_count: _builtins.int
+    """How many were cancelled (others were not queued any more)."""
+    def __init__(
+        self,
+        *,
+        cancelled_count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancelled_count", b"cancelled_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelDeliveriesResponse: _TypeAlias = CancelDeliveriesResponse  # noqa: Y015
 
 @_typing.final
 class SubscriptionEvent(_message.Message):

@@ -71,6 +71,21 @@ class NotificationServiceStub:
                 request_serializer=customerhub_dot_v1_dot_notification__service__pb2.ListDeliveriesRequest.SerializeToString,
                 response_deserializer=customerhub_dot_v1_dot_notification__service__pb2.ListDeliveriesResponse.FromString,
                 _registered_method=True)
+        self.ListFailedDeliveries = channel.unary_unary(
+                '/customerhub.v1.NotificationService/ListFailedDeliveries',
+                request_serializer=customerhub_dot_v1_dot_notification__service__pb2.ListFailedDeliveriesRequest.SerializeToString,
+                response_deserializer=customerhub_dot_v1_dot_notification__service__pb2.ListFailedDeliveriesResponse.FromString,
+                _registered_method=True)
+        self.RetryDeliveries = channel.unary_unary(
+                '/customerhub.v1.NotificationService/RetryDeliveries',
+                request_serializer=customerhub_dot_v1_dot_notification__service__pb2.RetryDeliveriesRequest.SerializeToString,
+                response_deserializer=customerhub_dot_v1_dot_notification__service__pb2.RetryDeliveriesResponse.FromString,
+                _registered_method=True)
+        self.CancelDeliveries = channel.unary_unary(
+                '/customerhub.v1.NotificationService/CancelDeliveries',
+                request_serializer=customerhub_dot_v1_dot_notification__service__pb2.CancelDeliveriesRequest.SerializeToString,
+                response_deserializer=customerhub_dot_v1_dot_notification__service__pb2.CancelDeliveriesResponse.FromString,
+                _registered_method=True)
         self.SetContactSubscription = channel.unary_unary(
                 '/customerhub.v1.NotificationService/SetContactSubscription',
                 request_serializer=customerhub_dot_v1_dot_notification__service__pb2.SetContactSubscriptionRequest.SerializeToString,
@@ -152,6 +167,27 @@ class NotificationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListFailedDeliveries(self, request, context):
+        """Lists the workspace's failed deliveries with their last error, newest first (admins only).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RetryDeliveries(self, request, context):
+        """Queues failed deliveries again, with a fresh set of attempts (admins only).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelDeliveries(self, request, context):
+        """Cancels queued deliveries so they are never sent (admins only).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def SetContactSubscription(self, request, context):
         """Subscribes or unsubscribes a contact from automatic e-mail on its behalf.
         """
@@ -224,6 +260,21 @@ def add_NotificationServiceServicer_to_server(servicer, server):
                     servicer.ListDeliveries,
                     request_deserializer=customerhub_dot_v1_dot_notification__service__pb2.ListDeliveriesRequest.FromString,
                     response_serializer=customerhub_dot_v1_dot_notification__service__pb2.ListDeliveriesResponse.SerializeToString,
+            ),
+            'ListFailedDeliveries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListFailedDeliveries,
+                    request_deserializer=customerhub_dot_v1_dot_notification__service__pb2.ListFailedDeliveriesRequest.FromString,
+                    response_serializer=customerhub_dot_v1_dot_notification__service__pb2.ListFailedDeliveriesResponse.SerializeToString,
+            ),
+            'RetryDeliveries': grpc.unary_unary_rpc_method_handler(
+                    servicer.RetryDeliveries,
+                    request_deserializer=customerhub_dot_v1_dot_notification__service__pb2.RetryDeliveriesRequest.FromString,
+                    response_serializer=customerhub_dot_v1_dot_notification__service__pb2.RetryDeliveriesResponse.SerializeToString,
+            ),
+            'CancelDeliveries': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelDeliveries,
+                    request_deserializer=customerhub_dot_v1_dot_notification__service__pb2.CancelDeliveriesRequest.FromString,
+                    response_serializer=customerhub_dot_v1_dot_notification__service__pb2.CancelDeliveriesResponse.SerializeToString,
             ),
             'SetContactSubscription': grpc.unary_unary_rpc_method_handler(
                     servicer.SetContactSubscription,
@@ -442,6 +493,87 @@ class NotificationService:
             '/customerhub.v1.NotificationService/ListDeliveries',
             customerhub_dot_v1_dot_notification__service__pb2.ListDeliveriesRequest.SerializeToString,
             customerhub_dot_v1_dot_notification__service__pb2.ListDeliveriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListFailedDeliveries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/customerhub.v1.NotificationService/ListFailedDeliveries',
+            customerhub_dot_v1_dot_notification__service__pb2.ListFailedDeliveriesRequest.SerializeToString,
+            customerhub_dot_v1_dot_notification__service__pb2.ListFailedDeliveriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RetryDeliveries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/customerhub.v1.NotificationService/RetryDeliveries',
+            customerhub_dot_v1_dot_notification__service__pb2.RetryDeliveriesRequest.SerializeToString,
+            customerhub_dot_v1_dot_notification__service__pb2.RetryDeliveriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelDeliveries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/customerhub.v1.NotificationService/CancelDeliveries',
+            customerhub_dot_v1_dot_notification__service__pb2.CancelDeliveriesRequest.SerializeToString,
+            customerhub_dot_v1_dot_notification__service__pb2.CancelDeliveriesResponse.FromString,
             options,
             channel_credentials,
             insecure,

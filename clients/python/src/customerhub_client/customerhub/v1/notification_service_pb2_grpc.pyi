@@ -49,6 +49,12 @@ class NotificationServiceStub:
     """Renders a template (the given text, or the one in use) with sample data."""
     ListDeliveries: _grpc.UnaryUnaryMultiCallable[_notification_service_pb2.ListDeliveriesRequest, _notification_service_pb2.ListDeliveriesResponse]
     """Lists what was sent (or suppressed) to a customer's contacts, newest first."""
+    ListFailedDeliveries: _grpc.UnaryUnaryMultiCallable[_notification_service_pb2.ListFailedDeliveriesRequest, _notification_service_pb2.ListFailedDeliveriesResponse]
+    """Lists the workspace's failed deliveries with their last error, newest first (admins only)."""
+    RetryDeliveries: _grpc.UnaryUnaryMultiCallable[_notification_service_pb2.RetryDeliveriesRequest, _notification_service_pb2.RetryDeliveriesResponse]
+    """Queues failed deliveries again, with a fresh set of attempts (admins only)."""
+    CancelDeliveries: _grpc.UnaryUnaryMultiCallable[_notification_service_pb2.CancelDeliveriesRequest, _notification_service_pb2.CancelDeliveriesResponse]
+    """Cancels queued deliveries so they are never sent (admins only)."""
     SetContactSubscription: _grpc.UnaryUnaryMultiCallable[_notification_service_pb2.SetContactSubscriptionRequest, _notification_service_pb2.SetContactSubscriptionResponse]
     """Subscribes or unsubscribes a contact from automatic e-mail on its behalf."""
     ListSubscriptionEvents: _grpc.UnaryUnaryMultiCallable[_notification_service_pb2.ListSubscriptionEventsRequest, _notification_service_pb2.ListSubscriptionEventsResponse]
@@ -81,6 +87,12 @@ class NotificationServiceAsyncStub(NotificationServiceStub):
     """Renders a template (the given text, or the one in use) with sample data."""
     ListDeliveries: _aio.UnaryUnaryMultiCallable[_notification_service_pb2.ListDeliveriesRequest, _notification_service_pb2.ListDeliveriesResponse]  # type: ignore[assignment]
     """Lists what was sent (or suppressed) to a customer's contacts, newest first."""
+    ListFailedDeliveries: _aio.UnaryUnaryMultiCallable[_notification_service_pb2.ListFailedDeliveriesRequest, _notification_service_pb2.ListFailedDeliveriesResponse]  # type: ignore[assignment]
+    """Lists the workspace's failed deliveries with their last error, newest first (admins only)."""
+    RetryDeliveries: _aio.UnaryUnaryMultiCallable[_notification_service_pb2.RetryDeliveriesRequest, _notification_service_pb2.RetryDeliveriesResponse]  # type: ignore[assignment]
+    """Queues failed deliveries again, with a fresh set of attempts (admins only)."""
+    CancelDeliveries: _aio.UnaryUnaryMultiCallable[_notification_service_pb2.CancelDeliveriesRequest, _notification_service_pb2.CancelDeliveriesResponse]  # type: ignore[assignment]
+    """Cancels queued deliveries so they are never sent (admins only)."""
     SetContactSubscription: _aio.UnaryUnaryMultiCallable[_notification_service_pb2.SetContactSubscriptionRequest, _notification_service_pb2.SetContactSubscriptionResponse]  # type: ignore[assignment]
     """Subscribes or unsubscribes a contact from automatic e-mail on its behalf."""
     ListSubscriptionEvents: _aio.UnaryUnaryMultiCallable[_notification_service_pb2.ListSubscriptionEventsRequest, _notification_service_pb2.ListSubscriptionEventsResponse]  # type: ignore[assignment]
@@ -152,6 +164,30 @@ class NotificationServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_notification_service_pb2.ListDeliveriesResponse, _abc.Awaitable[_notification_service_pb2.ListDeliveriesResponse]]:
         """Lists what was sent (or suppressed) to a customer's contacts, newest first."""
+
+    @_abc_1.abstractmethod
+    def ListFailedDeliveries(
+        self,
+        request: _notification_service_pb2.ListFailedDeliveriesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notification_service_pb2.ListFailedDeliveriesResponse, _abc.Awaitable[_notification_service_pb2.ListFailedDeliveriesResponse]]:
+        """Lists the workspace's failed deliveries with their last error, newest first (admins only)."""
+
+    @_abc_1.abstractmethod
+    def RetryDeliveries(
+        self,
+        request: _notification_service_pb2.RetryDeliveriesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notification_service_pb2.RetryDeliveriesResponse, _abc.Awaitable[_notification_service_pb2.RetryDeliveriesResponse]]:
+        """Queues failed deliveries again, with a fresh set of attempts (admins only)."""
+
+    @_abc_1.abstractmethod
+    def CancelDeliveries(
+        self,
+        request: _notification_service_pb2.CancelDeliveriesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notification_service_pb2.CancelDeliveriesResponse, _abc.Awaitable[_notification_service_pb2.CancelDeliveriesResponse]]:
+        """Cancels queued deliveries so they are never sent (admins only)."""
 
     @_abc_1.abstractmethod
     def SetContactSubscription(

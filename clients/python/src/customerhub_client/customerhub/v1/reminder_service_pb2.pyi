@@ -1191,7 +1191,10 @@ class BookAgainReminder(_message.Message):
     state: Global___BookAgainState.ValueType
     """Pending, sent or cancelled."""
     cancel_reason: _builtins.str
-    """Why it was cancelled: "booking_changed", "booking_deleted", "booked_again", "cancelled_by_staff"."""
+    """Why it was cancelled: "booking_changed", "booking_deleted", "booked_again", "cancelled_by_staff".
+    Also "replaced" (a new reminder was set on the same booking) and, found when it was due,
+    "sms_consent_withdrawn", "sms_disabled" or "no_booking_url".
+    """
     phone: _builtins.str
     """The phone it went (or goes) to."""
     message: _builtins.str

@@ -228,6 +228,8 @@ class ReminderServiceServicer:
 
     def SetBookAgainReminder(self, request, context):
         """Sets a book-again reminder on a booking: one SMS after N days, weeks or months from today.
+        Replaces the booking's pending one. FAILED_PRECONDITION names each unmet need (PreconditionFailure
+        types BOOKING_NOT_ELIGIBLE, SMS_CONSENT, SMS_ADDON, BOOKING_URL, BOOKING_PHONE).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

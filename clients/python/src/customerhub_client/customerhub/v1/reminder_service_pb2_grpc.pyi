@@ -63,7 +63,10 @@ class ReminderServiceStub:
     ListBookings: _grpc.UnaryUnaryMultiCallable[_reminder_service_pb2.ListBookingsRequest, _reminder_service_pb2.ListBookingsResponse]
     """Lists a customer's bookings, newest start first."""
     SetBookAgainReminder: _grpc.UnaryUnaryMultiCallable[_reminder_service_pb2.SetBookAgainReminderRequest, _reminder_service_pb2.SetBookAgainReminderResponse]
-    """Sets a book-again reminder on a booking: one SMS after N days, weeks or months from today."""
+    """Sets a book-again reminder on a booking: one SMS after N days, weeks or months from today.
+    Replaces the booking's pending one. FAILED_PRECONDITION names each unmet need (PreconditionFailure
+    types BOOKING_NOT_ELIGIBLE, SMS_CONSENT, SMS_ADDON, BOOKING_URL, BOOKING_PHONE).
+    """
     CancelBookAgainReminder: _grpc.UnaryUnaryMultiCallable[_reminder_service_pb2.CancelBookAgainReminderRequest, _reminder_service_pb2.CancelBookAgainReminderResponse]
     """Cancels a pending book-again reminder."""
     ListBookAgainReminders: _grpc.UnaryUnaryMultiCallable[_reminder_service_pb2.ListBookAgainRemindersRequest, _reminder_service_pb2.ListBookAgainRemindersResponse]
@@ -108,7 +111,10 @@ class ReminderServiceAsyncStub(ReminderServiceStub):
     ListBookings: _aio.UnaryUnaryMultiCallable[_reminder_service_pb2.ListBookingsRequest, _reminder_service_pb2.ListBookingsResponse]  # type: ignore[assignment]
     """Lists a customer's bookings, newest start first."""
     SetBookAgainReminder: _aio.UnaryUnaryMultiCallable[_reminder_service_pb2.SetBookAgainReminderRequest, _reminder_service_pb2.SetBookAgainReminderResponse]  # type: ignore[assignment]
-    """Sets a book-again reminder on a booking: one SMS after N days, weeks or months from today."""
+    """Sets a book-again reminder on a booking: one SMS after N days, weeks or months from today.
+    Replaces the booking's pending one. FAILED_PRECONDITION names each unmet need (PreconditionFailure
+    types BOOKING_NOT_ELIGIBLE, SMS_CONSENT, SMS_ADDON, BOOKING_URL, BOOKING_PHONE).
+    """
     CancelBookAgainReminder: _aio.UnaryUnaryMultiCallable[_reminder_service_pb2.CancelBookAgainReminderRequest, _reminder_service_pb2.CancelBookAgainReminderResponse]  # type: ignore[assignment]
     """Cancels a pending book-again reminder."""
     ListBookAgainReminders: _aio.UnaryUnaryMultiCallable[_reminder_service_pb2.ListBookAgainRemindersRequest, _reminder_service_pb2.ListBookAgainRemindersResponse]  # type: ignore[assignment]
@@ -234,7 +240,10 @@ class ReminderServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _reminder_service_pb2.SetBookAgainReminderRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_reminder_service_pb2.SetBookAgainReminderResponse, _abc.Awaitable[_reminder_service_pb2.SetBookAgainReminderResponse]]:
-        """Sets a book-again reminder on a booking: one SMS after N days, weeks or months from today."""
+        """Sets a book-again reminder on a booking: one SMS after N days, weeks or months from today.
+        Replaces the booking's pending one. FAILED_PRECONDITION names each unmet need (PreconditionFailure
+        types BOOKING_NOT_ELIGIBLE, SMS_CONSENT, SMS_ADDON, BOOKING_URL, BOOKING_PHONE).
+        """
 
     @_abc_1.abstractmethod
     def CancelBookAgainReminder(

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file customerhub/v1/notification_service.proto.
  */
 export const file_customerhub_v1_notification_service: GenFile = /*@__PURE__*/
-  fileDesc("CiljdXN0b21lcmh1Yi92MS9ub3RpZmljYXRpb25fc2VydmljZS5wcm90bxIOY3VzdG9tZXJodWIudjEikQEKE05vdGlmaWNhdGlvblNldHRpbmcSLgoEa2luZBgBIAEoDjIgLmN1c3RvbWVyaHViLnYxLk5vdGlmaWNhdGlvbktpbmQSLgoEbW9kZRgCIAEoDjIgLmN1c3RvbWVyaHViLnYxLk5vdGlmaWNhdGlvbk1vZGUSDQoFZW1haWwYAyABKAgSCwoDaHViGAQgASgIIiAKHkdldE5vdGlmaWNhdGlvblNldHRpbmdzUmVxdWVzdCKKAQoUTm90aWZpY2F0aW9uU2V0dGluZ3MSNQoIc2V0dGluZ3MYASADKAsyIy5jdXN0b21lcmh1Yi52MS5Ob3RpZmljYXRpb25TZXR0aW5nEh0KFXB1bmNoZXNfbG93X3RocmVzaG9sZBgCIAEoBRIcChRleHBpcmluZ19kYXlzX2JlZm9yZRgDIAEoBSJmCh9HZXROb3RpZmljYXRpb25TZXR0aW5nc1Jlc3BvbnNlEkMKFW5vdGlmaWNhdGlvbl9zZXR0aW5ncxgBIAEoCzIkLmN1c3RvbWVyaHViLnYxLk5vdGlmaWNhdGlvblNldHRpbmdzItQBCiFVcGRhdGVOb3RpZmljYXRpb25TZXR0aW5nc1JlcXVlc3QSNQoIc2V0dGluZ3MYASADKAsyIy5jdXN0b21lcmh1Yi52MS5Ob3RpZmljYXRpb25TZXR0aW5nEiIKFXB1bmNoZXNfbG93X3RocmVzaG9sZBgCIAEoBUgAiAEBEiEKFGV4cGlyaW5nX2RheXNfYmVmb3JlGAMgASgFSAGIAQFCGAoWX3B1bmNoZXNfbG93X3RocmVzaG9sZEIXChVfZXhwaXJpbmdfZGF5c19iZWZvcmUiaQoiVXBkYXRlTm90aWZpY2F0aW9uU2V0dGluZ3NSZXNwb25zZRJDChVub3RpZmljYXRpb25fc2V0dGluZ3MYASABKAsyJC5jdXN0b21lcmh1Yi52MS5Ob3RpZmljYXRpb25TZXR0aW5ncyKAAgoIVGVtcGxhdGUSLgoEa2luZBgBIAEoDjIgLmN1c3RvbWVyaHViLnYxLk5vdGlmaWNhdGlvbktpbmQSJgoGbG9jYWxlGAIgASgOMhYuY3VzdG9tZXJodWIudjEuTG9jYWxlEiIKBHRvbmUYAyABKA4yFC5jdXN0b21lcmh1Yi52MS5Ub25lEg8KB3N1YmplY3QYBCABKAkSDAoEYm9keRgFIAEoCRISCgpjdXN0b21pemVkGAYgASgIEhQKDHBsYWNlaG9sZGVycxgHIAMoCRIvCgt1cGRhdGVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAikAEKEkdldFRlbXBsYXRlUmVxdWVzdBIuCgRraW5kGAEgASgOMiAuY3VzdG9tZXJodWIudjEuTm90aWZpY2F0aW9uS2luZBImCgZsb2NhbGUYAiABKA4yFi5jdXN0b21lcmh1Yi52MS5Mb2NhbGUSIgoEdG9uZRgDIAEoDjIULmN1c3RvbWVyaHViLnYxLlRvbmUiQQoTR2V0VGVtcGxhdGVSZXNwb25zZRIqCgh0ZW1wbGF0ZRgBIAEoCzIYLmN1c3RvbWVyaHViLnYxLlRlbXBsYXRlIkMKFVVwZGF0ZVRlbXBsYXRlUmVxdWVzdBIqCgh0ZW1wbGF0ZRgBIAEoCzIYLmN1c3RvbWVyaHViLnYxLlRlbXBsYXRlIkQKFlVwZGF0ZVRlbXBsYXRlUmVzcG9uc2USKgoIdGVtcGxhdGUYASABKAsyGC5jdXN0b21lcmh1Yi52MS5UZW1wbGF0ZSKSAQoUUmVzZXRUZW1wbGF0ZVJlcXVlc3QSLgoEa2luZBgBIAEoDjIgLmN1c3RvbWVyaHViLnYxLk5vdGlmaWNhdGlvbktpbmQSJgoGbG9jYWxlGAIgASgOMhYuY3VzdG9tZXJodWIudjEuTG9jYWxlEiIKBHRvbmUYAyABKA4yFC5jdXN0b21lcmh1Yi52MS5Ub25lIkMKFVJlc2V0VGVtcGxhdGVSZXNwb25zZRIqCgh0ZW1wbGF0ZRgBIAEoCzIYLmN1c3RvbWVyaHViLnYxLlRlbXBsYXRlIkQKFlByZXZpZXdUZW1wbGF0ZVJlcXVlc3QSKgoIdGVtcGxhdGUYASABKAsyGC5jdXN0b21lcmh1Yi52MS5UZW1wbGF0ZSJGChdQcmV2aWV3VGVtcGxhdGVSZXNwb25zZRIPCgdzdWJqZWN0GAEgASgJEgwKBHRleHQYAiABKAkSDAoEaHRtbBgDIAEoCSLBAwoIRGVsaXZlcnkSCgoCaWQYASABKAkSLgoEa2luZBgCIAEoDjIgLmN1c3RvbWVyaHViLnYxLk5vdGlmaWNhdGlvbktpbmQSKAoHY2hhbm5lbBgDIAEoDjIXLmN1c3RvbWVyaHViLnYxLkNoYW5uZWwSEQoJcmVjaXBpZW50GAQgASgJEhIKCmNvbnRhY3RfaWQYBSABKAkSEwoLY3VzdG9tZXJfaWQYBiABKAkSDwoHc3ViamVjdBgHIAEoCRIsCgVzdGF0ZRgIIAEoDjIdLmN1c3RvbWVyaHViLnYxLkRlbGl2ZXJ5U3RhdGUSFwoPc3VwcHJlc3NfcmVhc29uGAkgASgJEhAKCGF0dGVtcHRzGAogASgFEhIKCmxhc3RfZXJyb3IYCyABKAkSLwoLY3JlYXRlX3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KCXNlbmRfdGltZRgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNQoRbmV4dF9hdHRlbXB0X3RpbWUYDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wImcKFUxpc3REZWxpdmVyaWVzUmVxdWVzdBITCgtjdXN0b21lcl9pZBgBIAEoCRISCgpjb250YWN0X2lkGAIgASgJEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJIl8KFkxpc3REZWxpdmVyaWVzUmVzcG9uc2USLAoKZGVsaXZlcmllcxgBIAMoCzIYLmN1c3RvbWVyaHViLnYxLkRlbGl2ZXJ5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSLXAQoRU3Vic2NyaXB0aW9uRXZlbnQSCgoCaWQYASABKAkSEgoKY29udGFjdF9pZBgCIAEoCRISCgpzdWJzY3JpYmVkGAMgASgIEjIKBnNvdXJjZRgEIAEoDjIiLmN1c3RvbWVyaHViLnYxLlN1YnNjcmlwdGlvblNvdXJjZRISCgpzaG93bl90ZXh0GAUgASgJEhUKDXN0YWZmX3VzZXJfaWQYBiABKAkSLwoLY3JlYXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlUKHVNldENvbnRhY3RTdWJzY3JpcHRpb25SZXF1ZXN0EhIKCmNvbnRhY3RfaWQYASABKAkSEgoKc3Vic2NyaWJlZBgCIAEoCBIMCgRub3RlGAMgASgJIlIKHlNldENvbnRhY3RTdWJzY3JpcHRpb25SZXNwb25zZRIwCgVldmVudBgBIAEoCzIhLmN1c3RvbWVyaHViLnYxLlN1YnNjcmlwdGlvbkV2ZW50IloKHUxpc3RTdWJzY3JpcHRpb25FdmVudHNSZXF1ZXN0EhIKCmNvbnRhY3RfaWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkibAoeTGlzdFN1YnNjcmlwdGlvbkV2ZW50c1Jlc3BvbnNlEjEKBmV2ZW50cxgBIAMoCzIhLmN1c3RvbWVyaHViLnYxLlN1YnNjcmlwdGlvbkV2ZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSL8AQoMSW5ib3hNZXNzYWdlEgoKAmlkGAEgASgJEhAKCHNlcXVlbmNlGAIgASgDEi4KBGtpbmQYAyABKA4yIC5jdXN0b21lcmh1Yi52MS5Ob3RpZmljYXRpb25LaW5kEg0KBXRpdGxlGAQgASgJEgwKBGJvZHkYBSABKAkSDAoEbGluaxgGIAEoCRITCgtjdXN0b21lcl9pZBgHIAEoCRIvCgtjcmVhdGVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoJcmVhZF90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJMCglIZWFydGJlYXQSKAoEdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNbGFzdF9zZXF1ZW5jZRgCIAEoAyJWChhMaXN0U3RhZmZNZXNzYWdlc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSEwoLdW5yZWFkX29ubHkYAyABKAgiegoZTGlzdFN0YWZmTWVzc2FnZXNSZXNwb25zZRIuCghtZXNzYWdlcxgBIAMoCzIcLmN1c3RvbWVyaHViLnYxLkluYm94TWVzc2FnZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSFAoMdW5yZWFkX2NvdW50GAMgASgDIkAKHE1hcmtTdGFmZk1lc3NhZ2VzUmVhZFJlcXVlc3QSEwoLbWVzc2FnZV9pZHMYASADKAkSCwoDYWxsGAIgASgIIjUKHU1hcmtTdGFmZk1lc3NhZ2VzUmVhZFJlc3BvbnNlEhQKDHVucmVhZF9jb3VudBgBIAEoAyI3Ch1TdWJzY3JpYmVTdGFmZk1lc3NhZ2VzUmVxdWVzdBIWCg5hZnRlcl9zZXF1ZW5jZRgBIAEoAyKKAQoeU3Vic2NyaWJlU3RhZmZNZXNzYWdlc1Jlc3BvbnNlEi8KB21lc3NhZ2UYASABKAsyHC5jdXN0b21lcmh1Yi52MS5JbmJveE1lc3NhZ2VIABIuCgloZWFydGJlYXQYAiABKAsyGS5jdXN0b21lcmh1Yi52MS5IZWFydGJlYXRIAEIHCgVldmVudCrFAwoQTm90aWZpY2F0aW9uS2luZBIhCh1OT1RJRklDQVRJT05fS0lORF9VTlNQRUNJRklFRBAAEh0KGU5PVElGSUNBVElPTl9LSU5EX1dFTENPTUUQARIiCh5OT1RJRklDQVRJT05fS0lORF9DQVJEX0NSRUFURUQQAhImCiJOT1RJRklDQVRJT05fS0lORF9QVU5DSF9SRUdJU1RFUkVEEAMSJQohTk9USUZJQ0FUSU9OX0tJTkRfVElNRV9SRUdJU1RFUkVEEAQSIQodTk9USUZJQ0FUSU9OX0tJTkRfUFVOQ0hFU19MT1cQBRIiCh5OT1RJRklDQVRJT05fS0lORF9DQVJEX1VTRURfVVAQBhIjCh9OT1RJRklDQVRJT05fS0lORF9DQVJEX0VYUElSSU5HEAcSIgoeTk9USUZJQ0FUSU9OX0tJTkRfQ0FSRF9FWFBJUkVEEAgSJAogTk9USUZJQ0FUSU9OX0tJTkRfQ0FSRF9PVkVSRFJBV04QCRIkCiBOT1RJRklDQVRJT05fS0lORF9TVEFGRl9SRU1JTkRFUhAKEiAKHE5PVElGSUNBVElPTl9LSU5EX0JPT0tfQUdBSU4QCyqQAQoQTm90aWZpY2F0aW9uTW9kZRIhCh1OT1RJRklDQVRJT05fTU9ERV9VTlNQRUNJRklFRBAAEhkKFU5PVElGSUNBVElPTl9NT0RFX09GRhABEhgKFE5PVElGSUNBVElPTl9NT0RFX09OEAISJAogTk9USUZJQ0FUSU9OX01PREVfT05fREVGQVVMVF9PRkYQAypqCgdDaGFubmVsEhcKE0NIQU5ORUxfVU5TUEVDSUZJRUQQABIRCg1DSEFOTkVMX0VNQUlMEAESDwoLQ0hBTk5FTF9IVUIQAhIPCgtDSEFOTkVMX1NNUxADEhEKDUNIQU5ORUxfU1RBRkYQBCq7AQoNRGVsaXZlcnlTdGF0ZRIeChpERUxJVkVSWV9TVEFURV9VTlNQRUNJRklFRBAAEhkKFURFTElWRVJZX1NUQVRFX1FVRVVFRBABEhcKE0RFTElWRVJZX1NUQVRFX1NFTlQQAhIcChhERUxJVkVSWV9TVEFURV9ERUxJVkVSRUQQAxIZChVERUxJVkVSWV9TVEFURV9GQUlMRUQQBBIdChlERUxJVkVSWV9TVEFURV9TVVBQUkVTU0VEEAUqugEKElN1YnNjcmlwdGlvblNvdXJjZRIjCh9TVUJTQ1JJUFRJT05fU09VUkNFX1VOU1BFQ0lGSUVEEAASHAoYU1VCU0NSSVBUSU9OX1NPVVJDRV9MSU5LEAESIQodU1VCU0NSSVBUSU9OX1NPVVJDRV9PTkVfQ0xJQ0sQAhIfChtTVUJTQ1JJUFRJT05fU09VUkNFX1BST0ZJTEUQAxIdChlTVUJTQ1JJUFRJT05fU09VUkNFX1NUQUZGEAQywAoKE05vdGlmaWNhdGlvblNlcnZpY2USegoXR2V0Tm90aWZpY2F0aW9uU2V0dGluZ3MSLi5jdXN0b21lcmh1Yi52MS5HZXROb3RpZmljYXRpb25TZXR0aW5nc1JlcXVlc3QaLy5jdXN0b21lcmh1Yi52MS5HZXROb3RpZmljYXRpb25TZXR0aW5nc1Jlc3BvbnNlEoMBChpVcGRhdGVOb3RpZmljYXRpb25TZXR0aW5ncxIxLmN1c3RvbWVyaHViLnYxLlVwZGF0ZU5vdGlmaWNhdGlvblNldHRpbmdzUmVxdWVzdBoyLmN1c3RvbWVyaHViLnYxLlVwZGF0ZU5vdGlmaWNhdGlvblNldHRpbmdzUmVzcG9uc2USVgoLR2V0VGVtcGxhdGUSIi5jdXN0b21lcmh1Yi52MS5HZXRUZW1wbGF0ZVJlcXVlc3QaIy5jdXN0b21lcmh1Yi52MS5HZXRUZW1wbGF0ZVJlc3BvbnNlEl8KDlVwZGF0ZVRlbXBsYXRlEiUuY3VzdG9tZXJodWIudjEuVXBkYXRlVGVtcGxhdGVSZXF1ZXN0GiYuY3VzdG9tZXJodWIudjEuVXBkYXRlVGVtcGxhdGVSZXNwb25zZRJcCg1SZXNldFRlbXBsYXRlEiQuY3VzdG9tZXJodWIudjEuUmVzZXRUZW1wbGF0ZVJlcXVlc3QaJS5jdXN0b21lcmh1Yi52MS5SZXNldFRlbXBsYXRlUmVzcG9uc2USYgoPUHJldmlld1RlbXBsYXRlEiYuY3VzdG9tZXJodWIudjEuUHJldmlld1RlbXBsYXRlUmVxdWVzdBonLmN1c3RvbWVyaHViLnYxLlByZXZpZXdUZW1wbGF0ZVJlc3BvbnNlEl8KDkxpc3REZWxpdmVyaWVzEiUuY3VzdG9tZXJodWIudjEuTGlzdERlbGl2ZXJpZXNSZXF1ZXN0GiYuY3VzdG9tZXJodWIudjEuTGlzdERlbGl2ZXJpZXNSZXNwb25zZRJ3ChZTZXRDb250YWN0U3Vic2NyaXB0aW9uEi0uY3VzdG9tZXJodWIudjEuU2V0Q29udGFjdFN1YnNjcmlwdGlvblJlcXVlc3QaLi5jdXN0b21lcmh1Yi52MS5TZXRDb250YWN0U3Vic2NyaXB0aW9uUmVzcG9uc2USdwoWTGlzdFN1YnNjcmlwdGlvbkV2ZW50cxItLmN1c3RvbWVyaHViLnYxLkxpc3RTdWJzY3JpcHRpb25FdmVudHNSZXF1ZXN0Gi4uY3VzdG9tZXJodWIudjEuTGlzdFN1YnNjcmlwdGlvbkV2ZW50c1Jlc3BvbnNlEmgKEUxpc3RTdGFmZk1lc3NhZ2VzEiguY3VzdG9tZXJodWIudjEuTGlzdFN0YWZmTWVzc2FnZXNSZXF1ZXN0GikuY3VzdG9tZXJodWIudjEuTGlzdFN0YWZmTWVzc2FnZXNSZXNwb25zZRJ0ChVNYXJrU3RhZmZNZXNzYWdlc1JlYWQSLC5jdXN0b21lcmh1Yi52MS5NYXJrU3RhZmZNZXNzYWdlc1JlYWRSZXF1ZXN0Gi0uY3VzdG9tZXJodWIudjEuTWFya1N0YWZmTWVzc2FnZXNSZWFkUmVzcG9uc2USeQoWU3Vic2NyaWJlU3RhZmZNZXNzYWdlcxItLmN1c3RvbWVyaHViLnYxLlN1YnNjcmliZVN0YWZmTWVzc2FnZXNSZXF1ZXN0Gi4uY3VzdG9tZXJodWIudjEuU3Vic2NyaWJlU3RhZmZNZXNzYWdlc1Jlc3BvbnNlMAFiBnByb3RvMw", [file_customerhub_v1_common, file_google_protobuf_timestamp]);
+  fileDesc("CiljdXN0b21lcmh1Yi92MS9ub3RpZmljYXRpb25fc2VydmljZS5wcm90bxIOY3VzdG9tZXJodWIudjEikQEKE05vdGlmaWNhdGlvblNldHRpbmcSLgoEa2luZBgBIAEoDjIgLmN1c3RvbWVyaHViLnYxLk5vdGlmaWNhdGlvbktpbmQSLgoEbW9kZRgCIAEoDjIgLmN1c3RvbWVyaHViLnYxLk5vdGlmaWNhdGlvbk1vZGUSDQoFZW1haWwYAyABKAgSCwoDaHViGAQgASgIIiAKHkdldE5vdGlmaWNhdGlvblNldHRpbmdzUmVxdWVzdCKKAQoUTm90aWZpY2F0aW9uU2V0dGluZ3MSNQoIc2V0dGluZ3MYASADKAsyIy5jdXN0b21lcmh1Yi52MS5Ob3RpZmljYXRpb25TZXR0aW5nEh0KFXB1bmNoZXNfbG93X3RocmVzaG9sZBgCIAEoBRIcChRleHBpcmluZ19kYXlzX2JlZm9yZRgDIAEoBSJmCh9HZXROb3RpZmljYXRpb25TZXR0aW5nc1Jlc3BvbnNlEkMKFW5vdGlmaWNhdGlvbl9zZXR0aW5ncxgBIAEoCzIkLmN1c3RvbWVyaHViLnYxLk5vdGlmaWNhdGlvblNldHRpbmdzItQBCiFVcGRhdGVOb3RpZmljYXRpb25TZXR0aW5nc1JlcXVlc3QSNQoIc2V0dGluZ3MYASADKAsyIy5jdXN0b21lcmh1Yi52MS5Ob3RpZmljYXRpb25TZXR0aW5nEiIKFXB1bmNoZXNfbG93X3RocmVzaG9sZBgCIAEoBUgAiAEBEiEKFGV4cGlyaW5nX2RheXNfYmVmb3JlGAMgASgFSAGIAQFCGAoWX3B1bmNoZXNfbG93X3RocmVzaG9sZEIXChVfZXhwaXJpbmdfZGF5c19iZWZvcmUiaQoiVXBkYXRlTm90aWZpY2F0aW9uU2V0dGluZ3NSZXNwb25zZRJDChVub3RpZmljYXRpb25fc2V0dGluZ3MYASABKAsyJC5jdXN0b21lcmh1Yi52MS5Ob3RpZmljYXRpb25TZXR0aW5ncyKAAgoIVGVtcGxhdGUSLgoEa2luZBgBIAEoDjIgLmN1c3RvbWVyaHViLnYxLk5vdGlmaWNhdGlvbktpbmQSJgoGbG9jYWxlGAIgASgOMhYuY3VzdG9tZXJodWIudjEuTG9jYWxlEiIKBHRvbmUYAyABKA4yFC5jdXN0b21lcmh1Yi52MS5Ub25lEg8KB3N1YmplY3QYBCABKAkSDAoEYm9keRgFIAEoCRISCgpjdXN0b21pemVkGAYgASgIEhQKDHBsYWNlaG9sZGVycxgHIAMoCRIvCgt1cGRhdGVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAikAEKEkdldFRlbXBsYXRlUmVxdWVzdBIuCgRraW5kGAEgASgOMiAuY3VzdG9tZXJodWIudjEuTm90aWZpY2F0aW9uS2luZBImCgZsb2NhbGUYAiABKA4yFi5jdXN0b21lcmh1Yi52MS5Mb2NhbGUSIgoEdG9uZRgDIAEoDjIULmN1c3RvbWVyaHViLnYxLlRvbmUiQQoTR2V0VGVtcGxhdGVSZXNwb25zZRIqCgh0ZW1wbGF0ZRgBIAEoCzIYLmN1c3RvbWVyaHViLnYxLlRlbXBsYXRlIkMKFVVwZGF0ZVRlbXBsYXRlUmVxdWVzdBIqCgh0ZW1wbGF0ZRgBIAEoCzIYLmN1c3RvbWVyaHViLnYxLlRlbXBsYXRlIkQKFlVwZGF0ZVRlbXBsYXRlUmVzcG9uc2USKgoIdGVtcGxhdGUYASABKAsyGC5jdXN0b21lcmh1Yi52MS5UZW1wbGF0ZSKSAQoUUmVzZXRUZW1wbGF0ZVJlcXVlc3QSLgoEa2luZBgBIAEoDjIgLmN1c3RvbWVyaHViLnYxLk5vdGlmaWNhdGlvbktpbmQSJgoGbG9jYWxlGAIgASgOMhYuY3VzdG9tZXJodWIudjEuTG9jYWxlEiIKBHRvbmUYAyABKA4yFC5jdXN0b21lcmh1Yi52MS5Ub25lIkMKFVJlc2V0VGVtcGxhdGVSZXNwb25zZRIqCgh0ZW1wbGF0ZRgBIAEoCzIYLmN1c3RvbWVyaHViLnYxLlRlbXBsYXRlIkQKFlByZXZpZXdUZW1wbGF0ZVJlcXVlc3QSKgoIdGVtcGxhdGUYASABKAsyGC5jdXN0b21lcmh1Yi52MS5UZW1wbGF0ZSJGChdQcmV2aWV3VGVtcGxhdGVSZXNwb25zZRIPCgdzdWJqZWN0GAEgASgJEgwKBHRleHQYAiABKAkSDAoEaHRtbBgDIAEoCSLBAwoIRGVsaXZlcnkSCgoCaWQYASABKAkSLgoEa2luZBgCIAEoDjIgLmN1c3RvbWVyaHViLnYxLk5vdGlmaWNhdGlvbktpbmQSKAoHY2hhbm5lbBgDIAEoDjIXLmN1c3RvbWVyaHViLnYxLkNoYW5uZWwSEQoJcmVjaXBpZW50GAQgASgJEhIKCmNvbnRhY3RfaWQYBSABKAkSEwoLY3VzdG9tZXJfaWQYBiABKAkSDwoHc3ViamVjdBgHIAEoCRIsCgVzdGF0ZRgIIAEoDjIdLmN1c3RvbWVyaHViLnYxLkRlbGl2ZXJ5U3RhdGUSFwoPc3VwcHJlc3NfcmVhc29uGAkgASgJEhAKCGF0dGVtcHRzGAogASgFEhIKCmxhc3RfZXJyb3IYCyABKAkSLwoLY3JlYXRlX3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KCXNlbmRfdGltZRgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNQoRbmV4dF9hdHRlbXB0X3RpbWUYDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wImcKFUxpc3REZWxpdmVyaWVzUmVxdWVzdBITCgtjdXN0b21lcl9pZBgBIAEoCRISCgpjb250YWN0X2lkGAIgASgJEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJIl8KFkxpc3REZWxpdmVyaWVzUmVzcG9uc2USLAoKZGVsaXZlcmllcxgBIAMoCzIYLmN1c3RvbWVyaHViLnYxLkRlbGl2ZXJ5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJEChtMaXN0RmFpbGVkRGVsaXZlcmllc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkiZQocTGlzdEZhaWxlZERlbGl2ZXJpZXNSZXNwb25zZRIsCgpkZWxpdmVyaWVzGAEgAygLMhguY3VzdG9tZXJodWIudjEuRGVsaXZlcnkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIkIKFlJldHJ5RGVsaXZlcmllc1JlcXVlc3QSFAoMZGVsaXZlcnlfaWRzGAEgAygJEhIKCmFsbF9mYWlsZWQYAiABKAgiMAoXUmV0cnlEZWxpdmVyaWVzUmVzcG9uc2USFQoNcmV0cmllZF9jb3VudBgBIAEoAyIvChdDYW5jZWxEZWxpdmVyaWVzUmVxdWVzdBIUCgxkZWxpdmVyeV9pZHMYASADKAkiMwoYQ2FuY2VsRGVsaXZlcmllc1Jlc3BvbnNlEhcKD2NhbmNlbGxlZF9jb3VudBgBIAEoAyLXAQoRU3Vic2NyaXB0aW9uRXZlbnQSCgoCaWQYASABKAkSEgoKY29udGFjdF9pZBgCIAEoCRISCgpzdWJzY3JpYmVkGAMgASgIEjIKBnNvdXJjZRgEIAEoDjIiLmN1c3RvbWVyaHViLnYxLlN1YnNjcmlwdGlvblNvdXJjZRISCgpzaG93bl90ZXh0GAUgASgJEhUKDXN0YWZmX3VzZXJfaWQYBiABKAkSLwoLY3JlYXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlUKHVNldENvbnRhY3RTdWJzY3JpcHRpb25SZXF1ZXN0EhIKCmNvbnRhY3RfaWQYASABKAkSEgoKc3Vic2NyaWJlZBgCIAEoCBIMCgRub3RlGAMgASgJIlIKHlNldENvbnRhY3RTdWJzY3JpcHRpb25SZXNwb25zZRIwCgVldmVudBgBIAEoCzIhLmN1c3RvbWVyaHViLnYxLlN1YnNjcmlwdGlvbkV2ZW50IloKHUxpc3RTdWJzY3JpcHRpb25FdmVudHNSZXF1ZXN0EhIKCmNvbnRhY3RfaWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkibAoeTGlzdFN1YnNjcmlwdGlvbkV2ZW50c1Jlc3BvbnNlEjEKBmV2ZW50cxgBIAMoCzIhLmN1c3RvbWVyaHViLnYxLlN1YnNjcmlwdGlvbkV2ZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSL8AQoMSW5ib3hNZXNzYWdlEgoKAmlkGAEgASgJEhAKCHNlcXVlbmNlGAIgASgDEi4KBGtpbmQYAyABKA4yIC5jdXN0b21lcmh1Yi52MS5Ob3RpZmljYXRpb25LaW5kEg0KBXRpdGxlGAQgASgJEgwKBGJvZHkYBSABKAkSDAoEbGluaxgGIAEoCRITCgtjdXN0b21lcl9pZBgHIAEoCRIvCgtjcmVhdGVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoJcmVhZF90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJMCglIZWFydGJlYXQSKAoEdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNbGFzdF9zZXF1ZW5jZRgCIAEoAyJWChhMaXN0U3RhZmZNZXNzYWdlc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSEwoLdW5yZWFkX29ubHkYAyABKAgiegoZTGlzdFN0YWZmTWVzc2FnZXNSZXNwb25zZRIuCghtZXNzYWdlcxgBIAMoCzIcLmN1c3RvbWVyaHViLnYxLkluYm94TWVzc2FnZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSFAoMdW5yZWFkX2NvdW50GAMgASgDIkAKHE1hcmtTdGFmZk1lc3NhZ2VzUmVhZFJlcXVlc3QSEwoLbWVzc2FnZV9pZHMYASADKAkSCwoDYWxsGAIgASgIIjUKHU1hcmtTdGFmZk1lc3NhZ2VzUmVhZFJlc3BvbnNlEhQKDHVucmVhZF9jb3VudBgBIAEoAyI3Ch1TdWJzY3JpYmVTdGFmZk1lc3NhZ2VzUmVxdWVzdBIWCg5hZnRlcl9zZXF1ZW5jZRgBIAEoAyKKAQoeU3Vic2NyaWJlU3RhZmZNZXNzYWdlc1Jlc3BvbnNlEi8KB21lc3NhZ2UYASABKAsyHC5jdXN0b21lcmh1Yi52MS5JbmJveE1lc3NhZ2VIABIuCgloZWFydGJlYXQYAiABKAsyGS5jdXN0b21lcmh1Yi52MS5IZWFydGJlYXRIAEIHCgVldmVudCrFAwoQTm90aWZpY2F0aW9uS2luZBIhCh1OT1RJRklDQVRJT05fS0lORF9VTlNQRUNJRklFRBAAEh0KGU5PVElGSUNBVElPTl9LSU5EX1dFTENPTUUQARIiCh5OT1RJRklDQVRJT05fS0lORF9DQVJEX0NSRUFURUQQAhImCiJOT1RJRklDQVRJT05fS0lORF9QVU5DSF9SRUdJU1RFUkVEEAMSJQohTk9USUZJQ0FUSU9OX0tJTkRfVElNRV9SRUdJU1RFUkVEEAQSIQodTk9USUZJQ0FUSU9OX0tJTkRfUFVOQ0hFU19MT1cQBRIiCh5OT1RJRklDQVRJT05fS0lORF9DQVJEX1VTRURfVVAQBhIjCh9OT1RJRklDQVRJT05fS0lORF9DQVJEX0VYUElSSU5HEAcSIgoeTk9USUZJQ0FUSU9OX0tJTkRfQ0FSRF9FWFBJUkVEEAgSJAogTk9USUZJQ0FUSU9OX0tJTkRfQ0FSRF9PVkVSRFJBV04QCRIkCiBOT1RJRklDQVRJT05fS0lORF9TVEFGRl9SRU1JTkRFUhAKEiAKHE5PVElGSUNBVElPTl9LSU5EX0JPT0tfQUdBSU4QCyqQAQoQTm90aWZpY2F0aW9uTW9kZRIhCh1OT1RJRklDQVRJT05fTU9ERV9VTlNQRUNJRklFRBAAEhkKFU5PVElGSUNBVElPTl9NT0RFX09GRhABEhgKFE5PVElGSUNBVElPTl9NT0RFX09OEAISJAogTk9USUZJQ0FUSU9OX01PREVfT05fREVGQVVMVF9PRkYQAypqCgdDaGFubmVsEhcKE0NIQU5ORUxfVU5TUEVDSUZJRUQQABIRCg1DSEFOTkVMX0VNQUlMEAESDwoLQ0hBTk5FTF9IVUIQAhIPCgtDSEFOTkVMX1NNUxADEhEKDUNIQU5ORUxfU1RBRkYQBCrZAQoNRGVsaXZlcnlTdGF0ZRIeChpERUxJVkVSWV9TVEFURV9VTlNQRUNJRklFRBAAEhkKFURFTElWRVJZX1NUQVRFX1FVRVVFRBABEhcKE0RFTElWRVJZX1NUQVRFX1NFTlQQAhIcChhERUxJVkVSWV9TVEFURV9ERUxJVkVSRUQQAxIZChVERUxJVkVSWV9TVEFURV9GQUlMRUQQBBIdChlERUxJVkVSWV9TVEFURV9TVVBQUkVTU0VEEAUSHAoYREVMSVZFUllfU1RBVEVfQ0FOQ0VMTEVEEAYqugEKElN1YnNjcmlwdGlvblNvdXJjZRIjCh9TVUJTQ1JJUFRJT05fU09VUkNFX1VOU1BFQ0lGSUVEEAASHAoYU1VCU0NSSVBUSU9OX1NPVVJDRV9MSU5LEAESIQodU1VCU0NSSVBUSU9OX1NPVVJDRV9PTkVfQ0xJQ0sQAhIfChtTVUJTQ1JJUFRJT05fU09VUkNFX1BST0ZJTEUQAxIdChlTVUJTQ1JJUFRJT05fU09VUkNFX1NUQUZGEAQy/gwKE05vdGlmaWNhdGlvblNlcnZpY2USegoXR2V0Tm90aWZpY2F0aW9uU2V0dGluZ3MSLi5jdXN0b21lcmh1Yi52MS5HZXROb3RpZmljYXRpb25TZXR0aW5nc1JlcXVlc3QaLy5jdXN0b21lcmh1Yi52MS5HZXROb3RpZmljYXRpb25TZXR0aW5nc1Jlc3BvbnNlEoMBChpVcGRhdGVOb3RpZmljYXRpb25TZXR0aW5ncxIxLmN1c3RvbWVyaHViLnYxLlVwZGF0ZU5vdGlmaWNhdGlvblNldHRpbmdzUmVxdWVzdBoyLmN1c3RvbWVyaHViLnYxLlVwZGF0ZU5vdGlmaWNhdGlvblNldHRpbmdzUmVzcG9uc2USVgoLR2V0VGVtcGxhdGUSIi5jdXN0b21lcmh1Yi52MS5HZXRUZW1wbGF0ZVJlcXVlc3QaIy5jdXN0b21lcmh1Yi52MS5HZXRUZW1wbGF0ZVJlc3BvbnNlEl8KDlVwZGF0ZVRlbXBsYXRlEiUuY3VzdG9tZXJodWIudjEuVXBkYXRlVGVtcGxhdGVSZXF1ZXN0GiYuY3VzdG9tZXJodWIudjEuVXBkYXRlVGVtcGxhdGVSZXNwb25zZRJcCg1SZXNldFRlbXBsYXRlEiQuY3VzdG9tZXJodWIudjEuUmVzZXRUZW1wbGF0ZVJlcXVlc3QaJS5jdXN0b21lcmh1Yi52MS5SZXNldFRlbXBsYXRlUmVzcG9uc2USYgoPUHJldmlld1RlbXBsYXRlEiYuY3VzdG9tZXJodWIudjEuUHJldmlld1RlbXBsYXRlUmVxdWVzdBonLmN1c3RvbWVyaHViLnYxLlByZXZpZXdUZW1wbGF0ZVJlc3BvbnNlEl8KDkxpc3REZWxpdmVyaWVzEiUuY3VzdG9tZXJodWIudjEuTGlzdERlbGl2ZXJpZXNSZXF1ZXN0GiYuY3VzdG9tZXJodWIudjEuTGlzdERlbGl2ZXJpZXNSZXNwb25zZRJxChRMaXN0RmFpbGVkRGVsaXZlcmllcxIrLmN1c3RvbWVyaHViLnYxLkxpc3RGYWlsZWREZWxpdmVyaWVzUmVxdWVzdBosLmN1c3RvbWVyaHViLnYxLkxpc3RGYWlsZWREZWxpdmVyaWVzUmVzcG9uc2USYgoPUmV0cnlEZWxpdmVyaWVzEiYuY3VzdG9tZXJodWIudjEuUmV0cnlEZWxpdmVyaWVzUmVxdWVzdBonLmN1c3RvbWVyaHViLnYxLlJldHJ5RGVsaXZlcmllc1Jlc3BvbnNlEmUKEENhbmNlbERlbGl2ZXJpZXMSJy5jdXN0b21lcmh1Yi52MS5DYW5jZWxEZWxpdmVyaWVzUmVxdWVzdBooLmN1c3RvbWVyaHViLnYxLkNhbmNlbERlbGl2ZXJpZXNSZXNwb25zZRJ3ChZTZXRDb250YWN0U3Vic2NyaXB0aW9uEi0uY3VzdG9tZXJodWIudjEuU2V0Q29udGFjdFN1YnNjcmlwdGlvblJlcXVlc3QaLi5jdXN0b21lcmh1Yi52MS5TZXRDb250YWN0U3Vic2NyaXB0aW9uUmVzcG9uc2USdwoWTGlzdFN1YnNjcmlwdGlvbkV2ZW50cxItLmN1c3RvbWVyaHViLnYxLkxpc3RTdWJzY3JpcHRpb25FdmVudHNSZXF1ZXN0Gi4uY3VzdG9tZXJodWIudjEuTGlzdFN1YnNjcmlwdGlvbkV2ZW50c1Jlc3BvbnNlEmgKEUxpc3RTdGFmZk1lc3NhZ2VzEiguY3VzdG9tZXJodWIudjEuTGlzdFN0YWZmTWVzc2FnZXNSZXF1ZXN0GikuY3VzdG9tZXJodWIudjEuTGlzdFN0YWZmTWVzc2FnZXNSZXNwb25zZRJ0ChVNYXJrU3RhZmZNZXNzYWdlc1JlYWQSLC5jdXN0b21lcmh1Yi52MS5NYXJrU3RhZmZNZXNzYWdlc1JlYWRSZXF1ZXN0Gi0uY3VzdG9tZXJodWIudjEuTWFya1N0YWZmTWVzc2FnZXNSZWFkUmVzcG9uc2USeQoWU3Vic2NyaWJlU3RhZmZNZXNzYWdlcxItLmN1c3RvbWVyaHViLnYxLlN1YnNjcmliZVN0YWZmTWVzc2FnZXNSZXF1ZXN0Gi4uY3VzdG9tZXJodWIudjEuU3Vic2NyaWJlU3RhZmZNZXNzYWdlc1Jlc3BvbnNlMAFiBnByb3RvMw", [file_customerhub_v1_common, file_google_protobuf_timestamp]);
 
 /**
  * One kind's setting.
@@ -649,6 +649,153 @@ export const ListDeliveriesResponseSchema: GenMessage<ListDeliveriesResponse> = 
   messageDesc(file_customerhub_v1_notification_service, 17);
 
 /**
+ * Request of ListFailedDeliveries.
+ *
+ * @generated from message customerhub.v1.ListFailedDeliveriesRequest
+ */
+export type ListFailedDeliveriesRequest = Message<"customerhub.v1.ListFailedDeliveriesRequest"> & {
+  /**
+   * At most this many (default 50, at most 500).
+   *
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * From a previous response's `next_page_token`.
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message customerhub.v1.ListFailedDeliveriesRequest.
+ * Use `create(ListFailedDeliveriesRequestSchema)` to create a new message.
+ */
+export const ListFailedDeliveriesRequestSchema: GenMessage<ListFailedDeliveriesRequest> = /*@__PURE__*/
+  messageDesc(file_customerhub_v1_notification_service, 18);
+
+/**
+ * Response of ListFailedDeliveries.
+ *
+ * @generated from message customerhub.v1.ListFailedDeliveriesResponse
+ */
+export type ListFailedDeliveriesResponse = Message<"customerhub.v1.ListFailedDeliveriesResponse"> & {
+  /**
+   * Newest first.
+   *
+   * @generated from field: repeated customerhub.v1.Delivery deliveries = 1;
+   */
+  deliveries: Delivery[];
+
+  /**
+   * Empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message customerhub.v1.ListFailedDeliveriesResponse.
+ * Use `create(ListFailedDeliveriesResponseSchema)` to create a new message.
+ */
+export const ListFailedDeliveriesResponseSchema: GenMessage<ListFailedDeliveriesResponse> = /*@__PURE__*/
+  messageDesc(file_customerhub_v1_notification_service, 19);
+
+/**
+ * Request of RetryDeliveries.
+ *
+ * @generated from message customerhub.v1.RetryDeliveriesRequest
+ */
+export type RetryDeliveriesRequest = Message<"customerhub.v1.RetryDeliveriesRequest"> & {
+  /**
+   * These failed deliveries; ignored when `all_failed` is set.
+   *
+   * @generated from field: repeated string delivery_ids = 1;
+   */
+  deliveryIds: string[];
+
+  /**
+   * Every failed delivery of the workspace.
+   *
+   * @generated from field: bool all_failed = 2;
+   */
+  allFailed: boolean;
+};
+
+/**
+ * Describes the message customerhub.v1.RetryDeliveriesRequest.
+ * Use `create(RetryDeliveriesRequestSchema)` to create a new message.
+ */
+export const RetryDeliveriesRequestSchema: GenMessage<RetryDeliveriesRequest> = /*@__PURE__*/
+  messageDesc(file_customerhub_v1_notification_service, 20);
+
+/**
+ * Response of RetryDeliveries.
+ *
+ * @generated from message customerhub.v1.RetryDeliveriesResponse
+ */
+export type RetryDeliveriesResponse = Message<"customerhub.v1.RetryDeliveriesResponse"> & {
+  /**
+   * How many were queued again.
+   *
+   * @generated from field: int64 retried_count = 1;
+   */
+  retriedCount: bigint;
+};
+
+/**
+ * Describes the message customerhub.v1.RetryDeliveriesResponse.
+ * Use `create(RetryDeliveriesResponseSchema)` to create a new message.
+ */
+export const RetryDeliveriesResponseSchema: GenMessage<RetryDeliveriesResponse> = /*@__PURE__*/
+  messageDesc(file_customerhub_v1_notification_service, 21);
+
+/**
+ * Request of CancelDeliveries.
+ *
+ * @generated from message customerhub.v1.CancelDeliveriesRequest
+ */
+export type CancelDeliveriesRequest = Message<"customerhub.v1.CancelDeliveriesRequest"> & {
+  /**
+   * Queued deliveries to cancel.
+   *
+   * @generated from field: repeated string delivery_ids = 1;
+   */
+  deliveryIds: string[];
+};
+
+/**
+ * Describes the message customerhub.v1.CancelDeliveriesRequest.
+ * Use `create(CancelDeliveriesRequestSchema)` to create a new message.
+ */
+export const CancelDeliveriesRequestSchema: GenMessage<CancelDeliveriesRequest> = /*@__PURE__*/
+  messageDesc(file_customerhub_v1_notification_service, 22);
+
+/**
+ * Response of CancelDeliveries.
+ *
+ * @generated from message customerhub.v1.CancelDeliveriesResponse
+ */
+export type CancelDeliveriesResponse = Message<"customerhub.v1.CancelDeliveriesResponse"> & {
+  /**
+   * How many were cancelled (others were not queued any more).
+   *
+   * @generated from field: int64 cancelled_count = 1;
+   */
+  cancelledCount: bigint;
+};
+
+/**
+ * Describes the message customerhub.v1.CancelDeliveriesResponse.
+ * Use `create(CancelDeliveriesResponseSchema)` to create a new message.
+ */
+export const CancelDeliveriesResponseSchema: GenMessage<CancelDeliveriesResponse> = /*@__PURE__*/
+  messageDesc(file_customerhub_v1_notification_service, 23);
+
+/**
  * One subscription change.
  *
  * @generated from message customerhub.v1.SubscriptionEvent
@@ -709,7 +856,7 @@ export type SubscriptionEvent = Message<"customerhub.v1.SubscriptionEvent"> & {
  * Use `create(SubscriptionEventSchema)` to create a new message.
  */
 export const SubscriptionEventSchema: GenMessage<SubscriptionEvent> = /*@__PURE__*/
-  messageDesc(file_customerhub_v1_notification_service, 18);
+  messageDesc(file_customerhub_v1_notification_service, 24);
 
 /**
  * Request of SetContactSubscription.
@@ -744,7 +891,7 @@ export type SetContactSubscriptionRequest = Message<"customerhub.v1.SetContactSu
  * Use `create(SetContactSubscriptionRequestSchema)` to create a new message.
  */
 export const SetContactSubscriptionRequestSchema: GenMessage<SetContactSubscriptionRequest> = /*@__PURE__*/
-  messageDesc(file_customerhub_v1_notification_service, 19);
+  messageDesc(file_customerhub_v1_notification_service, 25);
 
 /**
  * Response of SetContactSubscription.
@@ -765,7 +912,7 @@ export type SetContactSubscriptionResponse = Message<"customerhub.v1.SetContactS
  * Use `create(SetContactSubscriptionResponseSchema)` to create a new message.
  */
 export const SetContactSubscriptionResponseSchema: GenMessage<SetContactSubscriptionResponse> = /*@__PURE__*/
-  messageDesc(file_customerhub_v1_notification_service, 20);
+  messageDesc(file_customerhub_v1_notification_service, 26);
 
 /**
  * Request of ListSubscriptionEvents.
@@ -800,7 +947,7 @@ export type ListSubscriptionEventsRequest = Message<"customerhub.v1.ListSubscrip
  * Use `create(ListSubscriptionEventsRequestSchema)` to create a new message.
  */
 export const ListSubscriptionEventsRequestSchema: GenMessage<ListSubscriptionEventsRequest> = /*@__PURE__*/
-  messageDesc(file_customerhub_v1_notification_service, 21);
+  messageDesc(file_customerhub_v1_notification_service, 27);
 
 /**
  * Response of ListSubscriptionEvents.
@@ -828,7 +975,7 @@ export type ListSubscriptionEventsResponse = Message<"customerhub.v1.ListSubscri
  * Use `create(ListSubscriptionEventsResponseSchema)` to create a new message.
  */
 export const ListSubscriptionEventsResponseSchema: GenMessage<ListSubscriptionEventsResponse> = /*@__PURE__*/
-  messageDesc(file_customerhub_v1_notification_service, 22);
+  messageDesc(file_customerhub_v1_notification_service, 28);
 
 /**
  * A message in a HUB contact's or a staff user's inbox.
@@ -905,7 +1052,7 @@ export type InboxMessage = Message<"customerhub.v1.InboxMessage"> & {
  * Use `create(InboxMessageSchema)` to create a new message.
  */
 export const InboxMessageSchema: GenMessage<InboxMessage> = /*@__PURE__*/
-  messageDesc(file_customerhub_v1_notification_service, 23);
+  messageDesc(file_customerhub_v1_notification_service, 29);
 
 /**
  * Sent on idle streams so clients and proxies know the stream is alive.
@@ -933,7 +1080,7 @@ export type Heartbeat = Message<"customerhub.v1.Heartbeat"> & {
  * Use `create(HeartbeatSchema)` to create a new message.
  */
 export const HeartbeatSchema: GenMessage<Heartbeat> = /*@__PURE__*/
-  messageDesc(file_customerhub_v1_notification_service, 24);
+  messageDesc(file_customerhub_v1_notification_service, 30);
 
 /**
  * Request of ListStaffMessages.
@@ -968,7 +1115,7 @@ export type ListStaffMessagesRequest = Message<"customerhub.v1.ListStaffMessages
  * Use `create(ListStaffMessagesRequestSchema)` to create a new message.
  */
 export const ListStaffMessagesRequestSchema: GenMessage<ListStaffMessagesRequest> = /*@__PURE__*/
-  messageDesc(file_customerhub_v1_notification_service, 25);
+  messageDesc(file_customerhub_v1_notification_service, 31);
 
 /**
  * Response of ListStaffMessages.
@@ -1003,7 +1150,7 @@ export type ListStaffMessagesResponse = Message<"customerhub.v1.ListStaffMessage
  * Use `create(ListStaffMessagesResponseSchema)` to create a new message.
  */
 export const ListStaffMessagesResponseSchema: GenMessage<ListStaffMessagesResponse> = /*@__PURE__*/
-  messageDesc(file_customerhub_v1_notification_service, 26);
+  messageDesc(file_customerhub_v1_notification_service, 32);
 
 /**
  * Request of MarkStaffMessagesRead.
@@ -1031,7 +1178,7 @@ export type MarkStaffMessagesReadRequest = Message<"customerhub.v1.MarkStaffMess
  * Use `create(MarkStaffMessagesReadRequestSchema)` to create a new message.
  */
 export const MarkStaffMessagesReadRequestSchema: GenMessage<MarkStaffMessagesReadRequest> = /*@__PURE__*/
-  messageDesc(file_customerhub_v1_notification_service, 27);
+  messageDesc(file_customerhub_v1_notification_service, 33);
 
 /**
  * Response of MarkStaffMessagesRead.
@@ -1052,7 +1199,7 @@ export type MarkStaffMessagesReadResponse = Message<"customerhub.v1.MarkStaffMes
  * Use `create(MarkStaffMessagesReadResponseSchema)` to create a new message.
  */
 export const MarkStaffMessagesReadResponseSchema: GenMessage<MarkStaffMessagesReadResponse> = /*@__PURE__*/
-  messageDesc(file_customerhub_v1_notification_service, 28);
+  messageDesc(file_customerhub_v1_notification_service, 34);
 
 /**
  * Request of SubscribeStaffMessages.
@@ -1073,7 +1220,7 @@ export type SubscribeStaffMessagesRequest = Message<"customerhub.v1.SubscribeSta
  * Use `create(SubscribeStaffMessagesRequestSchema)` to create a new message.
  */
 export const SubscribeStaffMessagesRequestSchema: GenMessage<SubscribeStaffMessagesRequest> = /*@__PURE__*/
-  messageDesc(file_customerhub_v1_notification_service, 29);
+  messageDesc(file_customerhub_v1_notification_service, 35);
 
 /**
  * One event of SubscribeStaffMessages.
@@ -1110,7 +1257,7 @@ export type SubscribeStaffMessagesResponse = Message<"customerhub.v1.SubscribeSt
  * Use `create(SubscribeStaffMessagesResponseSchema)` to create a new message.
  */
 export const SubscribeStaffMessagesResponseSchema: GenMessage<SubscribeStaffMessagesResponse> = /*@__PURE__*/
-  messageDesc(file_customerhub_v1_notification_service, 30);
+  messageDesc(file_customerhub_v1_notification_service, 36);
 
 /**
  * What a notification is about.
@@ -1345,6 +1492,13 @@ export enum DeliveryState {
    * @generated from enum value: DELIVERY_STATE_SUPPRESSED = 5;
    */
   SUPPRESSED = 5,
+
+  /**
+   * Cancelled by staff before it was sent.
+   *
+   * @generated from enum value: DELIVERY_STATE_CANCELLED = 6;
+   */
+  CANCELLED = 6,
 }
 
 /**
@@ -1477,6 +1631,36 @@ export const NotificationService: GenService<{
     methodKind: "unary";
     input: typeof ListDeliveriesRequestSchema;
     output: typeof ListDeliveriesResponseSchema;
+  },
+  /**
+   * Lists the workspace's failed deliveries with their last error, newest first (admins only).
+   *
+   * @generated from rpc customerhub.v1.NotificationService.ListFailedDeliveries
+   */
+  listFailedDeliveries: {
+    methodKind: "unary";
+    input: typeof ListFailedDeliveriesRequestSchema;
+    output: typeof ListFailedDeliveriesResponseSchema;
+  },
+  /**
+   * Queues failed deliveries again, with a fresh set of attempts (admins only).
+   *
+   * @generated from rpc customerhub.v1.NotificationService.RetryDeliveries
+   */
+  retryDeliveries: {
+    methodKind: "unary";
+    input: typeof RetryDeliveriesRequestSchema;
+    output: typeof RetryDeliveriesResponseSchema;
+  },
+  /**
+   * Cancels queued deliveries so they are never sent (admins only).
+   *
+   * @generated from rpc customerhub.v1.NotificationService.CancelDeliveries
+   */
+  cancelDeliveries: {
+    methodKind: "unary";
+    input: typeof CancelDeliveriesRequestSchema;
+    output: typeof CancelDeliveriesResponseSchema;
   },
   /**
    * Subscribes or unsubscribes a contact from automatic e-mail on its behalf.

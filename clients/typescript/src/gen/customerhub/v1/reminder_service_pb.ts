@@ -1019,6 +1019,8 @@ export type BookAgainReminder = Message<"customerhub.v1.BookAgainReminder"> & {
 
   /**
    * Why it was cancelled: "booking_changed", "booking_deleted", "booked_again", "cancelled_by_staff".
+   * Also "replaced" (a new reminder was set on the same booking) and, found when it was due,
+   * "sms_consent_withdrawn", "sms_disabled" or "no_booking_url".
    *
    * @generated from field: string cancel_reason = 8;
    */
@@ -1892,6 +1894,8 @@ export const ReminderService: GenService<{
   },
   /**
    * Sets a book-again reminder on a booking: one SMS after N days, weeks or months from today.
+   * Replaces the booking's pending one. FAILED_PRECONDITION names each unmet need (PreconditionFailure
+   * types BOOKING_NOT_ELIGIBLE, SMS_CONSENT, SMS_ADDON, BOOKING_URL, BOOKING_PHONE).
    *
    * @generated from rpc customerhub.v1.ReminderService.SetBookAgainReminder
    */
