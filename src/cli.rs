@@ -76,7 +76,9 @@ pub enum DeliveriesCommand {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::load(cli.config)?;
-    crate::telemetry::init(&settings.log_format, &settings.log);
+    // Kept to the end of `run`: dropping it flushes buffered spans.
+    let _telemetry =
+        crate::telemetry::init_with_otlp(&settings.log_format, &settings.log, settings.otlp_endpoint.as_deref());
     match cli.command {
         Command::Serve => {
             let app = Application::build(settings).await?;

@@ -80,6 +80,8 @@ pub struct Settings {
     /// Comma-separated in the environment, a string or a list in TOML.
     #[serde(deserialize_with = "comma_separated")]
     pub cors_allowed_origins: Vec<String>,
+    /// OTLP/HTTP collector base URL (e.g. `http://localhost:4318`); unset: no trace export.
+    pub otlp_endpoint: Option<String>,
     /// `text` or `json`.
     pub log_format: String,
     /// tracing filter, e.g. `info,customerhub=debug`.
@@ -125,6 +127,7 @@ impl Default for Settings {
             sms_http_url: None,
             sms_http_token: None,
             cors_allowed_origins: Vec::new(),
+            otlp_endpoint: None,
             log_format: "text".into(),
             log: "info".into(),
         }
@@ -209,6 +212,9 @@ impl Settings {
         }
         if self.stream_heartbeat_ms < 10 {
             anyhow::bail!("CUSTOMERHUB_STREAM_HEARTBEAT_MS must be at least 10");
+        }
+        if let Some(e) = &self.otlp_endpoint {
+            crate::domain::HttpUrl::parse(e).map_err(|err| anyhow::anyhow!("CUSTOMERHUB_OTLP_ENDPOINT {err}"))?;
         }
         if self.delivery_max_attempts < 1 {
             anyhow::bail!("CUSTOMERHUB_DELIVERY_MAX_ATTEMPTS must be at least 1");

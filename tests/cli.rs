@@ -165,3 +165,72 @@ fn migrate_on_postgres() {
     assert!(!dir.path().join("data/customerhub.db").exists(), "no SQLite file when PostgreSQL is configured");
     psql(&format!("DROP DATABASE {name} WITH (FORCE)"));
 }
+
+/// With `CUSTOMERHUB_OTLP_ENDPOINT` set, spans (one per RPC) are exported over
+/// OTLP/HTTP to that collector.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traces_are_exported_over_otlp() {
+    use std::sync::{Arc, Mutex};
+    let received: Arc<Mutex<Vec<(String, usize)>>> = Arc::default();
+    let sink = received.clone();
+    let collector = axum::Router::new().route(
+        "/v1/traces",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+            let sink = sink.clone();
+            async move {
+                let ct = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+                sink.lock().unwrap().push((ct, body.len()));
+                ""
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let collector_addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, collector).await.unwrap() });
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = customerhub(dir.path())
+        .args(["bootstrap", "--workspace", "Spor", "--admin-email", "admin@example.dk"])
+        .output()
+        .unwrap();
+    let key = String::from_utf8(out.stdout).unwrap().lines().last().unwrap().trim().to_string();
+    let port = free_port();
+    let mut server = customerhub(dir.path())
+        .arg("serve")
+        .env("CUSTOMERHUB_LISTEN", format!("127.0.0.1:{port}"))
+        .env("CUSTOMERHUB_HTTP_LISTEN", "127.0.0.1:0")
+        .env("CUSTOMERHUB_OTLP_ENDPOINT", format!("http://{collector_addr}"))
+        .env("OTEL_BSP_SCHEDULE_DELAY", "100")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let channel = loop {
+        if let Ok(c) =
+            tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{port}")).unwrap().connect().await
+        {
+            break c;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let bearer: MetadataValue<_> = format!("Bearer {key}").parse().unwrap();
+    let mut client = CustomerServiceClient::with_interceptor(channel, move |mut req: Request<()>| {
+        req.metadata_mut().insert("authorization", bearer.clone());
+        Ok(req)
+    });
+    client.list_customers(pb::ListCustomersRequest::default()).await.unwrap();
+    let mut got = false;
+    for _ in 0..100 {
+        if !received.lock().unwrap().is_empty() {
+            got = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(got, "no OTLP export reached the collector");
+    let (ct, len) = received.lock().unwrap()[0].clone();
+    assert_eq!(ct, "application/x-protobuf");
+    assert!(len > 0);
+}
