@@ -53,7 +53,7 @@ async fn check_area(
     Ok(())
 }
 
-fn new_customer(id: Id, c: ValidCustomer, now: Timestamp) -> Customer {
+pub(crate) fn new_customer(id: Id, c: ValidCustomer, now: Timestamp) -> Customer {
     Customer {
         id,
         kind: c.kind,

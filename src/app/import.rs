@@ -4,15 +4,11 @@
 use super::{
     AppState,
     customer_input::{ContactFields, CustomerFields, validate_contacts, validate_customer},
-    customers::{insert_with_contacts, new_contact},
+    customers::{insert_with_contacts, new_contact, new_customer},
     welcome,
 };
 use crate::{
-    domain::{
-        Id, StaffPrincipal,
-        caller::CustomerScope,
-        customer::{Customer, CustomerKind, SmsConsent},
-    },
+    domain::{Id, StaffPrincipal, caller::CustomerScope, customer::CustomerKind},
     error::{AppError, AppResult, FieldViolation, Violations},
     store::{self, TransactionTrait},
 };
@@ -78,34 +74,8 @@ async fn import_row_inner(state: &AppState, caller: &StaffPrincipal, row: Import
     let tx = state.db.begin().await?;
     let existing = store::customers::find_by_external_ref(&tx, ws, &external_ref).await?;
     let Some(existing_id) = existing else {
-        let customer = Customer {
-            id: Id::generate(),
-            kind: valid.kind,
-            company_name: valid.company_name,
-            first_name: valid.first_name,
-            last_name: valid.last_name,
-            display_name: valid.display_name,
-            email: valid.email,
-            phone: valid.phone,
-            address: valid.address,
-            area_id: valid.area_id,
-            external_ref: Some(external_ref),
-            hub_access: valid.hub_access,
-            modules: valid.modules,
-            locale: valid.locale,
-            tone: valid.tone,
-            sms_consent: SmsConsent {
-                granted: false,
-                recorded_at: None,
-                method: None,
-                note: String::new(),
-                recorded_by: None,
-            },
-            contact_count: 0,
-            version: 1,
-            created_at: now,
-            updated_at: now,
-        };
+        let mut customer = new_customer(Id::generate(), valid, now);
+        customer.external_ref = Some(external_ref);
         insert_with_contacts(state, &tx, ws, &customer, &contacts, row.send_welcome_mail).await?;
         tx.commit().await?;
         if row.send_welcome_mail {

@@ -36,35 +36,7 @@ pub async fn enqueue(
     message_domain: &str,
     now: Timestamp,
 ) -> AppResult<Id> {
-    let id = Id::generate();
-    Entity::insert(ActiveModel {
-        id: Set(id.to_string()),
-        workspace_id: Set(n.workspace_id.to_string()),
-        customer_id: Set(n.customer_id.map(Id::into_string)),
-        contact_id: Set(n.contact_id.map(Id::into_string)),
-        kind: Set(n.kind),
-        channel: Set(n.channel),
-        recipient: Set(n.recipient),
-        subject: Set(n.subject),
-        body_text: Set(n.body_text),
-        body_html: Set(n.body_html),
-        headers_json: Set(n.headers_json),
-        message_id: Set(format!("{id}@{message_domain}")),
-        state: Set(QUEUED.into()),
-        suppress_reason: Set(None),
-        attempts: Set(0),
-        next_attempt_at: Set(now),
-        lease_owner: Set(None),
-        lease_until: Set(None),
-        last_error: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-        sent_at: Set(None),
-        provider_message_id: Set(None),
-    })
-    .exec_without_returning(conn)
-    .await?;
-    Ok(id)
+    record_final(conn, n, QUEUED, None, message_domain, now).await
 }
 
 /// A claimed notification, ready to send.
@@ -198,8 +170,8 @@ pub async fn mark_failed(
     Ok(())
 }
 
-/// Records a notification that is not queued: a HUB message written at once
-/// (`sent`) or a send skipped on purpose (`suppressed`, with the reason).
+/// Records a notification in `state`: `queued` for the worker (see `enqueue`),
+/// `sent` for a HUB message written at once, or `suppressed` with the reason.
 pub async fn record_final(
     conn: &impl ConnectionTrait,
     n: NewNotification,
