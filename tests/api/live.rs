@@ -337,3 +337,85 @@ async fn a_message_on_one_replica_reaches_a_subscriber_of_another() {
         assert_eq!((m.sequence, m.kind), (1, pb::NotificationKind::PunchesLow as i32));
     }
 }
+
+/// A thousand random cuts while messages keep coming: the history the
+/// subscriber assembles across reconnections has no gap, no duplicate, and
+/// keeps order (the check etcd's watch robustness tests make).
+async fn a_thousand_cuts_under_load(app: TestApp) {
+    use customerhub::{
+        domain::{Id, inbox::RecipientKind},
+        store::{self, inbox::NewInboxMessage},
+    };
+    use rand::{Rng, SeedableRng};
+    let c = app.welcomed_company("Snit ApS", &[("Sune", "Snit", "sune@snit.example.dk")]).await;
+    let session = app.hub_session_for(&c.contacts[0].id).await;
+    let total: i64 = 1500;
+    let writer = {
+        let state = app.state.clone();
+        let ws = Id::parse(&app.workspace_id).unwrap();
+        let contact = Id::parse(&c.contacts[0].id).unwrap();
+        tokio::spawn(async move {
+            for i in 0..total {
+                let m = NewInboxMessage {
+                    workspace_id: &ws,
+                    recipient_kind: RecipientKind::Contact,
+                    recipient_id: &contact,
+                    customer_id: None,
+                    kind: NotificationKind::PunchRegistered,
+                    title: format!("m{i}"),
+                    body: String::new(),
+                    link: String::new(),
+                };
+                store::inbox::append(&state.db, m, chrono::Utc::now()).await.unwrap();
+                state.live.publish(contact.as_str());
+                if i % 3 == 0 {
+                    tokio::task::yield_now().await;
+                }
+            }
+        })
+    };
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let mut history: Vec<i64> = vec![];
+    let mut hub = app.hub(&session);
+    let mut cuts = 0;
+    let started = std::time::Instant::now();
+    while cuts < 1000 || history.last().copied().unwrap_or(0) < total {
+        let after = history.last().copied().unwrap_or(0);
+        let mut stream =
+            tokio::time::timeout(Duration::from_secs(5), hub.subscribe(pb::SubscribeRequest { after_sequence: after }))
+                .await
+                .unwrap_or_else(|_| panic!("subscribe hung after {cuts} cuts ({:?})", started.elapsed()))
+                .unwrap()
+                .into_inner();
+        let remaining = (total - after) as usize;
+        // Read a random few (sometimes none) and cut; once 1,000 cuts are done, read the rest.
+        let take = if cuts < 1000 { rng.random_range(0..4).min(remaining) } else { remaining };
+        let mut got = 0;
+        let mut last_message = std::time::Instant::now();
+        while got < take {
+            match tokio::time::timeout(Duration::from_secs(5), stream.message()).await {
+                Ok(Ok(Some(pb::SubscribeResponse { event: Some(pb::subscribe_response::Event::Message(m)) }))) => {
+                    history.push(m.sequence);
+                    got += 1;
+                    last_message = std::time::Instant::now();
+                }
+                Ok(Ok(Some(_))) => {
+                    assert!(
+                        last_message.elapsed() < Duration::from_secs(10),
+                        "only heartbeats for 10 s after {cuts} cuts, at {:?}; writer finished: {}",
+                        history.last(),
+                        writer.is_finished()
+                    );
+                }
+                other => panic!("stream broke after {cuts} cuts: {other:?}"),
+            }
+        }
+        drop(stream);
+        cuts += 1;
+    }
+    writer.await.unwrap();
+    let expected: Vec<i64> = (1..=total).collect();
+    assert_eq!(history, expected, "no gap, no duplicate, in order across {cuts} cuts");
+}
+
+both_databases!(a_thousand_cuts_under_load);
