@@ -4,10 +4,7 @@
 //! booking of the same customer cancels the customer's pending reminders
 //! (they booked again); a booking made with a reminder's link token is
 //! attributed to that reminder. All of it in the booking's own transaction.
-use super::{
-    AppState,
-    customers::{mask_paths, parse_customer_id as parse_id},
-};
+use super::{AppState, customers::parse_customer_id as parse_id, field_mask::mask_paths};
 use crate::{
     clock::Timestamp,
     domain::{

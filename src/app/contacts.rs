@@ -1,7 +1,8 @@
 use super::{
     AppState, Begin, begin_create,
     customer_input::{ContactFields, validate_contact},
-    customers::{mask_paths, new_contact},
+    customers::new_contact,
+    field_mask::mask_paths,
     welcome,
 };
 use crate::{

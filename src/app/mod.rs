@@ -8,6 +8,7 @@ pub mod card_expiry;
 pub mod contacts;
 pub mod customer_input;
 pub mod customers;
+pub mod field_mask;
 pub mod hub_auth;
 pub mod import;
 pub mod inbox;

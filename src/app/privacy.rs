@@ -30,15 +30,15 @@ pub async fn erase(state: &AppState, caller: &StaffPrincipal, contact_id: &str) 
 }
 
 /// Purges what is older than the retention period; 0 days keeps everything.
-pub async fn purge(state: &AppState) -> AppResult<usize> {
+pub async fn purge(state: &AppState) -> AppResult<()> {
     let days = state.settings.retention_days;
     if days == 0 {
-        return Ok(0);
+        return Ok(());
     }
     let cutoff = state.clock.now() - chrono::Duration::days(days as i64);
     let (n, m) = store::privacy::purge_older_than(&state.db, cutoff).await?;
     if n + m > 0 {
         tracing::info!(notifications = n, hub_messages = m, "retention purge");
     }
-    Ok(0)
+    Ok(())
 }

@@ -2,7 +2,7 @@
 //! follow. Every balance change happens under the card's row lock, with the
 //! threshold flags updated in the same transaction, so concurrent
 //! registrations never lose an update and each crossing notifies once.
-use super::{AppState, Begin, begin_create, customers::mask_paths};
+use super::{AppState, Begin, begin_create, field_mask::mask_paths};
 use crate::{
     domain::{
         DisplayName, HubPrincipal, Id, Locale, Module, StaffPrincipal,

@@ -1,5 +1,5 @@
 //! Staff reminders: types, reminders on customers, and previews.
-use super::{AppState, Begin, begin_create, customers::mask_paths};
+use super::{AppState, Begin, begin_create, field_mask::mask_paths};
 use crate::{
     domain::{
         DisplayName, Id, StaffPrincipal,

@@ -1,6 +1,6 @@
 //! Time-entry input as a client sends it, and its parsing into checked
 //! values. Every bad field is collected with its API path.
-use super::customers::mask_paths;
+use super::field_mask::mask_paths;
 use crate::{
     domain::{
         format::{parse_date, parse_optional_date},

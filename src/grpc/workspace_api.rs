@@ -39,7 +39,7 @@ const WORKSPACE_PATHS: &[&str] = &[
 const STAFF_PATHS: &[&str] = &["email", "name", "phone", "role", "area_ids"];
 
 fn workspace_patch(w: pb::Workspace, mask: Vec<String>) -> Result<WorkspacePatch, AppError> {
-    let paths = app::customers::mask_paths(&mask, WORKSPACE_PATHS, &["id", "create_time", "update_time", "etag"])?;
+    let paths = app::field_mask::mask_paths(&mask, WORKSPACE_PATHS, &["id", "create_time", "update_time", "etag"])?;
     let mut v = Violations::new();
     let mut p = WorkspacePatch { etag: convert::etag("workspace.etag", &w.etag)?, ..Default::default() };
     for path in &paths {
@@ -197,7 +197,7 @@ impl WorkspaceService for WorkspaceApi {
         let caller = staff(&req)?;
         let r = req.into_inner();
         let u = r.staff_user.ok_or_else(|| AppError::invalid("staff_user", "is required"))?;
-        let paths = app::customers::mask_paths(&convert::mask(r.update_mask), STAFF_PATHS, &["id", "etag"])?;
+        let paths = app::field_mask::mask_paths(&convert::mask(r.update_mask), STAFF_PATHS, &["id", "etag"])?;
         let etag = convert::etag("staff_user.etag", &u.etag)?;
         let id = u.id.clone();
         let fields = staff_fields(u, &paths)?;

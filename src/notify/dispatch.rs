@@ -2,13 +2,8 @@ use super::footer::unsubscribe_footer;
 use crate::{
     app::AppState,
     domain::{
-        Id,
-        caller::CustomerScope,
-        contact::Contact,
-        customer::Customer,
-        inbox::RecipientKind,
-        notification::{KindSetting, NotificationKind},
-        workspace::Workspace,
+        Id, caller::CustomerScope, contact::Contact, customer::Customer, inbox::RecipientKind,
+        notification::NotificationKind, workspace::Workspace,
     },
     error::AppResult,
     live,
@@ -222,9 +217,4 @@ pub(crate) fn render(
             html: String::new(),
         })
     })
-}
-
-/// The settings value of one kind, exposed for callers that decide per item.
-pub fn wants(setting: KindSetting, per_item: Option<bool>) -> bool {
-    setting.mode.wants(per_item)
 }
