@@ -16,6 +16,9 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// Most database connections per process.
     pub db_max_connections: u32,
+    /// How long a request waits for a database connection before it answers
+    /// UNAVAILABLE (while the database is away, instead of hanging).
+    pub db_acquire_timeout_ms: u64,
     /// lettre SMTP URL (`smtp://host:25`, `smtps://user:pass@host`); empty: `.eml` files in `mail_dir`.
     pub smtp_url: Option<String>,
     /// Folder for `.eml` files when no SMTP server is set; default `data_dir/mail`.
@@ -40,6 +43,9 @@ pub struct Settings {
     pub delivery_lease_secs: u64,
     /// How often an idle worker looks for due deliveries.
     pub delivery_poll_ms: u64,
+    /// On shutdown, how long a delivery being sent may take before it is
+    /// abandoned and released for another replica.
+    pub shutdown_grace_secs: u64,
     /// Argon2id memory in KiB for HUB passwords.
     pub password_hash_memory_kib: u32,
     /// Argon2id iterations for HUB passwords.
@@ -95,6 +101,7 @@ impl Default for Settings {
             database_url: None,
             data_dir: PathBuf::from("./data"),
             db_max_connections: 10,
+            db_acquire_timeout_ms: 5000,
             smtp_url: None,
             mail_dir: None,
             default_hub_url: "http://localhost:8080".into(),
@@ -107,6 +114,7 @@ impl Default for Settings {
             delivery_backoff_max_secs: 3600,
             delivery_lease_secs: 60,
             delivery_poll_ms: 1000,
+            shutdown_grace_secs: 10,
             // OWASP's recommended Argon2id minimum: 19 MiB, 2 iterations.
             password_hash_memory_kib: 19 * 1024,
             password_hash_iterations: 2,
@@ -198,6 +206,9 @@ impl Settings {
                 "CUSTOMERHUB_PUBLIC_HTTP_URL must be https (mail clients require it for one-click unsubscribe)"
             );
         }
+        if self.db_acquire_timeout_ms == 0 {
+            anyhow::bail!("CUSTOMERHUB_DB_ACQUIRE_TIMEOUT_MS must be at least 1");
+        }
         if self.reminder_local_hour > 23 {
             anyhow::bail!("CUSTOMERHUB_REMINDER_LOCAL_HOUR must be between 0 and 23");
         }
@@ -252,6 +263,10 @@ impl Settings {
 
     pub fn lease(&self) -> Duration {
         Duration::from_secs(self.delivery_lease_secs)
+    }
+
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_secs)
     }
 }
 

@@ -89,7 +89,7 @@ impl Application {
     /// ones in flight finish, and lets the worker finish its current delivery.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let state = self.state;
-        let stop = CancellationToken::new();
+        let stop = state.shutdown.clone();
         let worker =
             state.settings.run_workers.then(|| tokio::spawn(delivery::run_until_stopped(state.clone(), stop.clone())));
         let jobs = state

@@ -54,6 +54,9 @@ pub struct AppState {
     pub rate_limiter: crate::auth::rate_limit::RateLimiter,
     /// Names this process's claims in the outbox.
     pub instance_id: String,
+    /// Cancelled when the process starts to stop: live streams end (clients
+    /// resubscribe elsewhere from their cursor) and the workers wind down.
+    pub shutdown: tokio_util::sync::CancellationToken,
 }
 
 impl AppState {
@@ -79,6 +82,7 @@ impl AppState {
             live: crate::live::LiveHub::new(),
             rate_limiter,
             instance_id: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
+            shutdown: tokio_util::sync::CancellationToken::new(),
         }
     }
 

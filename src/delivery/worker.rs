@@ -113,14 +113,29 @@ async fn send(state: &AppState, task: &Claimed) -> anyhow::Result<Option<String>
 
 /// Runs `try_execute_task` until `stop` is cancelled: straight on while work
 /// is due, otherwise waiting for a new notification or the poll interval.
-/// A claimed delivery is finished before the loop looks at `stop` again.
+/// On `stop` a delivery being sent gets the shutdown grace period to finish;
+/// after that it is abandoned and its claim released, so another replica
+/// sends it at once instead of waiting for the lease to run out.
 pub async fn run_until_stopped(state: AppState, stop: CancellationToken) {
     let poll = Duration::from_millis(state.settings.delivery_poll_ms);
+    let grace = state.settings.shutdown_grace();
     loop {
         if stop.is_cancelled() {
             break;
         }
-        let idle = match try_execute_task(&state).await {
+        let step = try_execute_task(&state);
+        tokio::pin!(step);
+        let outcome = tokio::select! {
+            outcome = &mut step => outcome,
+            _ = async { stop.cancelled().await; tokio::time::sleep(grace).await } => {
+                match store::outbox::release(&state.db, &state.instance_id, state.clock.now()).await {
+                    Ok(n) => tracing::warn!(released = n, "delivery abandoned at shutdown; released for another replica"),
+                    Err(e) => tracing::error!(error = %e, "could not release claimed deliveries; their lease will run out"),
+                }
+                break;
+            }
+        };
+        let idle = match outcome {
             Ok(ExecutionOutcome::TaskCompleted) => None,
             Ok(ExecutionOutcome::EmptyQueue) => Some(poll),
             Err(e) => {

@@ -206,5 +206,8 @@ pub fn stream_item(r: Result<StreamEvent, StreamError>) -> Result<Item, Status> 
         Err(StreamError::LifetimeReached { last_seq }) => Err(Status::unavailable(format!(
             "the stream reached its maximum lifetime; resubscribe with after_sequence = {last_seq}"
         ))),
+        Err(StreamError::ShuttingDown { last_seq }) => Err(Status::unavailable(format!(
+            "this server is shutting down; resubscribe with after_sequence = {last_seq}"
+        ))),
     }
 }

@@ -34,6 +34,10 @@ pub enum StreamError {
     LifetimeReached {
         last_seq: i64,
     },
+    /// This replica is stopping; resubscribe (to another) from the cursor.
+    ShuttingDown {
+        last_seq: i64,
+    },
 }
 
 /// Whose credentials keep a stream open; re-checked at every heartbeat.
@@ -111,6 +115,10 @@ async fn run(
                     Err(RecvError::Lagged(_)) => continue 'read,
                     Err(RecvError::Closed) => return,
                 },
+                _ = state.shutdown.cancelled() => {
+                    let _ = tx.try_send(Err(StreamError::ShuttingDown { last_seq: last }));
+                    return;
+                }
                 _ = tokio::time::sleep_until(deadline) => {
                     let _ = tx.try_send(Err(StreamError::LifetimeReached { last_seq: last }));
                     return;

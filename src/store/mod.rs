@@ -42,7 +42,8 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> 
         std::fs::create_dir_all(&settings.data_dir)?;
     }
     let mut opts = ConnectOptions::new(url.clone());
-    opts.sqlx_logging(false).connect_timeout(Duration::from_secs(10)).acquire_timeout(Duration::from_secs(10));
+    let acquire = Duration::from_millis(settings.db_acquire_timeout_ms);
+    opts.sqlx_logging(false).connect_timeout(acquire).acquire_timeout(acquire);
     if url.starts_with("sqlite:") {
         // SQLite allows one writer at a time. One pooled connection turns
         // contention into queueing instead of SQLITE_BUSY errors; WAL lets the
@@ -80,14 +81,24 @@ impl From<DbErr> for AppError {
         match &e {
             DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => AppError::Unavailable(e.to_string()),
             DbErr::Query(RuntimeErr::SqlxError(inner)) | DbErr::Exec(RuntimeErr::SqlxError(inner))
-                if matches!(
-                    inner.as_ref(),
-                    sea_orm::sqlx::Error::Io(_) | sea_orm::sqlx::Error::PoolTimedOut | sea_orm::sqlx::Error::PoolClosed
-                ) =>
+                if is_connection_loss(inner) =>
             {
                 AppError::Unavailable(e.to_string())
             }
             _ => AppError::Unexpected(anyhow::Error::new(e)),
         }
+    }
+}
+
+/// The database went away under a statement (a restart, a failover, a cut
+/// network): worth retrying, not a fault of the request.
+fn is_connection_loss(e: &sea_orm::sqlx::Error) -> bool {
+    use sea_orm::sqlx::Error;
+    match e {
+        Error::Io(_) | Error::PoolTimedOut | Error::PoolClosed | Error::Protocol(_) | Error::Tls(_) => true,
+        // SQLSTATE class 08 (connection exception), and 57P01..57P03: the
+        // server is shutting down, crashed, or is not yet accepting connections.
+        Error::Database(db) => db.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+        _ => false,
     }
 }

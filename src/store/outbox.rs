@@ -4,8 +4,9 @@
 use crate::{clock::Timestamp, domain::Id, error::AppResult};
 use entity::notification::{ActiveModel, Column, Entity, Model};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, Statement,
-    sea_query::Expr,
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, Statement,
+    sea_query::{Expr, ExprTrait},
 };
 
 pub const QUEUED: &str = "queued";
@@ -148,6 +149,22 @@ pub async fn mark_retry(
         .exec(conn)
         .await?;
     Ok(())
+}
+
+/// Gives back every claim `owner` still holds (a stopping replica's), for
+/// another worker to take at once. The interrupted try is not counted.
+/// Returns how many were released.
+pub async fn release(conn: &impl ConnectionTrait, owner: &str, now: Timestamp) -> AppResult<u64> {
+    let result = Entity::update_many()
+        .col_expr(Column::Attempts, Expr::col(Column::Attempts).sub(1))
+        .col_expr(Column::LeaseOwner, Expr::value(Option::<String>::None))
+        .col_expr(Column::LeaseUntil, Expr::value(Option::<Timestamp>::None))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .filter(Column::LeaseOwner.eq(owner))
+        .filter(Column::State.eq(QUEUED))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected)
 }
 
 pub async fn mark_failed(

@@ -15,6 +15,7 @@ mod live;
 mod notifications;
 mod operations;
 mod ops;
+mod outages;
 mod punch_cards;
 mod raw_rpc;
 mod reminders;

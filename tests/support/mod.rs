@@ -122,8 +122,10 @@ pub async fn spawn_app_with(backend: Backend, pg_url: Option<String>, tune: impl
     let addr = app.addr();
     let http_addr = app.http_addr();
     let state = app.state().clone();
+    // `shut_down` stops the server the way a signal stops the binary.
+    let stop = state.shutdown.clone();
     let server = tokio::spawn(async move {
-        app.run_until_stopped(std::future::pending()).await.expect("server");
+        app.run_until_stopped(async move { stop.cancelled().await }).await.expect("server");
     });
     let boot = bootstrap(
         &state,
@@ -490,6 +492,16 @@ impl TestApp {
 }
 
 impl TestApp {
+    /// Starts a graceful shutdown, as SIGTERM does.
+    pub fn begin_shutdown(&self) {
+        self.state.shutdown.cancel();
+    }
+
+    /// Waits until the server has stopped (at most `within`); false if it did not.
+    pub async fn stopped_within(&mut self, within: std::time::Duration) -> bool {
+        tokio::time::timeout(within, &mut self.server).await.is_ok()
+    }
+
     pub fn clock_now(&self) -> chrono::DateTime<chrono::Utc> {
         use customerhub::clock::Clock;
         self.clock.now()

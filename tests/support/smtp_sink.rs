@@ -42,7 +42,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use mail_parser::{HeaderForm, HeaderValue, MessageParser, PartType};
-use tokio::io::{AsyncBufReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
@@ -176,6 +176,10 @@ struct Shared {
     count: watch::Sender<usize>,
     accepting: AtomicBool,
     connections: AtomicUsize,
+    /// How many of the next messages hang after DATA, never answered.
+    stall_next: AtomicUsize,
+    /// How many messages are hanging now.
+    stalled: watch::Sender<usize>,
 }
 
 impl Shared {
@@ -212,6 +216,8 @@ impl SmtpSink {
             count: watch::Sender::new(0),
             accepting: AtomicBool::new(true),
             connections: AtomicUsize::new(0),
+            stall_next: AtomicUsize::new(0),
+            stalled: watch::Sender::new(0),
         });
         let accept_task = tokio::spawn(accept_loop(listener, Arc::clone(&shared)));
         SmtpSink { addr, shared, accept_task }
@@ -298,6 +304,21 @@ impl SmtpSink {
     /// answer `451` to `MAIL FROM`. `true` restores normal service.
     pub fn set_accepting(&self, accept: bool) {
         self.shared.accepting.store(accept, Ordering::SeqCst);
+    }
+
+    /// The next `n` messages hang after their content is sent: no answer
+    /// ever comes, and they are not recorded (a server that froze).
+    pub fn stall_next(&self, n: usize) {
+        self.shared.stall_next.store(n, Ordering::SeqCst);
+    }
+
+    /// Waits until `n` messages are hanging.
+    pub async fn wait_for_stalled(&self, n: usize) {
+        let mut rx = self.shared.stalled.subscribe();
+        tokio::time::timeout(Duration::from_secs(30), rx.wait_for(|v| *v >= n))
+            .await
+            .expect("SmtpSink: no message stalled in 30 s")
+            .expect("SmtpSink: stalled counter closed");
     }
 
     pub fn is_accepting(&self) -> bool {
@@ -435,6 +456,18 @@ async fn session(stream: TcpStream, shared: Arc<Shared>) -> std::io::Result<()> 
                         reply(&mut wr, "552 5.3.4 message too big\r\n").await?;
                         continue;
                     };
+                    let stall = shared
+                        .stall_next
+                        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                        .is_ok();
+                    if stall {
+                        shared.stalled.send_modify(|n| *n += 1);
+                        // Hang until the client gives up and closes the connection.
+                        let mut rest = vec![];
+                        let _ = rd.read_to_end(&mut rest).await;
+                        shared.stalled.send_modify(|n| *n -= 1);
+                        return Ok(());
+                    }
                     shared.push(ReceivedMail { mail_from: t.mail_from, rcpt_to: t.rcpt_to, raw });
                     reply(&mut wr, "250 2.0.0 OK queued\r\n").await?;
                 }
