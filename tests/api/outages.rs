@@ -161,7 +161,6 @@ async fn postgres_restarted_under_load_keeps_every_accepted_write() {
                 punch_card_id: card.id.clone(),
                 page_size: 500,
                 page_token,
-                ..Default::default()
             })
             .await
             .unwrap()
