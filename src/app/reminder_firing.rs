@@ -4,6 +4,7 @@
 //! never repeats one. After downtime only the latest missed occurrence fires;
 //! the older ones are recorded as skipped instead of arriving as a storm.
 use super::{AppState, reminders::next_after};
+use crate::domain::inbox::InboxMessage;
 use crate::{
     domain::{
         Id, caller::CustomerScope, format, inbox::RecipientKind, notification::NotificationKind, recurrence,
@@ -67,8 +68,8 @@ async fn fire_one(state: &AppState, id: &Id, ws_id: &Id) -> AppResult<bool> {
     }
     store::reminders::set_next(&tx, id, next_after(state, &ws, &reminder, now)?).await?;
     tx.commit().await?;
-    for r in &recipients {
-        state.live.publish(r.as_str());
+    for (r, m) in recipients {
+        state.live.publish_message(r.as_str(), m);
     }
     state.outbox_signal.notify_one();
     Ok(first_time)
@@ -81,7 +82,7 @@ async fn deliver(
     ws: &Workspace,
     r: &Reminder,
     at: chrono::DateTime<chrono::Utc>,
-) -> AppResult<Vec<Id>> {
+) -> AppResult<Vec<(Id, InboxMessage)>> {
     let scope = CustomerScope { workspace_id: ws.id.clone(), areas: None };
     let customer = store::customers::get(tx, &scope, &r.customer_id).await?;
     let receivers = store::reminders::receivers(tx, &ws.id, r.receivers, customer.area_id.as_ref()).await?;
@@ -116,7 +117,7 @@ async fn deliver(
                 minijinja::Value::from_serialize(&vars),
             )
         })?;
-        store::inbox::append(
+        let message = store::inbox::append(
             tx,
             NewInboxMessage {
                 workspace_id: &ws.id,
@@ -131,8 +132,8 @@ async fn deliver(
             now,
         )
         .await?;
-        live::notify_in_tx(tx, &staff.id).await?;
-        inbox.push(staff.id.clone());
+        live::notify_in_tx(tx, &staff.id, message.seq).await?;
+        inbox.push((staff.id.clone(), message));
         let base = NewNotification {
             workspace_id: ws.id.clone(),
             customer_id: Some(customer.id.clone()),

@@ -12,6 +12,7 @@ use crate::{
     error::Violations,
     live::stream::{StreamError, StreamEvent},
 };
+use std::sync::Arc;
 use tonic::Status;
 
 pub fn kind_in(v: &mut Violations, field: &str, value: i32) -> Option<NotificationKind> {
@@ -194,14 +195,14 @@ pub enum Item {
 
 pub fn stream_item(r: Result<StreamEvent, StreamError>) -> Result<Item, Status> {
     match r {
-        Ok(StreamEvent::Message(m)) => Ok(Item::Message(inbox_out(m))),
+        Ok(StreamEvent::Message(m)) => Ok(Item::Message(inbox_out(Arc::unwrap_or_clone(m)))),
         Ok(StreamEvent::Heartbeat { at, last_seq }) => {
             Ok(Item::Heartbeat(pb::Heartbeat { time: Some(ts(at)), last_sequence: last_seq }))
         }
         Err(StreamError::TooSlow { last_seq }) => Err(Status::resource_exhausted(format!(
             "the client did not keep up; resubscribe with after_sequence = {last_seq}"
         ))),
-        Err(StreamError::App(e)) => Err(e.into()),
+        Err(StreamError::App(e)) => Err((*e).into()),
         Err(StreamError::CredentialsEnded) => Err(Status::unauthenticated("the session behind this stream has ended")),
         Err(StreamError::LifetimeReached { last_seq }) => Err(Status::unavailable(format!(
             "the stream reached its maximum lifetime; resubscribe with after_sequence = {last_seq}"

@@ -6,18 +6,42 @@
 pub mod pg_listener;
 pub mod stream;
 
-use crate::{domain::Id, error::AppResult};
+use crate::{
+    domain::{Id, inbox::InboxMessage},
+    error::AppResult,
+};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, MutexGuard},
+};
 use tokio::sync::broadcast;
 
 pub const PG_CHANNEL: &str = "customerhub_inbox";
-/// The broadcast value that wakes every stream.
-pub const ALL: &str = "*";
 
+/// What a recipient's streams hear.
+#[derive(Debug, Clone)]
+pub enum Wake {
+    /// A message just committed in this process: a stream whose cursor is
+    /// right before it sends it without reading the database.
+    Message(Arc<InboxMessage>),
+    /// Message `seq` (or, with 0, something) was committed elsewhere: a
+    /// stream that has not sent it yet re-reads.
+    Committed(i64),
+}
+
+/// Per recipient, a small broadcast channel: a message wakes only the
+/// streams of its recipient, and carries itself, so fanning one message out
+/// to many streams costs no database reads.
 #[derive(Clone)]
 pub struct LiveHub {
-    tx: broadcast::Sender<String>,
+    recipients: Arc<Mutex<HashMap<String, broadcast::Sender<Wake>>>>,
+    /// Wakes every stream (after a gap in hearing, e.g. a listener reconnect).
+    all: broadcast::Sender<()>,
 }
+
+/// A lagging receiver only re-reads the database, so a small buffer loses nothing.
+const PER_RECIPIENT_BUFFER: usize = 16;
 
 impl Default for LiveHub {
     fn default() -> Self {
@@ -27,38 +51,83 @@ impl Default for LiveHub {
 
 impl LiveHub {
     pub fn new() -> Self {
-        // A lagging receiver only re-reads the database, so a small buffer loses nothing.
-        let (tx, _) = broadcast::channel(4096);
-        Self { tx }
+        let (all, _) = broadcast::channel(16);
+        Self { recipients: Arc::default(), all }
     }
 
-    /// Tells this process's streams that `recipient` has new messages.
-    pub fn publish(&self, recipient: &str) {
-        let _ = self.tx.send(recipient.to_string());
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, broadcast::Sender<Wake>>> {
+        // The map stays consistent whatever panicked while holding it.
+        self.recipients.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Tells every stream to re-read (after a gap in hearing, e.g. a reconnect).
+    fn send(&self, recipient: &str, wake: Wake) {
+        if let Some(tx) = self.lock().get(recipient) {
+            let _ = tx.send(wake);
+        }
+    }
+
+    /// Tells `recipient`'s streams in this process that message `seq` (0:
+    /// something) was committed, e.g. by another replica.
+    pub fn publish(&self, recipient: &str, seq: i64) {
+        self.send(recipient, Wake::Committed(seq));
+    }
+
+    /// A NOTIFY payload: `<recipient> <seq>` (or a bare recipient).
+    pub fn publish_notification(&self, payload: &str) {
+        let (recipient, seq) = payload.split_once(' ').unwrap_or((payload, "0"));
+        self.publish(recipient, seq.parse().unwrap_or(0));
+    }
+
+    /// Hands a committed message to `recipient`'s streams in this process.
+    pub fn publish_message(&self, recipient: &str, message: InboxMessage) {
+        self.send(recipient, Wake::Message(Arc::new(message)));
+    }
+
+    /// Tells every stream to re-read.
     pub fn publish_all(&self) {
-        let _ = self.tx.send(ALL.to_string());
+        let _ = self.all.send(());
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<String> {
-        self.tx.subscribe()
+    pub fn subscribe(&self, recipient: &Id) -> Subscription {
+        let key = recipient.to_string();
+        let rx =
+            self.lock().entry(key.clone()).or_insert_with(|| broadcast::channel(PER_RECIPIENT_BUFFER).0).subscribe();
+        Subscription { hub: self.clone(), recipient: key, rx, all: self.all.subscribe() }
     }
 
     /// How many streams listen in this process.
     pub fn listeners(&self) -> usize {
-        self.tx.receiver_count()
+        self.all.receiver_count()
+    }
+}
+
+/// One stream's ears; leaving removes its recipient's channel when it was the last.
+pub struct Subscription {
+    hub: LiveHub,
+    recipient: String,
+    pub rx: broadcast::Receiver<Wake>,
+    pub all: broadcast::Receiver<()>,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        let mut map = self.hub.lock();
+        // This subscription's receiver is still counted until after `drop`.
+        if map.get(&self.recipient).is_some_and(|tx| tx.receiver_count() <= 1) {
+            map.remove(&self.recipient);
+        }
     }
 }
 
 /// Inside a writing transaction: on PostgreSQL, NOTIFY every replica at commit.
-pub async fn notify_in_tx(conn: &impl ConnectionTrait, recipient: &Id) -> AppResult<()> {
+/// The payload is `<recipient> <seq>`, so a replica's own streams, which got
+/// the message in process already, need not re-read when they hear it.
+pub async fn notify_in_tx(conn: &impl ConnectionTrait, recipient: &Id, seq: i64) -> AppResult<()> {
     if conn.get_database_backend() == DbBackend::Postgres {
         conn.execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             "SELECT pg_notify($1, $2)",
-            [PG_CHANNEL.into(), recipient.to_string().into()],
+            [PG_CHANNEL.into(), format!("{recipient} {seq}").into()],
         ))
         .await?;
     }

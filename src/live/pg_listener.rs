@@ -42,7 +42,7 @@ async fn listen(
     loop {
         tokio::select! {
             _ = stop.cancelled() => return Ok(()),
-            n = listener.recv() => hub.publish(n?.payload()),
+            n = listener.recv() => hub.publish_notification(n?.payload()),
         }
     }
 }

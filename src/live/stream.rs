@@ -1,6 +1,7 @@
 //! One subscriber's stream: replay after its cursor, then live, in order, no
 //! gap, no duplicate. A client that does not keep up is cut off with
 //! RESOURCE_EXHAUSTED and resumes from its cursor, so memory stays bounded.
+use crate::live::Wake;
 use crate::{
     app::AppState,
     clock::Timestamp,
@@ -8,7 +9,7 @@ use crate::{
     error::AppError,
     store,
 };
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 use tokio::sync::{broadcast::error::RecvError, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 
@@ -18,13 +19,18 @@ const BATCH: u64 = 100;
 
 #[derive(Debug, Clone)]
 pub enum StreamEvent {
-    Message(InboxMessage),
-    Heartbeat { at: Timestamp, last_seq: i64 },
+    /// Shared: one committed message goes to every stream of its recipient.
+    Message(Arc<InboxMessage>),
+    Heartbeat {
+        at: Timestamp,
+        last_seq: i64,
+    },
 }
 
 #[derive(Debug)]
 pub enum StreamError {
-    App(AppError),
+    /// Boxed: every slot of a stream's buffer is as big as this enum.
+    App(Box<AppError>),
     TooSlow {
         last_seq: i64,
     },
@@ -65,7 +71,7 @@ pub fn inbox_stream(
     let (tx, rx) = mpsc::channel(BUFFER);
     // Listen before the first read (and before the caller sees the stream),
     // so nothing committed in between is missed.
-    let live = state.live.subscribe();
+    let live = state.live.subscribe(&recipient);
     tokio::spawn(run(state, owner, recipient, after, live, tx));
     ReceiverStream::new(rx)
 }
@@ -75,7 +81,7 @@ async fn run(
     owner: StreamOwner,
     recipient: Id,
     mut last: i64,
-    mut live: tokio::sync::broadcast::Receiver<String>,
+    mut live: crate::live::Subscription,
     tx: mpsc::Sender<Result<StreamEvent, StreamError>>,
 ) {
     let mut heartbeat = tokio::time::interval(Duration::from_millis(state.settings.stream_heartbeat_ms));
@@ -86,7 +92,7 @@ async fn run(
             let batch = match store::inbox::after(&state.db, &recipient, last, BATCH).await {
                 Ok(b) => b,
                 Err(e) => {
-                    let _ = tx.send(Err(StreamError::App(e))).await;
+                    let _ = tx.send(Err(StreamError::App(Box::new(e)))).await;
                     return;
                 }
             };
@@ -98,7 +104,7 @@ async fn run(
                     return;
                 }
                 let seq = m.seq;
-                if tx.try_send(Ok(StreamEvent::Message(m))).is_err() {
+                if tx.try_send(Ok(StreamEvent::Message(Arc::new(m)))).is_err() {
                     return;
                 }
                 last = seq;
@@ -109,12 +115,27 @@ async fn run(
         }
         loop {
             tokio::select! {
-                got = live.recv() => match got {
-                    Ok(id) if id == recipient.as_str() || id == crate::live::ALL => continue 'read,
-                    Ok(_) => continue,
-                    Err(RecvError::Lagged(_)) => continue 'read,
+                got = live.rx.recv() => match got {
+                    // The next message, in hand: no database read.
+                    Ok(Wake::Message(m)) if m.seq == last + 1 => {
+                        if tx.capacity() <= 1 {
+                            let _ = tx.try_send(Err(StreamError::TooSlow { last_seq: last }));
+                            return;
+                        }
+                        last = m.seq;
+                        if tx.try_send(Ok(StreamEvent::Message(m))).is_err() {
+                            return;
+                        }
+                    }
+                    // Already sent (read from the database before it was heard,
+                    // or heard in process before its NOTIFY came round).
+                    Ok(Wake::Message(m)) if m.seq <= last => {}
+                    Ok(Wake::Committed(seq)) if seq > 0 && seq <= last => {}
+                    // A gap, another replica's news, or too much at once.
+                    Ok(_) | Err(RecvError::Lagged(_)) => continue 'read,
                     Err(RecvError::Closed) => return,
                 },
+                _ = live.all.recv() => continue 'read,
                 _ = state.shutdown.cancelled() => {
                     let _ = tx.try_send(Err(StreamError::ShuttingDown { last_seq: last }));
                     return;

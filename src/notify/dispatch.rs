@@ -1,4 +1,5 @@
 use super::footer::unsubscribe_footer;
+use crate::domain::inbox::InboxMessage;
 use crate::{
     app::AppState,
     domain::{
@@ -32,7 +33,8 @@ pub struct CustomerEvent {
 /// What a dispatch wrote, for the caller to announce after commit.
 #[derive(Debug, Default)]
 pub struct Dispatched {
-    pub inbox_recipients: Vec<Id>,
+    /// The HUB messages written, with their recipients.
+    pub inbox: Vec<(Id, InboxMessage)>,
     pub emails_queued: usize,
     pub suppressed: usize,
 }
@@ -43,8 +45,8 @@ impl Dispatched {
         if self.emails_queued > 0 {
             state.outbox_signal.notify_one();
         }
-        for r in &self.inbox_recipients {
-            state.live.publish(r.as_str());
+        for (r, m) in &self.inbox {
+            state.live.publish_message(r.as_str(), m.clone());
         }
     }
 }
@@ -163,7 +165,7 @@ async fn hub_message(
         out.suppressed += 1;
         return Ok(());
     }
-    store::inbox::append(
+    let message = store::inbox::append(
         tx,
         NewInboxMessage {
             workspace_id: &workspace.id,
@@ -178,9 +180,9 @@ async fn hub_message(
         now,
     )
     .await?;
-    live::notify_in_tx(tx, &contact.id).await?;
+    live::notify_in_tx(tx, &contact.id, message.seq).await?;
     store::outbox::record_final(tx, record, SENT, None, state.message_domain(), now).await?;
-    out.inbox_recipients.push(contact.id.clone());
+    out.inbox.push((contact.id.clone(), message));
     Ok(())
 }
 

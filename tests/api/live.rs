@@ -215,7 +215,7 @@ async fn staff_inbox_and_stream(app: TestApp) {
     let tx = app.state.db.begin().await.unwrap();
     let ws = Id::parse(&app.workspace_id).unwrap();
     let me = Id::parse(&app.admin_id).unwrap();
-    store::inbox::append(
+    let m = store::inbox::append(
         &tx,
         NewInboxMessage {
             workspace_id: &ws,
@@ -231,9 +231,9 @@ async fn staff_inbox_and_stream(app: TestApp) {
     )
     .await
     .unwrap();
-    customerhub::live::notify_in_tx(&tx, &me).await.unwrap();
+    customerhub::live::notify_in_tx(&tx, &me, m.seq).await.unwrap();
     tx.commit().await.unwrap();
-    app.state.live.publish(me.as_str());
+    app.state.live.publish_message(me.as_str(), m);
     let got = tokio::time::timeout(Duration::from_secs(10), async {
         loop {
             if let Some(pb::subscribe_staff_messages_response::Event::Message(m)) =
@@ -366,8 +366,13 @@ async fn a_thousand_cuts_under_load(app: TestApp) {
                     body: String::new(),
                     link: String::new(),
                 };
-                store::inbox::append(&state.db, m, chrono::Utc::now()).await.unwrap();
-                state.live.publish(contact.as_str());
+                let m = store::inbox::append(&state.db, m, chrono::Utc::now()).await.unwrap();
+                // Both ways a stream hears: the message in hand, or only its sequence.
+                if i % 2 == 0 {
+                    state.live.publish_message(contact.as_str(), m);
+                } else {
+                    state.live.publish(contact.as_str(), m.seq);
+                }
                 if i % 3 == 0 {
                     tokio::task::yield_now().await;
                 }

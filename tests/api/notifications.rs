@@ -29,7 +29,7 @@ async fn deliveries(app: &TestApp, customer_id: &str) -> Vec<pb::Delivery> {
 async fn automatic_mail_has_unsubscribe_headers_and_footer(app: TestApp) {
     let c = app.welcomed_company("Bager Hansen ApS", &[("Anna", "Jensen", "anna@bager.example.dk")]).await;
     let d = app.fire(NotificationKind::PunchesLow, &c.id, None).await;
-    assert_eq!((d.emails_queued, d.inbox_recipients.len()), (1, 1));
+    assert_eq!((d.emails_queued, d.inbox.len()), (1, 1));
     assert_eq!(app.deliver_all().await, 1);
     let mail = app.smtp.wait_for(1).await.remove(0);
     assert_eq!(mail.rcpt_to, ["anna@bager.example.dk"]);
@@ -161,7 +161,7 @@ async fn modes_and_per_item_choices(app: TestApp) {
             .unwrap();
         let d = app.fire(NotificationKind::CardCreated, &c.id, per_item).await;
         assert_eq!(d.emails_queued, expected, "{mode:?} {per_item:?}");
-        assert!(d.inbox_recipients.is_empty(), "HUB channel is off");
+        assert!(d.inbox.is_empty(), "HUB channel is off");
     }
     assert_eq!(app.deliver_all().await, 2);
     // Channels: HUB only.
@@ -175,7 +175,7 @@ async fn modes_and_per_item_choices(app: TestApp) {
         .await
         .unwrap();
     let d = app.fire(NotificationKind::CardCreated, &c.id, None).await;
-    assert_eq!((d.emails_queued, d.inbox_recipients.len()), (0, 1));
+    assert_eq!((d.emails_queued, d.inbox.len()), (0, 1));
 }
 
 async fn settings_are_admin_only_and_checked(app: TestApp) {
@@ -427,7 +427,7 @@ async fn unsubscribe_by_link_and_one_click(app: TestApp) {
 
     // No automatic e-mail goes out any more; the HUB still gets the message.
     let d = app.fire(NotificationKind::CardExpiring, &c.id, None).await;
-    assert_eq!((d.emails_queued, d.inbox_recipients.len()), (0, 2));
+    assert_eq!((d.emails_queued, d.inbox.len()), (0, 2));
     assert_eq!(app.deliver_all().await, 0);
     assert_eq!(app.smtp.count(), 0);
     let unsubscribed = deliveries(&app, &c.id)
