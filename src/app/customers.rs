@@ -171,8 +171,7 @@ pub async fn create(state: &AppState, caller: &StaffPrincipal, req: CreateCustom
 }
 
 async fn get_with_contacts(state: &AppState, scope: &CustomerScope, id: &Id) -> AppResult<CustomerWithContacts> {
-    let customer = store::customers::get(&state.db, scope, id).await?;
-    let contacts = store::contacts::all_of_customer(&state.db, id).await?;
+    let (customer, contacts) = store::customers::get_with_contacts(&state.db, scope, id).await?;
     Ok(CustomerWithContacts { customer, contacts })
 }
 

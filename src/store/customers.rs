@@ -148,6 +148,22 @@ pub async fn get(conn: &impl ConnectionTrait, scope: &CustomerScope, id: &Id) ->
     Ok(to_domain(m, n as i64))
 }
 
+/// The customer with its contacts, in two queries (its contact count is
+/// theirs; the read path of GetCustomer, measured in BENCHMARKS.md).
+pub async fn get_with_contacts(
+    conn: &impl ConnectionTrait,
+    scope: &CustomerScope,
+    id: &Id,
+) -> AppResult<(Customer, Vec<crate::domain::contact::Contact>)> {
+    let m = scoped(scope)
+        .filter(customer::Column::Id.eq(id.as_str()))
+        .one(conn)
+        .await?
+        .ok_or_else(|| AppError::not_found("customer", id.as_str()))?;
+    let contacts = super::contacts::all_of_customer(conn, id).await?;
+    Ok((to_domain(m, contacts.len() as i64), contacts))
+}
+
 /// The customer with this external reference, whatever the caller's areas.
 pub async fn find_by_external_ref(conn: &impl ConnectionTrait, workspace_id: &Id, r: &str) -> AppResult<Option<Id>> {
     Ok(customer::Entity::find()
