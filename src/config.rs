@@ -43,6 +43,8 @@ pub struct Settings {
     pub delivery_lease_secs: u64,
     /// How often an idle worker looks for due deliveries.
     pub delivery_poll_ms: u64,
+    /// How many notifications one worker sends at once (over the SMTP pool).
+    pub delivery_concurrency: usize,
     /// On shutdown, how long a delivery being sent may take before it is
     /// abandoned and released for another replica.
     pub shutdown_grace_secs: u64,
@@ -115,6 +117,7 @@ impl Default for Settings {
             delivery_lease_secs: 60,
             delivery_poll_ms: 1000,
             shutdown_grace_secs: 10,
+            delivery_concurrency: 8,
             // OWASP's recommended Argon2id minimum: 19 MiB, 2 iterations.
             password_hash_memory_kib: 19 * 1024,
             password_hash_iterations: 2,
@@ -205,6 +208,9 @@ impl Settings {
             anyhow::bail!(
                 "CUSTOMERHUB_PUBLIC_HTTP_URL must be https (mail clients require it for one-click unsubscribe)"
             );
+        }
+        if self.delivery_concurrency == 0 || self.delivery_concurrency > 256 {
+            anyhow::bail!("CUSTOMERHUB_DELIVERY_CONCURRENCY must be between 1 and 256");
         }
         if self.db_acquire_timeout_ms == 0 {
             anyhow::bail!("CUSTOMERHUB_DB_ACQUIRE_TIMEOUT_MS must be at least 1");

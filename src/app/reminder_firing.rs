@@ -20,28 +20,40 @@ use crate::{
         reminders::Receiver,
     },
 };
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-/// One pass: fires every due reminder; returns how many occurrences fired.
+const BATCH: u64 = 200;
+
+/// One pass: fires every due reminder, batch after batch while a batch
+/// came back full; returns how many occurrences fired.
 pub async fn try_run(state: &AppState) -> AppResult<usize> {
     let now = state.clock.now();
     let mut fired = 0;
-    for (id, ws_id) in store::reminders::due(&state.db, now, 200).await? {
-        if fire_one(state, &id, &ws_id).await? {
-            fired += 1;
+    let mut workspaces: HashMap<Id, Workspace> = HashMap::new();
+    loop {
+        let due = store::reminders::due(&state.db, now, BATCH).await?;
+        let mut fired_now = 0;
+        for (id, ws_id) in &due {
+            if !workspaces.contains_key(ws_id) {
+                workspaces.insert(ws_id.clone(), store::workspaces::get(&state.db, ws_id).await?);
+            }
+            if fire_one(state, id, &workspaces[ws_id]).await? {
+                fired_now += 1;
+            }
+        }
+        fired += fired_now;
+        // A short batch was the last; one where nothing fired is being
+        // fired by other replicas (their rows were skipped).
+        if (due.len() as u64) < BATCH || fired_now == 0 {
+            return Ok(fired);
         }
     }
-    Ok(fired)
 }
 
-async fn fire_one(state: &AppState, id: &Id, ws_id: &Id) -> AppResult<bool> {
-    let ws = store::workspaces::get(&state.db, ws_id).await?;
-    let scope = CustomerScope { workspace_id: ws_id.clone(), areas: None };
+async fn fire_one(state: &AppState, id: &Id, ws: &Workspace) -> AppResult<bool> {
     let tx = state.db.begin().await?;
-    let reminder = match store::reminders::get(&tx, &scope, id, true).await {
-        Ok(r) => r,
-        Err(crate::error::AppError::NotFound { .. }) => return Ok(false), // deleted meanwhile
-        Err(e) => return Err(e),
+    let Some(reminder) = store::reminders::claim_for_firing(&tx, &ws.id, id).await? else {
+        return Ok(false); // deleted meanwhile, or another replica has it
     };
     let now = state.clock.now();
     let Some(due) = reminder.next_fire_at.filter(|t| *t <= now) else {
@@ -64,9 +76,9 @@ async fn fire_one(state: &AppState, id: &Id, ws_id: &Id) -> AppResult<bool> {
     let first_time = store::reminders::record_firing(&tx, id, latest, "fired", now).await?;
     let mut recipients = vec![];
     if first_time {
-        recipients = deliver(state, &tx, &ws, &reminder, latest).await?;
+        recipients = deliver(state, &tx, ws, &reminder, latest).await?;
     }
-    store::reminders::set_next(&tx, id, next_after(state, &ws, &reminder, now)?).await?;
+    store::reminders::set_next(&tx, id, next_after(state, ws, &reminder, now)?).await?;
     tx.commit().await?;
     for (r, m) in recipients {
         state.live.publish_message(r.as_str(), m);

@@ -7,8 +7,10 @@ use crate::{
     store::{self, outbox::Claimed},
 };
 use chrono::Duration as ChronoDuration;
+use futures::StreamExt;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum ExecutionOutcome {
@@ -21,14 +23,45 @@ pub enum ExecutionOutcome {
 /// Claims one due notification, sends it and records the result.
 pub async fn try_execute_task(state: &AppState) -> AppResult<ExecutionOutcome> {
     let now = state.clock.now();
-    let lease_until = now + ChronoDuration::from_std(state.settings.lease()).unwrap_or(ChronoDuration::seconds(60));
-    let owner = &state.instance_id;
-    let Some(task) = store::outbox::claim_next(&state.db, owner, now, lease_until).await? else {
+    let Some(task) = store::outbox::claim_next(&state.db, &state.instance_id, now, lease_until(state, now)).await?
+    else {
         return Ok(ExecutionOutcome::EmptyQueue);
     };
+    handle(state, task).await?;
+    Ok(ExecutionOutcome::TaskCompleted)
+}
+
+/// Claims up to `delivery_concurrency × 4` due notifications in one statement
+/// and sends them `delivery_concurrency` at a time (over the SMTP pool);
+/// returns how many were handled (0: nothing is due).
+pub async fn try_execute_batch(state: &AppState) -> AppResult<usize> {
+    let concurrency = state.settings.delivery_concurrency.max(1);
+    let now = state.clock.now();
+    let batch =
+        store::outbox::claim_due(&state.db, &state.instance_id, now, lease_until(state, now), (concurrency * 4) as u64)
+            .await?;
+    let n = batch.len();
+    let results: Vec<AppResult<()>> =
+        futures::stream::iter(batch).map(|task| handle(state, task)).buffer_unordered(concurrency).collect().await;
+    // Every claim was handled or keeps its lease; the first error is reported.
+    results.into_iter().collect::<AppResult<Vec<()>>>()?;
+    Ok(n)
+}
+
+fn lease_until(state: &AppState, now: crate::clock::Timestamp) -> crate::clock::Timestamp {
+    now + ChronoDuration::from_std(state.settings.lease()).unwrap_or(ChronoDuration::seconds(60))
+}
+
+/// Sends one claimed notification and records the result, in its own span
+/// (several are in flight at once, so the span follows the future).
+async fn handle(state: &AppState, task: Claimed) -> AppResult<()> {
     let span =
         tracing::info_span!("deliver", notification = %task.id, channel = %task.channel, attempt = task.attempts);
-    let _guard = span.enter();
+    handle_in_span(state, task).instrument(span).await
+}
+
+async fn handle_in_span(state: &AppState, task: Claimed) -> AppResult<()> {
+    let owner = &state.instance_id;
     // An automatic mail queued before its contact unsubscribed is not sent.
     let automatic = NotificationKind::from_stored(&task.kind).is_some_and(NotificationKind::is_automatic);
     if automatic
@@ -38,7 +71,7 @@ pub async fn try_execute_task(state: &AppState) -> AppResult<ExecutionOutcome> {
         store::outbox::mark_suppressed(&state.db, &task.id, owner, "unsubscribed", state.clock.now()).await?;
         metrics::counter!("customerhub_deliveries_total", "channel" => task.channel.clone(), "outcome" => "suppressed")
             .increment(1);
-        return Ok(ExecutionOutcome::TaskCompleted);
+        return Ok(());
     }
     let result = send(state, &task).await;
     let now = state.clock.now();
@@ -69,7 +102,7 @@ pub async fn try_execute_task(state: &AppState) -> AppResult<ExecutionOutcome> {
             store::outbox::mark_retry(&state.db, &task.id, owner, &error, at, now).await?;
         }
     }
-    Ok(ExecutionOutcome::TaskCompleted)
+    Ok(())
 }
 
 /// Sends one notification; returns the provider's message id where there is one (SMS).
@@ -123,7 +156,7 @@ pub async fn run_until_stopped(state: AppState, stop: CancellationToken) {
         if stop.is_cancelled() {
             break;
         }
-        let step = try_execute_task(&state);
+        let step = try_execute_batch(&state);
         tokio::pin!(step);
         let outcome = tokio::select! {
             outcome = &mut step => outcome,
@@ -136,8 +169,8 @@ pub async fn run_until_stopped(state: AppState, stop: CancellationToken) {
             }
         };
         let idle = match outcome {
-            Ok(ExecutionOutcome::TaskCompleted) => None,
-            Ok(ExecutionOutcome::EmptyQueue) => Some(poll),
+            Ok(0) => Some(poll),
+            Ok(_) => None,
             Err(e) => {
                 tracing::error!(error = %e, "delivery worker step failed");
                 Some(poll)

@@ -89,7 +89,9 @@ async fn run(
     heartbeat.tick().await;
     'read: loop {
         loop {
-            let batch = match store::inbox::after(&state.db, &recipient, last, BATCH).await {
+            // Database futures are boxed: an idle stream's task then holds
+            // only what it waits on (memory per idle stream, BENCHMARKS.md).
+            let batch = match Box::pin(store::inbox::after(&state.db, &recipient, last, BATCH)).await {
                 Ok(b) => b,
                 Err(e) => {
                     let _ = tx.send(Err(StreamError::App(Box::new(e)))).await;
@@ -145,7 +147,7 @@ async fn run(
                     return;
                 }
                 _ = heartbeat.tick() => {
-                    match owner.still_valid(&state).await {
+                    match Box::pin(owner.still_valid(&state)).await {
                         Ok(true) => {}
                         Ok(false) => {
                             let _ = tx.try_send(Err(StreamError::CredentialsEnded));

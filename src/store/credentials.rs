@@ -7,7 +7,8 @@ use crate::{
 };
 use entity::{api_key, contact, customer, hub_session, staff_user};
 use sea_orm::{
-    ColumnTrait, EntityTrait, FromQueryResult, JoinType, QueryFilter, QuerySelect, sea_query::{Expr, ExprTrait},
+    ColumnTrait, EntityTrait, FromQueryResult, JoinType, QueryFilter, QuerySelect,
+    sea_query::{Expr, ExprTrait},
 };
 
 pub async fn resolve(state: &AppState, token: &str) -> Caller {

@@ -85,27 +85,41 @@ pub async fn claim_next(
     now: Timestamp,
     lease_until: Timestamp,
 ) -> AppResult<Option<Claimed>> {
+    Ok(claim_due(conn, owner, now, lease_until, 1).await?.pop())
+}
+
+/// Claims up to `limit` due notifications in one statement (the worker sends
+/// them concurrently); other replicas skip the claimed rows.
+pub async fn claim_due(
+    conn: &impl ConnectionTrait,
+    owner: &str,
+    now: Timestamp,
+    lease_until: Timestamp,
+    limit: u64,
+) -> AppResult<Vec<Claimed>> {
     let backend = conn.get_database_backend();
     let sql = match backend {
         DbBackend::Postgres => {
             "UPDATE notifications SET lease_owner = $1, lease_until = $2, attempts = attempts + 1, updated_at = $3 \
-             WHERE id = (SELECT id FROM notifications WHERE state = 'queued' AND next_attempt_at <= $3 \
-               AND (lease_until IS NULL OR lease_until < $3) ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) \
+             WHERE id IN (SELECT id FROM notifications WHERE state = 'queued' AND next_attempt_at <= $3 \
+               AND (lease_until IS NULL OR lease_until < $3) ORDER BY next_attempt_at, id LIMIT $4 \
+               FOR UPDATE SKIP LOCKED) \
              RETURNING *"
         }
         _ => {
             "UPDATE notifications SET lease_owner = ?1, lease_until = ?2, attempts = attempts + 1, updated_at = ?3 \
-             WHERE id = (SELECT id FROM notifications WHERE state = 'queued' AND next_attempt_at <= ?3 \
-               AND (lease_until IS NULL OR lease_until < ?3) ORDER BY next_attempt_at, id LIMIT 1) \
+             WHERE id IN (SELECT id FROM notifications WHERE state = 'queued' AND next_attempt_at <= ?3 \
+               AND (lease_until IS NULL OR lease_until < ?3) ORDER BY next_attempt_at, id LIMIT ?4) \
              RETURNING *"
         }
     };
-    let stmt = Statement::from_sql_and_values(backend, sql, [owner.into(), lease_until.into(), now.into()]);
-    let row = conn.query_one_raw(stmt).await?;
-    Ok(match row {
-        Some(r) => Some(Model::from_query_result(&r, "")?.into()),
-        None => None,
-    })
+    let values = [owner.into(), lease_until.into(), now.into(), (limit as i64).into()];
+    let rows = conn.query_all_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+    let mut claimed =
+        rows.iter().map(|r| Ok(Model::from_query_result(r, "")?.into())).collect::<AppResult<Vec<Claimed>>>()?;
+    // RETURNING gives no order; ids are time-ordered (UUIDv7): oldest first.
+    claimed.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(claimed)
 }
 
 pub async fn mark_sent(

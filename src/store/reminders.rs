@@ -15,7 +15,7 @@ use entity::{reminder, reminder_firing, reminder_type, staff_user, staff_user_ar
 use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::{Expr, OnConflict},
+    sea_query::{Expr, LockBehavior, LockType, OnConflict},
 };
 
 fn type_out(m: reminder_type::Model) -> ReminderType {
@@ -159,6 +159,17 @@ pub async fn get(conn: &impl ConnectionTrait, scope: &CustomerScope, id: &Id, lo
         Err(AppError::NotFound { .. }) => Err(AppError::not_found("reminder", id.as_str())),
         Err(e) => Err(e),
     }
+}
+
+/// The reminder, locked for firing; `None` when it is gone or another
+/// replica is firing it right now (PostgreSQL `SKIP LOCKED`: replicas pass
+/// each other instead of queueing on the same rows).
+pub async fn claim_for_firing(conn: &impl ConnectionTrait, ws: &Id, id: &Id) -> AppResult<Option<Reminder>> {
+    let mut q = reminder::Entity::find_by_id(id.to_string()).filter(reminder::Column::WorkspaceId.eq(ws.as_str()));
+    if super::is_postgres(conn) {
+        q = q.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
+    Ok(q.one(conn).await?.map(reminder_out))
 }
 
 /// Reminders of one customer, or of every customer the scope may see.

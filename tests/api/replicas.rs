@@ -38,6 +38,7 @@ fn start_replica(app: &TestApp) -> Replica {
         .env("CUSTOMERHUB_DEFAULT_SENDER_EMAIL", "kontakt@rengoering.example.dk")
         .env("CUSTOMERHUB_DELIVERY_POLL_MS", "50")
         .env("CUSTOMERHUB_DELIVERY_LEASE_SECS", "2")
+        .env("CUSTOMERHUB_DELIVERY_CONCURRENCY", SENDS_AT_ONCE.to_string())
         .env("CUSTOMERHUB_DELIVERY_BACKOFF_BASE_SECS", "1")
         .env("CUSTOMERHUB_PASSWORD_HASH_MEMORY_KIB", "1024")
         .env("CUSTOMERHUB_LOG", "error")
@@ -72,6 +73,9 @@ async fn queued(app: &TestApp) -> i64 {
         .unwrap();
     row.try_get("", "n").unwrap()
 }
+
+/// Mails a replica sends at once: the most it can have in hand when killed.
+const SENDS_AT_ONCE: usize = 4;
 
 /// A replica killed with SIGKILL while a thousand mails are in flight: every
 /// notification is delivered, duplicates are at most the mails the dead
@@ -123,7 +127,10 @@ async fn kill_9_of_a_replica_loses_no_notification() {
         mails.len()
     );
     let duplicates: usize = by_id.values().map(|n| n - 1).sum();
-    assert!(duplicates <= 1, "at most the one mail the killed replica had in hand: {duplicates}");
+    assert!(
+        duplicates <= SENDS_AT_ONCE,
+        "at most the {SENDS_AT_ONCE} mails the killed replica had in hand: {duplicates}"
+    );
 }
 
 /// Sends SIGKILL: no chance to finish or release anything.
