@@ -1,14 +1,13 @@
 use super::backoff;
 use crate::{
     app::AppState,
-    domain::notification::NotificationKind,
+    domain::{Id, notification::NotificationKind, workspace::Workspace},
     error::AppResult,
     mail::OutgoingMail,
     store::{self, outbox::Claimed},
 };
 use chrono::Duration as ChronoDuration;
-use futures::StreamExt;
-use std::time::Duration;
+use std::{collections::HashMap, time::Duration};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -22,29 +21,116 @@ pub enum ExecutionOutcome {
 
 /// Claims one due notification, sends it and records the result.
 pub async fn try_execute_task(state: &AppState) -> AppResult<ExecutionOutcome> {
-    let now = state.clock.now();
-    let Some(task) = store::outbox::claim_next(&state.db, &state.instance_id, now, lease_until(state, now)).await?
-    else {
-        return Ok(ExecutionOutcome::EmptyQueue);
-    };
-    handle(state, task).await?;
-    Ok(ExecutionOutcome::TaskCompleted)
+    Ok(match execute(state, 1).await? {
+        0 => ExecutionOutcome::EmptyQueue,
+        _ => ExecutionOutcome::TaskCompleted,
+    })
 }
 
-/// Claims up to `delivery_concurrency × 4` due notifications in one statement
-/// and sends them `delivery_concurrency` at a time (over the SMTP pool);
-/// returns how many were handled (0: nothing is due).
+/// Claims up to `delivery_concurrency` due notifications in one statement,
+/// sends them all at once (over the SMTP pool) and records the results;
+/// returns how many were handled (0: nothing is due). A replica killed
+/// midway has at most this many mails in hand.
 pub async fn try_execute_batch(state: &AppState) -> AppResult<usize> {
-    let concurrency = state.settings.delivery_concurrency.max(1);
+    execute(state, state.settings.delivery_concurrency.max(1)).await
+}
+
+/// How one send ended.
+enum Sent {
+    /// Sent; the provider's message id where there is one (SMS).
+    Ok(Option<String>),
+    Suppressed,
+    Err(anyhow::Error),
+}
+
+/// One claim statement, one lookup of the workspaces and subscriptions, the
+/// sends in parallel, and one statement for everything sent: the database
+/// work per mail is a fraction of a statement (BENCHMARKS.md, e-mail).
+async fn execute(state: &AppState, limit: usize) -> AppResult<usize> {
     let now = state.clock.now();
-    let batch =
-        store::outbox::claim_due(&state.db, &state.instance_id, now, lease_until(state, now), (concurrency * 4) as u64)
-            .await?;
+    let owner = &state.instance_id;
+    let batch = store::outbox::claim_due(&state.db, owner, now, lease_until(state, now), limit as u64).await?;
+    if batch.is_empty() {
+        return Ok(0);
+    }
+    let mut workspaces: HashMap<Id, Workspace> = HashMap::new();
+    for t in &batch {
+        if !workspaces.contains_key(&t.workspace_id) {
+            workspaces.insert(t.workspace_id.clone(), store::workspaces::get(&state.db, &t.workspace_id).await?);
+        }
+    }
+    // An automatic mail queued before its contact unsubscribed is not sent.
+    let automatic_contacts: Vec<&str> = batch
+        .iter()
+        .filter(|t| NotificationKind::from_stored(&t.kind).is_some_and(NotificationKind::is_automatic))
+        .filter_map(|t| t.contact_id.as_deref())
+        .collect();
+    let unsubscribed = store::outbox::unsubscribed_among(&state.db, &automatic_contacts).await?;
     let n = batch.len();
-    let results: Vec<AppResult<()>> =
-        futures::stream::iter(batch).map(|task| handle(state, task)).buffer_unordered(concurrency).collect().await;
-    // Every claim was handled or keeps its lease; the first error is reported.
-    results.into_iter().collect::<AppResult<Vec<()>>>()?;
+    let sends = batch.into_iter().map(|task| {
+        let workspace = &workspaces[&task.workspace_id];
+        let suppressed = task.contact_id.as_ref().is_some_and(|c| unsubscribed.contains(c))
+            && NotificationKind::from_stored(&task.kind).is_some_and(NotificationKind::is_automatic);
+        let span =
+            tracing::info_span!("deliver", notification = %task.id, channel = %task.channel, attempt = task.attempts);
+        async move {
+            let outcome = if suppressed {
+                Sent::Suppressed
+            } else {
+                match send(state, workspace, &task).await {
+                    Ok(id) => Sent::Ok(id),
+                    Err(e) => Sent::Err(e),
+                }
+            };
+            (task, outcome)
+        }
+        .instrument(span)
+    });
+    let outcomes: Vec<(Claimed, Sent)> = futures::future::join_all(sends).await;
+
+    let now = state.clock.now();
+    let mut sent = vec![];
+    for (task, outcome) in outcomes {
+        let channel = task.channel.clone();
+        match outcome {
+            Sent::Ok(None) => sent.push(task.id),
+            Sent::Ok(Some(provider_id)) => {
+                store::outbox::mark_sent(&state.db, &task.id, owner, Some(&provider_id), now).await?;
+                metrics::counter!("customerhub_deliveries_total", "channel" => channel, "outcome" => "sent")
+                    .increment(1);
+            }
+            Sent::Suppressed => {
+                store::outbox::mark_suppressed(&state.db, &task.id, owner, "unsubscribed", now).await?;
+                metrics::counter!("customerhub_deliveries_total", "channel" => channel, "outcome" => "suppressed")
+                    .increment(1);
+            }
+            Sent::Err(e) if task.attempts >= state.settings.delivery_max_attempts => {
+                let error = format!("{e:#}");
+                tracing::warn!(notification = %task.id, %error, "delivery failed for good");
+                metrics::counter!("customerhub_deliveries_total", "channel" => channel, "outcome" => "failed")
+                    .increment(1);
+                store::outbox::mark_failed(&state.db, &task.id, owner, &error, now).await?;
+            }
+            Sent::Err(e) => {
+                let error = format!("{e:#}");
+                let wait = backoff::delay(
+                    task.attempts,
+                    Duration::from_secs(state.settings.delivery_backoff_base_secs),
+                    Duration::from_secs(state.settings.delivery_backoff_max_secs),
+                );
+                tracing::warn!(notification = %task.id, %error, retry_in = ?wait, "delivery failed; will retry");
+                metrics::counter!("customerhub_delivery_retries_total", "channel" => channel).increment(1);
+                let at = now + ChronoDuration::from_std(wait).unwrap_or(ChronoDuration::hours(1));
+                store::outbox::mark_retry(&state.db, &task.id, owner, &error, at, now).await?;
+            }
+        }
+    }
+    if !sent.is_empty() {
+        store::outbox::mark_sent_many(&state.db, &sent, owner, now).await?;
+        metrics::counter!("customerhub_deliveries_total", "channel" => "email", "outcome" => "sent")
+            .increment(sent.len() as u64);
+        tracing::info!(count = sent.len(), "delivered");
+    }
     Ok(n)
 }
 
@@ -52,69 +138,15 @@ fn lease_until(state: &AppState, now: crate::clock::Timestamp) -> crate::clock::
     now + ChronoDuration::from_std(state.settings.lease()).unwrap_or(ChronoDuration::seconds(60))
 }
 
-/// Sends one claimed notification and records the result, in its own span
-/// (several are in flight at once, so the span follows the future).
-async fn handle(state: &AppState, task: Claimed) -> AppResult<()> {
-    let span =
-        tracing::info_span!("deliver", notification = %task.id, channel = %task.channel, attempt = task.attempts);
-    handle_in_span(state, task).instrument(span).await
-}
-
-async fn handle_in_span(state: &AppState, task: Claimed) -> AppResult<()> {
-    let owner = &state.instance_id;
-    // An automatic mail queued before its contact unsubscribed is not sent.
-    let automatic = NotificationKind::from_stored(&task.kind).is_some_and(NotificationKind::is_automatic);
-    if automatic
-        && let Some(contact) = &task.contact_id
-        && !store::outbox::still_subscribed(&state.db, contact).await?
-    {
-        store::outbox::mark_suppressed(&state.db, &task.id, owner, "unsubscribed", state.clock.now()).await?;
-        metrics::counter!("customerhub_deliveries_total", "channel" => task.channel.clone(), "outcome" => "suppressed")
-            .increment(1);
-        return Ok(());
-    }
-    let result = send(state, &task).await;
-    let now = state.clock.now();
-    match result {
-        Ok(provider_id) => {
-            store::outbox::mark_sent(&state.db, &task.id, owner, provider_id.as_deref(), now).await?;
-            metrics::counter!("customerhub_deliveries_total", "channel" => task.channel.clone(), "outcome" => "sent")
-                .increment(1);
-            tracing::info!("delivered");
-        }
-        Err(e) if task.attempts >= state.settings.delivery_max_attempts => {
-            let error = format!("{e:#}");
-            tracing::warn!(%error, "delivery failed for good");
-            metrics::counter!("customerhub_deliveries_total", "channel" => task.channel.clone(), "outcome" => "failed")
-                .increment(1);
-            store::outbox::mark_failed(&state.db, &task.id, owner, &error, now).await?;
-        }
-        Err(e) => {
-            let error = format!("{e:#}");
-            let wait = backoff::delay(
-                task.attempts,
-                Duration::from_secs(state.settings.delivery_backoff_base_secs),
-                Duration::from_secs(state.settings.delivery_backoff_max_secs),
-            );
-            tracing::warn!(%error, retry_in = ?wait, "delivery failed; will retry");
-            metrics::counter!("customerhub_delivery_retries_total", "channel" => task.channel.clone()).increment(1);
-            let at = now + ChronoDuration::from_std(wait).unwrap_or(ChronoDuration::hours(1));
-            store::outbox::mark_retry(&state.db, &task.id, owner, &error, at, now).await?;
-        }
-    }
-    Ok(())
-}
-
 /// Sends one notification; returns the provider's message id where there is one (SMS).
-async fn send(state: &AppState, task: &Claimed) -> anyhow::Result<Option<String>> {
+async fn send(state: &AppState, workspace: &Workspace, task: &Claimed) -> anyhow::Result<Option<String>> {
     match task.channel.as_str() {
         "sms" => {
-            let workspace = store::workspaces::get(&state.db, &task.workspace_id).await?;
             let id = state
                 .sms
                 .send(&crate::sms::SmsMessage {
                     id: task.id.clone(),
-                    from: workspace.sender_name,
+                    from: workspace.sender_name.clone(),
                     to: task.recipient.clone(),
                     text: task.body_text.clone(),
                 })
@@ -122,13 +154,12 @@ async fn send(state: &AppState, task: &Claimed) -> anyhow::Result<Option<String>
             Ok(Some(id))
         }
         "email" => {
-            let workspace = store::workspaces::get(&state.db, &task.workspace_id).await?;
             let headers: Vec<(String, String)> = serde_json::from_str(&task.headers_json).unwrap_or_default();
             state
                 .mailer
                 .send(&OutgoingMail {
                     id: task.id.clone(),
-                    from_name: workspace.sender_name,
+                    from_name: workspace.sender_name.clone(),
                     from_email: workspace.sender_email.to_string(),
                     to: task.recipient.clone(),
                     subject: task.subject.clone(),

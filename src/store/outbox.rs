@@ -143,6 +143,21 @@ pub async fn mark_sent(
     Ok(())
 }
 
+/// Marks the e-mails `owner` sent in one statement (one commit per batch).
+pub async fn mark_sent_many(conn: &impl ConnectionTrait, ids: &[String], owner: &str, now: Timestamp) -> AppResult<()> {
+    Entity::update_many()
+        .col_expr(Column::State, Expr::value(SENT))
+        .col_expr(Column::SentAt, Expr::value(now))
+        .col_expr(Column::LeaseOwner, Expr::value(Option::<String>::None))
+        .col_expr(Column::LeaseUntil, Expr::value(Option::<Timestamp>::None))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .filter(Column::Id.is_in(ids.iter().map(String::as_str)))
+        .filter(Column::LeaseOwner.eq(owner))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
 /// Releases the claim and schedules the next try, keeping the error.
 pub async fn mark_retry(
     conn: &impl ConnectionTrait,
@@ -309,8 +324,24 @@ pub async fn history(
 }
 
 /// Whether a queued automatic e-mail may still go to its contact.
-pub async fn still_subscribed(conn: &impl ConnectionTrait, contact_id: &str) -> AppResult<bool> {
-    Ok(entity::contact::Entity::find_by_id(contact_id.to_string()).one(conn).await?.is_some_and(|c| c.subscribed))
+/// Of these contacts, the ones that unsubscribed (or are gone): their
+/// automatic mail is not sent.
+pub async fn unsubscribed_among(
+    conn: &impl ConnectionTrait,
+    contact_ids: &[&str],
+) -> AppResult<std::collections::HashSet<String>> {
+    if contact_ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let subscribed: std::collections::HashSet<String> = entity::contact::Entity::find()
+        .filter(entity::contact::Column::Id.is_in(contact_ids.iter().copied()))
+        .filter(entity::contact::Column::Subscribed.eq(true))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    Ok(contact_ids.iter().filter(|c| !subscribed.contains(**c)).map(|c| c.to_string()).collect())
 }
 
 /// Per channel: queued count and the oldest queued notification's creation time.
