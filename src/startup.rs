@@ -47,7 +47,8 @@ pub struct Application {
 pub async fn build_state(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
     let db = store::connect(&settings).await?;
     store::migrate(&db).await?;
-    let mailer = Mailer::from_settings(settings.smtp_url.as_deref(), settings.mail_dir())?;
+    let mailer =
+        Mailer::from_settings(settings.smtp_url.as_deref(), settings.mail_dir(), settings.delivery_concurrency as u32)?;
     let sms = crate::sms::SmsProvider::from_settings(&settings)?;
     Ok(AppState::new(db, clock, settings, mailer, sms))
 }

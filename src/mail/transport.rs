@@ -35,11 +35,13 @@ pub struct OutgoingMail {
 }
 
 impl Mailer {
-    pub fn from_settings(smtp_url: Option<&str>, folder: PathBuf) -> anyhow::Result<Self> {
+    /// `connections`: the SMTP pool's size, one per send the worker runs at once.
+    pub fn from_settings(smtp_url: Option<&str>, folder: PathBuf, connections: u32) -> anyhow::Result<Self> {
         match smtp_url {
             Some(url) => Ok(Mailer::Smtp(
                 AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
                     .context("CUSTOMERHUB_SMTP_URL is not a valid lettre SMTP URL")?
+                    .pool_config(lettre::transport::smtp::PoolConfig::new().max_size(connections.max(1)))
                     .build(),
             )),
             None => {
