@@ -23,6 +23,8 @@ use crate::{
 use std::collections::{BTreeMap, HashMap};
 
 const BATCH: u64 = 200;
+/// Firings committed together: one commit (and log flush) per this many.
+const PER_TRANSACTION: usize = 50;
 
 /// One pass: fires every due reminder, batch after batch while a batch
 /// came back full; returns how many occurrences fired.
@@ -32,14 +34,26 @@ pub async fn try_run(state: &AppState) -> AppResult<usize> {
     let mut workspaces: HashMap<Id, Workspace> = HashMap::new();
     loop {
         let due = store::reminders::due(&state.db, now, BATCH).await?;
-        let mut fired_now = 0;
-        for (id, ws_id) in &due {
+        // Read before any transaction: SQLite has one connection.
+        for (_, ws_id) in &due {
             if !workspaces.contains_key(ws_id) {
                 workspaces.insert(ws_id.clone(), store::workspaces::get(&state.db, ws_id).await?);
             }
-            if fire_one(state, id, &workspaces[ws_id]).await? {
-                fired_now += 1;
+        }
+        let mut fired_now = 0;
+        for chunk in due.chunks(PER_TRANSACTION) {
+            let tx = state.db.begin().await?;
+            let mut inbox = vec![];
+            for (id, ws_id) in chunk {
+                if fire_in(state, &tx, id, &workspaces[ws_id], &mut inbox).await? {
+                    fired_now += 1;
+                }
             }
+            tx.commit().await?;
+            for (r, m) in inbox {
+                state.live.publish_message(r.as_str(), m);
+            }
+            state.outbox_signal.notify_one();
         }
         fired += fired_now;
         // A short batch was the last; one where nothing fired is being
@@ -50,9 +64,16 @@ pub async fn try_run(state: &AppState) -> AppResult<usize> {
     }
 }
 
-async fn fire_one(state: &AppState, id: &Id, ws: &Workspace) -> AppResult<bool> {
-    let tx = state.db.begin().await?;
-    let Some(reminder) = store::reminders::claim_for_firing(&tx, &ws.id, id).await? else {
+/// Fires one reminder inside `tx` if it is still due and no other replica
+/// holds it; its HUB messages go to `inbox`, to announce after commit.
+async fn fire_in(
+    state: &AppState,
+    tx: &Tx,
+    id: &Id,
+    ws: &Workspace,
+    inbox: &mut Vec<(Id, InboxMessage)>,
+) -> AppResult<bool> {
+    let Some(reminder) = store::reminders::claim_for_firing(tx, &ws.id, id).await? else {
         return Ok(false); // deleted meanwhile, or another replica has it
     };
     let now = state.clock.now();
@@ -71,19 +92,13 @@ async fn fire_one(state: &AppState, id: &Id, ws: &Workspace) -> AppResult<bool> 
     )?;
     let latest = missed.last().copied().unwrap_or(due);
     for skipped in missed.iter().filter(|t| **t != latest) {
-        store::reminders::record_firing(&tx, id, *skipped, "skipped", now).await?;
+        store::reminders::record_firing(tx, id, *skipped, "skipped", now).await?;
     }
-    let first_time = store::reminders::record_firing(&tx, id, latest, "fired", now).await?;
-    let mut recipients = vec![];
+    let first_time = store::reminders::record_firing(tx, id, latest, "fired", now).await?;
     if first_time {
-        recipients = deliver(state, &tx, ws, &reminder, latest).await?;
+        inbox.extend(deliver(state, tx, ws, &reminder, latest).await?);
     }
-    store::reminders::set_next(&tx, id, next_after(state, ws, &reminder, now)?).await?;
-    tx.commit().await?;
-    for (r, m) in recipients {
-        state.live.publish_message(r.as_str(), m);
-    }
-    state.outbox_signal.notify_one();
+    store::reminders::set_next(tx, id, next_after(state, ws, &reminder, now)?).await?;
     Ok(first_time)
 }
 

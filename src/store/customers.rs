@@ -148,6 +148,19 @@ pub async fn get(conn: &impl ConnectionTrait, scope: &CustomerScope, id: &Id) ->
     Ok(to_domain(m, n as i64))
 }
 
+/// NOT_FOUND unless the customer exists and `scope` may see it: one query,
+/// for the scope check of everything that belongs to a customer.
+pub async fn require_visible(conn: &impl ConnectionTrait, scope: &CustomerScope, id: &Id) -> AppResult<()> {
+    let found: Option<String> = scoped(scope)
+        .filter(customer::Column::Id.eq(id.as_str()))
+        .select_only()
+        .column(customer::Column::Id)
+        .into_tuple()
+        .one(conn)
+        .await?;
+    found.map(|_| ()).ok_or_else(|| AppError::not_found("customer", id.as_str()))
+}
+
 /// The customer with its contacts, in two queries (its contact count is
 /// theirs; the read path of GetCustomer, measured in BENCHMARKS.md).
 pub async fn get_with_contacts(
