@@ -188,24 +188,7 @@ async fn world(app: &TestApp) -> World {
     let hub_x = app.hub_session_for(&x.contacts[0].id).await;
     let hub_y = app.hub_session_for(&y.contacts[0].id).await;
 
-    let card = app
-        .admin_cards()
-        .create_punch_card(pb::CreatePunchCardRequest {
-            punch_card: Some(pb::PunchCard {
-                customer_id: y.id.clone(),
-                name: "Ypsilon klippekort".into(),
-                unit: pb::PunchCardUnit::Punches as i32,
-                total: 10,
-                start_date: "2026-01-01".into(),
-                ..Default::default()
-            }),
-            request_id: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .punch_card
-        .unwrap();
+    let card = app.punch_card(&y.id, "Ypsilon klippekort", 10).await;
     let registration = app
         .admin_cards()
         .register_punch(pb::RegisterPunchRequest {

@@ -73,24 +73,7 @@ async fn postgres_restarted_under_load_keeps_every_accepted_write() {
         .await,
     );
     let customer = app.welcomed_company("Last ApS", &[("Lis", "Last", "lis@last.example.dk")]).await;
-    let card = app
-        .admin_cards()
-        .create_punch_card(pb::CreatePunchCardRequest {
-            punch_card: Some(pb::PunchCard {
-                customer_id: customer.id.clone(),
-                name: "Stort kort".into(),
-                unit: pb::PunchCardUnit::Punches as i32,
-                total: 1_000_000,
-                start_date: "2026-01-01".into(),
-                ..Default::default()
-            }),
-            request_id: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .punch_card
-        .unwrap();
+    let card = app.punch_card(&customer.id, "Stort kort", 1_000_000).await;
 
     let stop = Arc::new(AtomicBool::new(false));
     let writers: Vec<_> = (0..4).map(|n| tokio::spawn(writer(app.clone(), card.id.clone(), n, stop.clone()))).collect();

@@ -158,24 +158,7 @@ async fn three_replicas_share_one_database() {
         })
         .await
         .unwrap();
-    let card = app
-        .admin_cards()
-        .create_punch_card(pb::CreatePunchCardRequest {
-            punch_card: Some(pb::PunchCard {
-                customer_id: c.id.clone(),
-                name: "Delt kort".into(),
-                unit: pb::PunchCardUnit::Punches as i32,
-                total: 30,
-                start_date: "2026-01-01".into(),
-                ..Default::default()
-            }),
-            request_id: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .punch_card
-        .unwrap();
+    let card = app.punch_card(&c.id, "Delt kort", 30).await;
     let replicas: Vec<Replica> = (0..3).map(|_| start_replica(&app)).collect();
     let mut clients = vec![];
     for r in &replicas {

@@ -302,6 +302,27 @@ impl TestApp {
             .id
     }
 
+    /// A punch card of `total` punches, started 2026-01-01, on the customer.
+    pub async fn punch_card(&self, customer_id: &str, name: &str, total: i64) -> pb::PunchCard {
+        self.admin_cards()
+            .create_punch_card(pb::CreatePunchCardRequest {
+                punch_card: Some(pb::PunchCard {
+                    customer_id: customer_id.into(),
+                    name: name.into(),
+                    unit: pb::PunchCardUnit::Punches as i32,
+                    total,
+                    start_date: "2026-01-01".into(),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            })
+            .await
+            .expect("create punch card")
+            .into_inner()
+            .punch_card
+            .unwrap()
+    }
+
     /// Creates a staff user and an API key for it; returns (user id, key).
     pub async fn staff_with_key(&self, email: &str, role: pb::StaffRole, area_ids: Vec<String>) -> (String, String) {
         let mut ws = self.admin_workspace();
