@@ -14,6 +14,7 @@ MESSAGES=${MESSAGES:-20}
 PER_CONN=${PER_CONN:-250}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
+source bench/suites/lib.sh
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" # 10,000 streams need only ~40 sockets
 
 cargo build --release -p customerhub-bench --bins
@@ -28,7 +29,6 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
 : >"$WORK/rows.jsonl"

@@ -8,6 +8,7 @@ RUNS=${RUNS:-5}
 IDLE_MS=${IDLE_MS:-2000}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
+source bench/suites/lib.sh
 
 cargo build --release -p customerhub-bench --bins
 cargo build --release --bin customerhub
@@ -21,7 +22,6 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 measure() { # kind data-dir
   local port http

@@ -8,6 +8,7 @@
 #      CONTACTS welcome mails + REGISTRATIONS × CONTACTS "punch registered" mails are queued.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source bench/suites/lib.sh
 
 RUNS=${RUNS:-3}
 BACKENDS=${BACKENDS:-"postgres sqlite"}
@@ -36,14 +37,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-stats() {
-  local digits=$1; shift
-  printf '%s\n' "$@" | sort -g | awk -v d="$digits" '{a[NR]=$1} END {
-    m = (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2
-    printf "%.*f (%.*f–%.*f)", d, m, d, a[1], d, a[NR] }'
-}
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 
 SMTP_PORT=$(free_port); STATS_PORT=$(free_port)
 "$TARGET/mail" sink --listen 127.0.0.1:$SMTP_PORT --stats 127.0.0.1:$STATS_PORT 2>"$TMP/sink.log" &

@@ -9,6 +9,7 @@
 #      CLAIM_SECS seconds per pgbench claim run (10).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source bench/suites/lib.sh
 
 RUNS=${RUNS:-3}
 COUNT=${COUNT:-100000}
@@ -39,13 +40,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-stats() {
-  local digits=$1; shift
-  printf '%s\n' "$@" | sort -g | awk -v d="$digits" '{a[NR]=$1} END {
-    m = (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2
-    printf "%.*f (%.*f–%.*f)", d, m, d, a[1], d, a[NR] }'
-}
 
 # The seeded template: one workspace (one admin), one customer, COUNT due one-off reminders.
 for d in $RUNDB $TPL $CLAIMDB; do dropdb --if-exists --force "$d" >/dev/null 2>&1 || true; done

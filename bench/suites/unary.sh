@@ -8,6 +8,7 @@ RUNS=${RUNS:-5}
 DURATION=${DURATION:-4}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
+source bench/suites/lib.sh
 
 command -v h2load >/dev/null || { apt-get update -qq && apt-get install -y -qq nghttp2-client; }
 command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl; }
@@ -24,7 +25,6 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # A gRPC frame: 0 (uncompressed), 4-byte big-endian length, then a message whose field 1 is the string $1.
 grpc_frame() {
   python3 -c 'import sys,struct; v=sys.argv[1].encode(); m=b"\x0a"+bytes([len(v)])+v; sys.stdout.buffer.write(b"\x00"+struct.pack(">I",len(m))+m)' "$1"

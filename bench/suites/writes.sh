@@ -7,6 +7,7 @@
 #      CONCURRENCY ("1 8 32"), CARDS customers/cards (64), SINGLE_CARD_C (32; "" to skip).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source bench/suites/lib.sh
 
 RUNS=${RUNS:-3}
 DURATION=${DURATION:-5}
@@ -36,16 +37,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-# median (min–max) of the numbers given, rounded to `digits`.
-stats() {
-  local digits=$1; shift
-  printf '%s\n' "$@" | sort -g | awk -v d="$digits" '{a[NR]=$1} END {
-    m = (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2
-    printf "%.*f (%.*f–%.*f)", d, m, d, a[1], d, a[NR] }'
-}
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 
 # start_server NAME [DATABASE_URL]: bootstraps and serves; sets ADDR and KEY.
 start_server() {
