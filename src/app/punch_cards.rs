@@ -37,8 +37,7 @@ pub struct CardFields {
 
 /// The customer's language, for the texts of a notification.
 async fn locale_of(tx: &Tx, ws: &Workspace, customer_id: &Id) -> AppResult<Locale> {
-    let scope = CustomerScope { workspace_id: ws.id.clone(), areas: None };
-    Ok(store::customers::get(tx, &scope, customer_id).await?.locale.unwrap_or(ws.default_locale))
+    Ok(store::customers::locale(tx, &ws.id, customer_id).await?.unwrap_or(ws.default_locale))
 }
 
 fn card_vars(card: &PunchCard, locale: Locale) -> BTreeMap<String, String> {

@@ -74,8 +74,7 @@ pub async fn dispatch(state: &AppState, tx: &Tx, workspace: &Workspace, event: C
         return Ok(out);
     }
     let scope = CustomerScope { workspace_id: workspace.id.clone(), areas: None };
-    let customer = store::customers::get(tx, &scope, &event.customer_id).await?;
-    let contacts = store::contacts::all_of_customer(tx, &customer.id).await?;
+    let (customer, contacts) = store::customers::get_with_contacts(tx, &scope, &event.customer_id).await?;
     let locale = customer.locale.unwrap_or(workspace.default_locale);
     let tone = customer.tone.unwrap_or(workspace.default_tone);
     let source = template_source(tx, &workspace.id, event.kind, locale, tone).await?;

@@ -161,6 +161,21 @@ pub async fn require_visible(conn: &impl ConnectionTrait, scope: &CustomerScope,
     found.map(|_| ()).ok_or_else(|| AppError::not_found("customer", id.as_str()))
 }
 
+/// The customer's own language, if it has one (one column: the write paths
+/// need only this to format their texts).
+pub async fn locale(conn: &impl ConnectionTrait, workspace_id: &Id, id: &Id) -> AppResult<Option<Locale>> {
+    let found: Option<Option<String>> = customer::Entity::find()
+        .filter(customer::Column::WorkspaceId.eq(workspace_id.as_str()))
+        .filter(customer::Column::Id.eq(id.as_str()))
+        .select_only()
+        .column(customer::Column::Locale)
+        .into_tuple()
+        .one(conn)
+        .await?;
+    let stored = found.ok_or_else(|| AppError::not_found("customer", id.as_str()))?;
+    Ok(stored.as_deref().and_then(Locale::from_stored))
+}
+
 /// The customer with its contacts, in two queries (its contact count is
 /// theirs; the read path of GetCustomer, measured in BENCHMARKS.md).
 pub async fn get_with_contacts(
