@@ -25,6 +25,7 @@ use customerhub::{
         punch_card_service_client::PunchCardServiceClient,
     },
 };
+use customerhub_bench::Bearer;
 use lettre::{
     AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
     message::{
@@ -46,7 +47,7 @@ use tokio::{
     io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader},
     net::{TcpListener, TcpStream, tcp::OwnedReadHalf},
 };
-use tonic::{Request, Status, metadata::MetadataValue, service::Interceptor, transport::Channel};
+use tonic::transport::Channel;
 
 #[derive(Parser)]
 #[command(about = "E-mail delivery benchmark: SMTP sink, queueing, customerhub delivery, bare lettre")]
@@ -231,19 +232,9 @@ async fn wait_for_sink(stats: SocketAddr, target: u64, deadline: Instant) -> any
 
 // ---------------------------------------------------------------- queueing
 
-#[derive(Clone)]
-struct Bearer(MetadataValue<tonic::metadata::Ascii>);
-
-impl Interceptor for Bearer {
-    fn call(&mut self, mut req: Request<()>) -> Result<Request<()>, Status> {
-        req.metadata_mut().insert("authorization", self.0.clone());
-        Ok(req)
-    }
-}
-
 async fn queue(addr: &str, key: &str, contacts: usize, registrations: usize) -> anyhow::Result<()> {
     let ch = Channel::from_shared(addr.to_string())?.connect().await.with_context(|| format!("connecting {addr}"))?;
-    let auth = Bearer(format!("Bearer {key}").parse()?);
+    let auth = Bearer::new(key)?;
     let mut notifications = NotificationServiceClient::with_interceptor(ch.clone(), auth.clone());
     let mut customers = CustomerServiceClient::with_interceptor(ch.clone(), auth.clone());
     let mut cards = PunchCardServiceClient::with_interceptor(ch, auth);

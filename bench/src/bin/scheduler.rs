@@ -18,6 +18,7 @@ use customerhub::{
     config::Settings,
     grpc::pb::{self, customer_service_client::CustomerServiceClient, reminder_service_client::ReminderServiceClient},
 };
+use customerhub_bench::Bearer;
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use std::{
     path::PathBuf,
@@ -25,7 +26,7 @@ use std::{
     time::{Duration, Instant},
 };
 use tokio::process::{Child, Command};
-use tonic::{Request, Status, metadata::MetadataValue, service::Interceptor, transport::Channel};
+use tonic::transport::Channel;
 
 #[derive(Parser)]
 #[command(about = "Scheduler benchmark: seed due reminders, fire them with 1..n replicas")]
@@ -69,16 +70,6 @@ enum Cmd {
     },
 }
 
-#[derive(Clone)]
-struct Bearer(MetadataValue<tonic::metadata::Ascii>);
-
-impl Interceptor for Bearer {
-    fn call(&mut self, mut req: Request<()>) -> Result<Request<()>, Status> {
-        req.metadata_mut().insert("authorization", self.0.clone());
-        Ok(req)
-    }
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
@@ -107,7 +98,7 @@ async fn scalar(db: &DatabaseConnection, sql: &str) -> anyhow::Result<i64> {
 
 async fn seed(addr: &str, key: &str, url: &str, count: i64) -> anyhow::Result<()> {
     let ch = Channel::from_shared(addr.to_string())?.connect().await.with_context(|| format!("connecting {addr}"))?;
-    let auth = Bearer(format!("Bearer {key}").parse()?);
+    let auth = Bearer::new(key)?;
     let mut customers = CustomerServiceClient::with_interceptor(ch.clone(), auth.clone());
     let mut reminders = ReminderServiceClient::with_interceptor(ch, auth);
     let customer = customers

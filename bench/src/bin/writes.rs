@@ -13,6 +13,7 @@ use customerhub::grpc::pb::{
     self, customer_service_client::CustomerServiceClient, notification_service_client::NotificationServiceClient,
     punch_card_service_client::PunchCardServiceClient,
 };
+use customerhub_bench::Bearer;
 use hdrhistogram::Histogram;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
 use std::{
@@ -21,12 +22,7 @@ use std::{
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
-use tonic::{
-    Request, Status,
-    metadata::MetadataValue,
-    service::{Interceptor, interceptor::InterceptedService},
-    transport::Channel,
-};
+use tonic::{service::interceptor::InterceptedService, transport::Channel};
 
 #[derive(Parser)]
 #[command(about = "Write-path load generator and SeaORM insert ceiling")]
@@ -83,16 +79,6 @@ enum Cmd {
     },
 }
 
-#[derive(Clone)]
-struct Bearer(MetadataValue<tonic::metadata::Ascii>);
-
-impl Interceptor for Bearer {
-    fn call(&mut self, mut req: Request<()>) -> Result<Request<()>, Status> {
-        req.metadata_mut().insert("authorization", self.0.clone());
-        Ok(req)
-    }
-}
-
 type Authed = InterceptedService<Channel, Bearer>;
 
 async fn channel(addr: &str) -> anyhow::Result<Channel> {
@@ -100,7 +86,7 @@ async fn channel(addr: &str) -> anyhow::Result<Channel> {
 }
 
 fn bearer(key: &str) -> anyhow::Result<Bearer> {
-    Ok(Bearer(format!("Bearer {key}").parse()?))
+    Bearer::new(key)
 }
 
 #[tokio::main]
