@@ -98,7 +98,7 @@ pub async fn record(state: &AppState, caller: &StaffPrincipal, f: BookingFields)
     let ws = &caller.workspace_id;
     let now = state.clock.now();
     let tx = state.db.begin().await?;
-    store::customers::get(&tx, &scope, &customer_id).await?;
+    store::customers::require_visible(&tx, &scope, &customer_id).await?;
     let existing = match &external_id {
         Some(e) => store::bookings::find_by_external_id(&tx, &scope, e).await?,
         None => None,
@@ -207,6 +207,6 @@ pub async fn list(
     page: PageRequest<BookingCursor>,
 ) -> AppResult<Page<Booking>> {
     let customer_id = parse_id("customer_id", customer_id)?;
-    store::customers::get(&state.db, &caller.scope(), &customer_id).await?;
+    store::customers::require_visible(&state.db, &caller.scope(), &customer_id).await?;
     store::bookings::list(&state.db, &caller.workspace_id, &customer_id, page).await
 }

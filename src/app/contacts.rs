@@ -76,7 +76,7 @@ pub async fn list(
     page: PageRequest<String>,
 ) -> AppResult<Page<Contact>> {
     let id = Id::parse(customer_id).map_err(|e| AppError::invalid("customer_id", e))?;
-    store::customers::get(&state.db, &caller.scope(), &id).await?;
+    store::customers::require_visible(&state.db, &caller.scope(), &id).await?;
     store::contacts::list(&state.db, &id, page).await
 }
 

@@ -189,7 +189,7 @@ pub async fn list_deliveries(
     let contact = v.check("contact_id", Id::parse_optional(contact_id)).flatten();
     v.into_result()?;
     let customer = customer.expect("checked");
-    store::customers::get(&state.db, &caller.scope(), &customer).await?;
+    store::customers::require_visible(&state.db, &caller.scope(), &customer).await?;
     store::outbox::history(&state.db, &caller.workspace_id, &customer, contact.as_ref(), page).await
 }
 

@@ -231,7 +231,7 @@ pub async fn create(
     v.into_result()?;
     let ws = store::workspaces::get(&state.db, &caller.workspace_id).await?;
     let scope = caller.scope();
-    store::customers::get(&state.db, &scope, &r.customer_id).await?;
+    store::customers::require_visible(&state.db, &scope, &r.customer_id).await?;
     let mut v = Violations::new();
     check_references(state, caller, &ws, &r, &mut v).await?;
     v.into_result()?;
@@ -259,7 +259,7 @@ pub async fn list(
     let customer = Id::parse_optional(customer_id).map_err(|e| AppError::invalid("customer_id", e))?;
     let scope = caller.scope();
     if let Some(c) = &customer {
-        store::customers::get(&state.db, &scope, c).await?;
+        store::customers::require_visible(&state.db, &scope, c).await?;
     }
     store::reminders::list(&state.db, &scope, customer.as_ref(), page).await
 }

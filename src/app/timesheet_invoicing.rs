@@ -42,7 +42,7 @@ pub async fn mark_invoiced(
     let customer_id = customer_id.expect("checked");
     let ws = &caller.workspace_id;
     let tx = state.db.begin().await?;
-    store::customers::get(&tx, &caller.scope(), &customer_id).await?;
+    store::customers::require_visible(&tx, &caller.scope(), &customer_id).await?;
     let mut found: HashMap<Id, _> = store::time_entries::of_customer_for_update(&tx, ws, &customer_id, &ids)
         .await?
         .into_iter()
@@ -83,6 +83,6 @@ pub async fn totals(
     let period = parse_period(from, to, &mut v);
     v.into_result()?;
     let customer_id = customer_id.expect("checked");
-    store::customers::get(&state.db, &caller.scope(), &customer_id).await?;
+    store::customers::require_visible(&state.db, &caller.scope(), &customer_id).await?;
     store::time_entries::totals(&state.db, &caller.workspace_id, &customer_id, &period).await
 }

@@ -116,7 +116,7 @@ pub async fn list(
     let period = parse_period(&req.from, &req.to, &mut v);
     v.into_result()?;
     let customer_id = customer_id.expect("checked");
-    store::customers::get(&state.db, &caller.scope(), &customer_id).await?;
+    store::customers::require_visible(&state.db, &caller.scope(), &customer_id).await?;
     let filter = TimeEntryFilter { period, billable: req.billable, invoiced: req.invoiced };
     store::time_entries::list(&state.db, &caller.workspace_id, &customer_id, &filter, page).await
 }

@@ -76,20 +76,10 @@ impl From<Model> for Claimed {
     }
 }
 
-/// Claims the oldest due notification for `owner` until `lease_until`.
-/// On PostgreSQL `FOR UPDATE SKIP LOCKED` lets replicas claim side by side;
+/// Claims up to `limit` of the oldest due notifications for `owner` until
+/// `lease_until`, in one statement (the worker sends them concurrently). On
+/// PostgreSQL `FOR UPDATE SKIP LOCKED` lets replicas claim side by side;
 /// SQLite has one writer at a time, so the plain statement is already atomic.
-pub async fn claim_next(
-    conn: &impl ConnectionTrait,
-    owner: &str,
-    now: Timestamp,
-    lease_until: Timestamp,
-) -> AppResult<Option<Claimed>> {
-    Ok(claim_due(conn, owner, now, lease_until, 1).await?.pop())
-}
-
-/// Claims up to `limit` due notifications in one statement (the worker sends
-/// them concurrently); other replicas skip the claimed rows.
 pub async fn claim_due(
     conn: &impl ConnectionTrait,
     owner: &str,

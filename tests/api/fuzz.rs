@@ -93,12 +93,7 @@ async fn well_formed_random_messages_to_every_rpc(app: TestApp) {
     let c = app.welcomed_company("Form ApS", &[("Fie", "Form", "fie@form.example.dk")]).await;
     let session = app.hub_session_for(&c.contacts[0].id).await;
     let set = super::raw_rpc::descriptor_set();
-    let messages: std::collections::HashMap<String, &prost_types::DescriptorProto> = set
-        .file
-        .iter()
-        .filter(|f| f.package() == "customerhub.v1")
-        .flat_map(|f| f.message_type.iter().map(move |m| (format!(".customerhub.v1.{}", m.name()), m)))
-        .collect();
+    let messages = super::raw_rpc::message_types(&set);
     let random =
         RandomMessages { messages, ids: vec![c.id.clone(), c.contacts[0].id.clone(), app.workspace_id.clone()] };
     let mut rng = StdRng::seed_from_u64(0xf0f0);

@@ -14,7 +14,7 @@
 //! foreign id, name, e-mail or phone number the caller did not send; and the
 //! owner's view of its data is byte for byte the same before and after.
 use super::fuzz::PUBLIC;
-use super::raw_rpc::{Answer, Method, call, descriptor_set, methods};
+use super::raw_rpc::{Answer, Method, call, descriptor_set, message_types, methods};
 use crate::{both_databases, support::*};
 use bytes::Bytes;
 use customerhub::grpc::pb;
@@ -404,23 +404,18 @@ fn code(a: &Answer) -> Code {
 /// (the owner's answer depended on the data, the caller's was a refusal).
 async fn column(app: &TestApp, label: &str, caller: &str, foreign: &Foreign, which: impl Fn(&Method) -> bool) -> usize {
     let set = descriptor_set();
-    let messages = set
-        .file
-        .iter()
-        .filter(|f| f.package() == "customerhub.v1")
-        .flat_map(|f| f.message_type.iter().map(move |m| (format!(".customerhub.v1.{}", m.name()), m)))
-        .collect();
+    let messages = message_types(&set);
     let tomorrow = app.clock_now() + chrono::Duration::days(1);
     let filler = Filler {
         messages,
         ids: &foreign.ids,
         tomorrow: prost_types::Timestamp { seconds: tomorrow.timestamp(), nanos: 0 },
     };
-    let hub = label == "hub";
+    let methods: Vec<Method> = ordered_methods().into_iter().filter(|m| which(m)).collect();
+    let hub = methods.iter().all(Method::is_hub);
     let before = snapshot(app, &filler, foreign, hub).await;
 
     // The caller's column first, so the owner's data is intact for every cell.
-    let methods: Vec<Method> = ordered_methods().into_iter().filter(|m| which(m)).collect();
     let mut answers = vec![];
     for m in &methods {
         let body = filler.encode(&m.input_type, 0);

@@ -592,11 +592,17 @@ async fn a_dead_workers_claim_is_taken_again(app: TestApp) {
     let c = app.welcomed_company("Død ApS", &[("Dan", "Død", "dan@doed.example.dk")]).await;
     app.fire(NotificationKind::PunchRegistered, &c.id, None).await;
     let now = app.clock_now();
-    let claimed =
-        customerhub::store::outbox::claim_next(&app.state.db, "dead-worker", now, now + chrono::Duration::seconds(60))
-            .await
-            .unwrap()
-            .expect("a due notification");
+    let claimed = customerhub::store::outbox::claim_due(
+        &app.state.db,
+        "dead-worker",
+        now,
+        now + chrono::Duration::seconds(60),
+        1,
+    )
+    .await
+    .unwrap()
+    .pop()
+    .expect("a due notification");
     assert_eq!(app.deliver_all().await, 0, "still leased to the dead worker");
     app.clock.advance(chrono::Duration::seconds(61));
     assert_eq!(app.deliver_all().await, 1);

@@ -6,6 +6,7 @@ use crate::support::*;
 use bytes::{Buf, BufMut, Bytes};
 use customerhub::grpc::pb;
 use prost::Message;
+use std::collections::HashMap;
 use tonic::{
     Request, Status,
     codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder},
@@ -65,6 +66,15 @@ impl Method {
 
 pub fn descriptor_set() -> prost_types::FileDescriptorSet {
     prost_types::FileDescriptorSet::decode(pb::FILE_DESCRIPTOR_SET).expect("served descriptor set")
+}
+
+/// Every customerhub message type by its qualified name (".customerhub.v1.Customer").
+pub fn message_types(set: &prost_types::FileDescriptorSet) -> HashMap<String, &prost_types::DescriptorProto> {
+    set.file
+        .iter()
+        .filter(|f| f.package() == "customerhub.v1")
+        .flat_map(|f| f.message_type.iter().map(move |m| (format!(".customerhub.v1.{}", m.name()), m)))
+        .collect()
 }
 
 /// Every method of every customerhub service.
