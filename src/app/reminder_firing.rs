@@ -3,83 +3,117 @@
 //! so replicas racing for the same occurrence deliver it once, and a restart
 //! never repeats one. After downtime only the latest missed occurrence fires;
 //! the older ones are recorded as skipped instead of arriving as a storm.
+//!
+//! Firing is set-based: one transaction claims a batch of due reminders and
+//! fires them all with a handful of multi-row statements, so 100,000
+//! reminders due at once (a workspace's yearly renewals, say) are a few
+//! hundred transactions, not a million statements.
 use super::{AppState, reminders::next_after};
-use crate::domain::inbox::InboxMessage;
 use crate::{
+    clock::Timestamp,
     domain::{
-        Id, caller::CustomerScope, format, inbox::RecipientKind, notification::NotificationKind, recurrence,
-        reminder::Reminder, workspace::Workspace,
+        Id, format,
+        inbox::{InboxMessage, RecipientKind},
+        notification::NotificationKind,
+        recurrence,
+        reminder::{Receivers, Reminder},
+        workspace::Workspace,
     },
     error::AppResult,
     live,
     mail::templates::TemplateSource,
     store::{
         self, TransactionTrait, Tx,
+        customers::CustomerSummary,
         inbox::NewInboxMessage,
-        outbox::{NewNotification, SUPPRESSED},
-        reminders::Receiver,
+        outbox::{NewNotification, QUEUED, Recorded, SUPPRESSED},
+        reminders::{FiringOutcome, Receiver},
     },
 };
 use std::collections::{BTreeMap, HashMap};
 
+/// Reminders claimed and fired in one transaction.
 const BATCH: u64 = 200;
-/// Firings committed together: one commit (and log flush) per this many.
-const PER_TRANSACTION: usize = 50;
 
-/// One pass: fires every due reminder, batch after batch while a batch
-/// came back full; returns how many occurrences fired.
+/// One pass: fires every due reminder, batch after batch while a batch came
+/// back full; returns how many occurrences fired. Every claimed reminder
+/// leaves the batch no longer due (moved past now, or to none), so each
+/// batch makes progress, and a reminder other replicas hold is skipped.
 pub async fn try_run(state: &AppState) -> AppResult<usize> {
-    let now = state.clock.now();
     let mut fired = 0;
-    let mut workspaces: HashMap<Id, Workspace> = HashMap::new();
     loop {
-        let due = store::reminders::due(&state.db, now, BATCH).await?;
-        // Read before any transaction: SQLite has one connection.
-        for (_, ws_id) in &due {
-            if !workspaces.contains_key(ws_id) {
-                workspaces.insert(ws_id.clone(), store::workspaces::get(&state.db, ws_id).await?);
-            }
-        }
-        let mut fired_now = 0;
-        for chunk in due.chunks(PER_TRANSACTION) {
-            let tx = state.db.begin().await?;
-            let mut inbox = vec![];
-            for (id, ws_id) in chunk {
-                if fire_in(state, &tx, id, &workspaces[ws_id], &mut inbox).await? {
-                    fired_now += 1;
-                }
-            }
-            tx.commit().await?;
-            for (r, m) in inbox {
-                state.live.publish_message(r.as_str(), m);
-            }
-            state.outbox_signal.notify_one();
-        }
+        let (claimed, fired_now) = fire_batch(state).await?;
         fired += fired_now;
-        // A short batch was the last; one where nothing fired is being
-        // fired by other replicas (their rows were skipped).
-        if (due.len() as u64) < BATCH || fired_now == 0 {
+        if claimed < BATCH as usize {
             return Ok(fired);
         }
     }
 }
 
-/// Fires one reminder inside `tx` if it is still due and no other replica
-/// holds it; its HUB messages go to `inbox`, to announce after commit.
-async fn fire_in(
-    state: &AppState,
-    tx: &Tx,
-    id: &Id,
-    ws: &Workspace,
-    inbox: &mut Vec<(Id, InboxMessage)>,
-) -> AppResult<bool> {
-    let Some(reminder) = store::reminders::claim_for_firing(tx, &ws.id, id).await? else {
-        return Ok(false); // deleted meanwhile, or another replica has it
-    };
+/// Claims one batch and fires it in one transaction; returns (claimed, fired).
+async fn fire_batch(state: &AppState) -> AppResult<(usize, usize)> {
     let now = state.clock.now();
-    let Some(due) = reminder.next_fire_at.filter(|t| *t <= now) else {
-        return Ok(false); // another replica moved it on
-    };
+    let tx = state.db.begin().await?;
+    let due = store::reminders::claim_due(&tx, now, BATCH).await?;
+    if due.is_empty() {
+        tx.commit().await?;
+        return Ok((0, 0));
+    }
+    let mut workspaces: HashMap<Id, Workspace> = HashMap::new();
+    for (ws_id, _) in &due {
+        if !workspaces.contains_key(ws_id) {
+            workspaces.insert(ws_id.clone(), store::workspaces::get(&tx, ws_id).await?);
+        }
+    }
+    let mut firings = vec![];
+    let mut nexts = vec![];
+    let mut occurrence: HashMap<Id, Timestamp> = HashMap::new();
+    for (ws_id, reminder) in &due {
+        match plan(state, &workspaces[ws_id], reminder, now) {
+            Ok(p) => {
+                firings.extend(p.skipped.into_iter().map(|at| (reminder.id.clone(), at, FiringOutcome::Skipped)));
+                firings.push((reminder.id.clone(), p.latest, FiringOutcome::Fired));
+                occurrence.insert(reminder.id.clone(), p.latest);
+                nexts.push((reminder.id.clone(), p.next));
+            }
+            Err(e) => {
+                // One broken schedule must not hold back the batch, nor be
+                // claimed again every pass: record it and stop it.
+                tracing::error!(reminder_id = %reminder.id, error = %e, "reminder schedule failed; it stops firing");
+                let at = reminder.next_fire_at.unwrap_or(now);
+                firings.push((reminder.id.clone(), at, FiringOutcome::Failed));
+                nexts.push((reminder.id.clone(), None));
+            }
+        }
+    }
+    let first_time = store::reminders::record_firings(&tx, &firings, now).await?;
+    let to_deliver: Vec<(&Workspace, &Reminder, Timestamp)> = due
+        .iter()
+        .filter(|(_, r)| first_time.contains(&r.id))
+        .map(|(ws_id, r)| (&workspaces[ws_id], r, occurrence[&r.id]))
+        .collect();
+    let fired = to_deliver.len();
+    let inbox = deliver(state, &tx, &to_deliver, now).await?;
+    store::reminders::set_next_many(&tx, &nexts).await?;
+    // Last: the inbox counters stay locked until commit.
+    let inbox = append_to_inboxes(&tx, inbox, now).await?;
+    tx.commit().await?;
+    for (recipient, message) in inbox {
+        state.live.publish_message(recipient.as_str(), message);
+    }
+    state.outbox_signal.notify_one();
+    Ok((due.len(), fired))
+}
+
+/// Which occurrence of a due reminder fires, which were missed, and what is next.
+struct Plan {
+    latest: Timestamp,
+    skipped: Vec<Timestamp>,
+    next: Option<Timestamp>,
+}
+
+fn plan(state: &AppState, ws: &Workspace, reminder: &Reminder, now: Timestamp) -> AppResult<Plan> {
+    let due = reminder.next_fire_at.unwrap_or(now);
     // Everything due up to now; only the latest is delivered.
     let missed = recurrence::occurrences_between(
         reminder.first_date,
@@ -91,128 +125,214 @@ async fn fire_in(
         10_000,
     )?;
     let latest = missed.last().copied().unwrap_or(due);
-    for skipped in missed.iter().filter(|t| **t != latest) {
-        store::reminders::record_firing(tx, id, *skipped, "skipped", now).await?;
-    }
-    let first_time = store::reminders::record_firing(tx, id, latest, "fired", now).await?;
-    if first_time {
-        inbox.extend(deliver(state, tx, ws, &reminder, latest).await?);
-    }
-    store::reminders::set_next(tx, id, next_after(state, ws, &reminder, now)?).await?;
-    Ok(first_time)
+    let skipped = missed.into_iter().filter(|t| *t != latest).collect();
+    Ok(Plan { latest, skipped, next: next_after(state, ws, reminder, now)? })
 }
 
-/// Staff list always; e-mail and SMS as the reminder says. Returns the inbox recipients.
+/// A HUB message for a staff member, before it has its sequence number.
+struct PendingMessage {
+    workspace_id: Id,
+    recipient_id: Id,
+    customer_id: Id,
+    title: String,
+    body: String,
+    link: String,
+}
+
+/// Everything the batch needs besides the reminders, read once per batch:
+/// customers, type names, receivers and templates.
+struct Lookups {
+    customers: HashMap<Id, CustomerSummary>,
+    type_names: HashMap<Id, (Id, String)>,
+    receivers: HashMap<(Id, Receivers, Option<Id>), Vec<Receiver>>,
+    templates: HashMap<Id, TemplateSource>,
+}
+
+impl Lookups {
+    async fn read(tx: &Tx, batch: &[(&Workspace, &Reminder, Timestamp)]) -> AppResult<Self> {
+        let customer_ids: Vec<Id> = batch.iter().map(|(_, r, _)| r.customer_id.clone()).collect();
+        let customers = store::customers::summaries(tx, &customer_ids).await?;
+        let type_ids: Vec<Id> = batch.iter().filter_map(|(_, r, _)| r.reminder_type_id.clone()).collect();
+        let type_names = store::reminders::type_names(tx, &type_ids).await?;
+        let mut receivers = HashMap::new();
+        let mut templates = HashMap::new();
+        for (ws, r, _) in batch {
+            let Some(customer) = customers.get(&r.customer_id).filter(|c| c.workspace_id == ws.id) else {
+                continue;
+            };
+            let key = (ws.id.clone(), r.receivers, customer.area_id.clone());
+            if !receivers.contains_key(&key) {
+                let found = store::reminders::receivers(tx, &ws.id, r.receivers, customer.area_id.as_ref()).await?;
+                receivers.insert(key, found);
+            }
+            if (r.delivery.email() || r.delivery.sms()) && !templates.contains_key(&ws.id) {
+                let locale = ws.default_locale;
+                let source =
+                    match store::templates::get(tx, &ws.id, NotificationKind::StaffReminder, locale, ws.default_tone)
+                        .await?
+                    {
+                        Some(t) => t.source,
+                        None => TemplateSource::default_for(NotificationKind::StaffReminder, locale, ws.default_tone),
+                    };
+                templates.insert(ws.id.clone(), source);
+            }
+        }
+        Ok(Self { customers, type_names, receivers, templates })
+    }
+}
+
+/// Staff list always; e-mail and SMS as each reminder says. Queues the
+/// e-mails and SMS in `tx` and returns the HUB messages to append.
 async fn deliver(
     state: &AppState,
     tx: &Tx,
-    ws: &Workspace,
-    r: &Reminder,
-    at: chrono::DateTime<chrono::Utc>,
-) -> AppResult<Vec<(Id, InboxMessage)>> {
-    let scope = CustomerScope { workspace_id: ws.id.clone(), areas: None };
-    let customer = store::customers::get(tx, &scope, &r.customer_id).await?;
-    let receivers = store::reminders::receivers(tx, &ws.id, r.receivers, customer.area_id.as_ref()).await?;
-    let type_name = match &r.reminder_type_id {
-        Some(t) => store::reminders::get_type(tx, &ws.id, t).await.map(|t| t.name).unwrap_or_default(),
-        None => String::new(),
-    };
-    let locale = ws.default_locale;
-    let date = format::date(at.with_timezone(&ws.time_zone.0).date_naive(), locale);
-    let source =
-        match store::templates::get(tx, &ws.id, NotificationKind::StaffReminder, locale, ws.default_tone).await? {
-            Some(t) => t.source,
-            None => TemplateSource::default_for(NotificationKind::StaffReminder, locale, ws.default_tone),
-        };
-    let now = state.clock.now();
+    batch: &[(&Workspace, &Reminder, Timestamp)],
+    now: Timestamp,
+) -> AppResult<Vec<PendingMessage>> {
+    let lookups = Lookups::read(tx, batch).await?;
     let mut inbox = vec![];
-    for staff in &receivers {
+    let mut outbox = vec![];
+    for (ws, r, at) in batch {
+        // Reminders go with their customer; one that is gone has nothing to say.
+        let Some(customer) = lookups.customers.get(&r.customer_id).filter(|c| c.workspace_id == ws.id) else {
+            continue;
+        };
+        let type_name = r
+            .reminder_type_id
+            .as_ref()
+            .and_then(|t| lookups.type_names.get(t))
+            .filter(|(type_ws, _)| *type_ws == ws.id)
+            .map(|(_, name)| name.clone())
+            .unwrap_or_default();
+        let receivers = &lookups.receivers[&(ws.id.clone(), r.receivers, customer.area_id.clone())];
+        for staff in receivers {
+            inbox.push(PendingMessage {
+                workspace_id: ws.id.clone(),
+                recipient_id: staff.id.clone(),
+                customer_id: r.customer_id.clone(),
+                title: format!("{}: {}", r.name, customer.display_name),
+                body: r.text.clone(),
+                link: format!("/customers/{}/reminders/{}", r.customer_id, r.id),
+            });
+            if !(r.delivery.email() || r.delivery.sms()) {
+                continue;
+            }
+            let message = Message { ws, reminder: r, customer, type_name: &type_name, at: *at };
+            let base = message.rendered(state, staff, &lookups.templates[&ws.id])?;
+            if r.delivery.email() {
+                let n = NewNotification { channel: "email".into(), recipient: staff.email.clone(), ..base.clone() };
+                outbox.push(Recorded { notification: n, state: QUEUED, suppress_reason: None });
+            }
+            if r.delivery.sms() {
+                outbox.push(message.sms(staff, base));
+            }
+        }
+    }
+    store::outbox::record_many(tx, outbox, state.message_domain(), now).await?;
+    Ok(inbox)
+}
+
+/// One reminder's occurrence, as told to one staff member.
+struct Message<'a> {
+    ws: &'a Workspace,
+    reminder: &'a Reminder,
+    customer: &'a CustomerSummary,
+    type_name: &'a str,
+    at: Timestamp,
+}
+
+impl Message<'_> {
+    /// The e-mail, rendered from the workspace's template (or the default
+    /// when that one fails), as the base of both e-mail and SMS.
+    fn rendered(&self, state: &AppState, staff: &Receiver, source: &TemplateSource) -> AppResult<NewNotification> {
+        let (ws, r) = (self.ws, self.reminder);
+        let locale = ws.default_locale;
+        let date = format::date(self.at.with_timezone(&ws.time_zone.0).date_naive(), locale);
         let vars: BTreeMap<&str, String> = [
             ("business_name", ws.name.clone()),
             ("staff_name", staff.name.clone()),
-            ("customer_name", customer.display_name.clone()),
+            ("customer_name", self.customer.display_name.clone()),
             ("reminder_name", r.name.clone()),
-            ("reminder_type", type_name.clone()),
+            ("reminder_type", self.type_name.to_string()),
             ("reminder_text", r.text.clone()),
-            ("occurrence_date", date.clone()),
+            ("occurrence_date", date),
         ]
         .into_iter()
         .collect();
-        let rendered = state.templates.render(&source, minijinja::Value::from_serialize(&vars)).or_else(|_| {
-            state.templates.render(
-                &TemplateSource::default_for(NotificationKind::StaffReminder, locale, ws.default_tone),
-                minijinja::Value::from_serialize(&vars),
-            )
+        let vars = minijinja::Value::from_serialize(&vars);
+        let rendered = state.templates.render(source, vars.clone()).or_else(|_| {
+            state
+                .templates
+                .render(&TemplateSource::default_for(NotificationKind::StaffReminder, locale, ws.default_tone), vars)
         })?;
-        let message = store::inbox::append(
-            tx,
-            NewInboxMessage {
-                workspace_id: &ws.id,
-                recipient_kind: RecipientKind::Staff,
-                recipient_id: &staff.id,
-                customer_id: Some(&customer.id),
-                kind: NotificationKind::StaffReminder,
-                title: format!("{}: {}", r.name, customer.display_name),
-                body: r.text.clone(),
-                link: format!("/customers/{}/reminders/{}", customer.id, r.id),
-            },
-            now,
-        )
-        .await?;
-        live::notify_in_tx(tx, &staff.id, message.seq).await?;
-        inbox.push((staff.id.clone(), message));
-        let base = NewNotification {
+        Ok(NewNotification {
             workspace_id: ws.id.clone(),
-            customer_id: Some(customer.id.clone()),
+            customer_id: Some(r.customer_id.clone()),
             contact_id: None,
             kind: NotificationKind::StaffReminder.as_str().into(),
             channel: String::new(),
             recipient: String::new(),
-            subject: rendered.subject.clone(),
-            body_text: rendered.text.clone(),
-            body_html: Some(rendered.html.clone()),
+            subject: rendered.subject,
+            body_text: rendered.text,
+            body_html: Some(rendered.html),
             headers_json: "[]".into(),
+        })
+    }
+
+    /// The SMS: queued, or recorded as suppressed with the reason it cannot go.
+    fn sms(&self, staff: &Receiver, base: NewNotification) -> Recorded {
+        let r = self.reminder;
+        let text: String =
+            format!("{}: {} – {}", r.name, self.customer.display_name, r.text).chars().take(300).collect();
+        let notification = NewNotification {
+            channel: "sms".into(),
+            recipient: staff.phone.clone(),
+            body_text: text,
+            body_html: None,
+            ..base
         };
-        if r.delivery.email() {
-            let n = NewNotification { channel: "email".into(), recipient: staff.email.clone(), ..base.clone() };
-            store::outbox::enqueue(tx, n, state.message_domain(), now).await?;
-        }
-        if r.delivery.sms() {
-            sms(state, tx, ws, staff, base, r, &customer.display_name).await?;
+        let skip = if !self.ws.sms_enabled {
+            Some("sms_addon_disabled")
+        } else if staff.phone.is_empty() {
+            Some("no_phone")
+        } else {
+            None
+        };
+        match skip {
+            Some(why) => Recorded { notification, state: SUPPRESSED, suppress_reason: Some(why) },
+            None => Recorded { notification, state: QUEUED, suppress_reason: None },
         }
     }
-    Ok(inbox)
 }
 
-async fn sms(
-    state: &AppState,
+/// Appends the HUB messages and NOTIFYs each recipient once, with its
+/// latest sequence number (a stream re-reads everything after its cursor).
+async fn append_to_inboxes(
     tx: &Tx,
-    ws: &Workspace,
-    staff: &Receiver,
-    base: NewNotification,
-    r: &Reminder,
-    customer: &str,
-) -> AppResult<()> {
-    let now = state.clock.now();
-    let text: String = format!("{}: {} – {}", r.name, customer, r.text).chars().take(300).collect();
-    let n = NewNotification {
-        channel: "sms".into(),
-        recipient: staff.phone.clone(),
-        body_text: text,
-        body_html: None,
-        ..base
-    };
-    let skip = if !ws.sms_enabled {
-        Some("sms_addon_disabled")
-    } else if staff.phone.is_empty() {
-        Some("no_phone")
-    } else {
-        None
-    };
-    match skip {
-        Some(why) => {
-            store::outbox::record_final(tx, n, SUPPRESSED, Some(why), state.message_domain(), now).await.map(|_| ())
-        }
-        None => store::outbox::enqueue(tx, n, state.message_domain(), now).await.map(|_| ()),
+    pending: Vec<PendingMessage>,
+    now: Timestamp,
+) -> AppResult<Vec<(Id, InboxMessage)>> {
+    let new: Vec<NewInboxMessage> = pending
+        .iter()
+        .map(|m| NewInboxMessage {
+            workspace_id: &m.workspace_id,
+            recipient_kind: RecipientKind::Staff,
+            recipient_id: &m.recipient_id,
+            customer_id: Some(&m.customer_id),
+            kind: NotificationKind::StaffReminder,
+            title: m.title.clone(),
+            body: m.body.clone(),
+            link: m.link.clone(),
+        })
+        .collect();
+    let stored = store::inbox::append_many(tx, &new, now).await?;
+    let mut latest: BTreeMap<&Id, i64> = BTreeMap::new();
+    for (m, s) in pending.iter().zip(&stored) {
+        let seq = latest.entry(&m.recipient_id).or_default();
+        *seq = (*seq).max(s.seq);
     }
+    for (recipient, seq) in latest {
+        live::notify_in_tx(tx, recipient, seq).await?;
+    }
+    Ok(pending.into_iter().map(|m| m.recipient_id).zip(stored).collect())
 }

@@ -36,7 +36,7 @@ impl ReminderDelivery {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Receivers {
     Admins,
     Supervisors,

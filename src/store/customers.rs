@@ -161,6 +161,38 @@ pub async fn require_visible(conn: &impl ConnectionTrait, scope: &CustomerScope,
     found.map(|_| ()).ok_or_else(|| AppError::not_found("customer", id.as_str()))
 }
 
+/// The little a batched job says about a customer.
+#[derive(Debug, Clone)]
+pub struct CustomerSummary {
+    pub workspace_id: Id,
+    pub display_name: String,
+    pub area_id: Option<Id>,
+}
+
+/// Summaries of many customers in one query, by id; missing ids are absent.
+/// Callers compare `workspace_id` with their own before using one.
+pub async fn summaries(conn: &impl ConnectionTrait, ids: &[Id]) -> AppResult<HashMap<Id, CustomerSummary>> {
+    let mut out = HashMap::new();
+    for chunk in ids.chunks(500) {
+        let rows: Vec<(String, String, String, Option<String>)> = customer::Entity::find()
+            .filter(customer::Column::Id.is_in(chunk.iter().map(Id::to_string)))
+            .select_only()
+            .column(customer::Column::Id)
+            .column(customer::Column::WorkspaceId)
+            .column(customer::Column::DisplayName)
+            .column(customer::Column::AreaId)
+            .into_tuple()
+            .all(conn)
+            .await?;
+        out.extend(rows.into_iter().map(|(id, ws, display_name, area)| {
+            let summary =
+                CustomerSummary { workspace_id: Id::from_stored(ws), display_name, area_id: area.map(Id::from_stored) };
+            (Id::from_stored(id), summary)
+        }));
+    }
+    Ok(out)
+}
+
 /// The customer's own language, if it has one (one column: the write paths
 /// need only this to format their texts).
 pub async fn locale(conn: &impl ConnectionTrait, workspace_id: &Id, id: &Id) -> AppResult<Option<Locale>> {

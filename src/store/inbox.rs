@@ -9,11 +9,17 @@ use crate::{
     },
     error::AppResult,
 };
-use entity::inbox_message::{ActiveModel, Column, Entity, Model};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Statement, sea_query::Expr,
+use entity::{
+    inbox_counter,
+    inbox_message::{ActiveModel, Column, Entity, Model},
 };
+use sea_orm::{
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    Statement,
+    sea_query::{Alias, Expr, ExprTrait, OnConflict},
+};
+use std::collections::{BTreeMap, HashMap};
 
 fn to_domain(m: Model) -> InboxMessage {
     InboxMessage {
@@ -75,23 +81,99 @@ pub async fn append(conn: &impl ConnectionTrait, m: NewInboxMessage<'_>, now: Ti
         created_at: now,
         read_at: None,
     };
-    Entity::insert(ActiveModel {
-        id: Set(model.id.clone()),
-        workspace_id: Set(model.workspace_id.clone()),
-        recipient_kind: Set(model.recipient_kind.clone()),
-        recipient_id: Set(model.recipient_id.clone()),
-        customer_id: Set(model.customer_id.clone()),
-        seq: Set(seq),
-        kind: Set(model.kind.clone()),
-        title: Set(model.title.clone()),
-        body: Set(model.body.clone()),
-        link: Set(model.link.clone()),
-        created_at: Set(now),
-        read_at: Set(None),
-    })
-    .exec_without_returning(conn)
-    .await?;
+    Entity::insert(new_row(&model)).exec_without_returning(conn).await?;
     Ok(to_domain(model))
+}
+
+fn new_row(m: &Model) -> ActiveModel {
+    ActiveModel {
+        id: Set(m.id.clone()),
+        workspace_id: Set(m.workspace_id.clone()),
+        recipient_kind: Set(m.recipient_kind.clone()),
+        recipient_id: Set(m.recipient_id.clone()),
+        customer_id: Set(m.customer_id.clone()),
+        seq: Set(m.seq),
+        kind: Set(m.kind.clone()),
+        title: Set(m.title.clone()),
+        body: Set(m.body.clone()),
+        link: Set(m.link.clone()),
+        created_at: Set(m.created_at),
+        read_at: Set(m.read_at),
+    }
+}
+
+/// Rows per multi-row insert: far under both databases' bind limits.
+const ROWS_PER_STATEMENT: usize = 500;
+
+/// Appends many messages at once, in order: each recipient's counter moves
+/// by its message count in one multi-row upsert (recipients in sorted
+/// order, so two batches lock shared counters in the same order and cannot
+/// deadlock), then the messages go in with multi-row inserts. Returns the
+/// stored messages in input order. Same locking as `append`: call it last
+/// in the transaction, since the counter rows stay locked until commit.
+pub async fn append_many(
+    conn: &impl ConnectionTrait,
+    messages: &[NewInboxMessage<'_>],
+    now: Timestamp,
+) -> AppResult<Vec<InboxMessage>> {
+    let mut counts: BTreeMap<&Id, i64> = BTreeMap::new();
+    for m in messages {
+        *counts.entry(m.recipient_id).or_default() += 1;
+    }
+    // The next sequence number to hand out, per recipient.
+    let mut next: HashMap<String, i64> = HashMap::new();
+    let counts: Vec<(&Id, i64)> = counts.into_iter().collect();
+    for chunk in counts.chunks(ROWS_PER_STATEMENT) {
+        let rows = chunk.iter().map(|(recipient, n)| inbox_counter::ActiveModel {
+            recipient_id: Set(recipient.to_string()),
+            last_seq: Set(*n),
+        });
+        let bumped = inbox_counter::Entity::insert_many(rows)
+            .on_conflict(
+                OnConflict::column(inbox_counter::Column::RecipientId)
+                    .value(
+                        inbox_counter::Column::LastSeq,
+                        Expr::col((inbox_counter::Entity, inbox_counter::Column::LastSeq))
+                            .add(Expr::col((Alias::new("excluded"), inbox_counter::Column::LastSeq))),
+                    )
+                    .to_owned(),
+            )
+            .exec_with_returning(conn)
+            .await?;
+        for row in bumped {
+            let added = chunk
+                .iter()
+                .find(|(r, _)| r.as_str() == row.recipient_id)
+                .map(|(_, n)| *n)
+                .ok_or_else(|| anyhow::anyhow!("inbox counter upsert returned an unknown recipient"))?;
+            next.insert(row.recipient_id, row.last_seq - added + 1);
+        }
+    }
+    let mut stored = Vec::with_capacity(messages.len());
+    for m in messages {
+        let seq = next
+            .get_mut(m.recipient_id.as_str())
+            .ok_or_else(|| anyhow::anyhow!("inbox counter upsert returned no row for a recipient"))?;
+        stored.push(Model {
+            id: Id::generate().to_string(),
+            workspace_id: m.workspace_id.to_string(),
+            recipient_kind: m.recipient_kind.as_str().into(),
+            recipient_id: m.recipient_id.to_string(),
+            customer_id: m.customer_id.map(Id::to_string),
+            seq: *seq,
+            kind: m.kind.as_str().into(),
+            title: m.title.clone(),
+            body: m.body.clone(),
+            link: m.link.clone(),
+            created_at: now,
+            read_at: None,
+        });
+        *seq += 1;
+    }
+    for chunk in stored.chunks(ROWS_PER_STATEMENT) {
+        Entity::insert_many(chunk.iter().map(new_row)).exec_without_returning(conn).await?;
+    }
+    Ok(stored.into_iter().map(to_domain).collect())
 }
 
 /// Messages after `seq`, oldest first: what a resuming stream replays.

@@ -217,7 +217,45 @@ pub async fn record_final(
     now: Timestamp,
 ) -> AppResult<Id> {
     let id = Id::generate();
-    Entity::insert(ActiveModel {
+    Entity::insert(new_row(&id, n, state, suppress_reason, message_domain, now)).exec_without_returning(conn).await?;
+    Ok(id)
+}
+
+/// A notification for `record_many`: queued, or recorded final with a reason.
+pub struct Recorded {
+    pub notification: NewNotification,
+    pub state: &'static str,
+    pub suppress_reason: Option<&'static str>,
+}
+
+/// Records many notifications with multi-row inserts (batched jobs).
+pub async fn record_many(
+    conn: &impl ConnectionTrait,
+    rows: Vec<Recorded>,
+    message_domain: &str,
+    now: Timestamp,
+) -> AppResult<()> {
+    // 21 columns a row: 500 rows stay far under both databases' bind limits.
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk = rows
+            .by_ref()
+            .take(500)
+            .map(|r| new_row(&Id::generate(), r.notification, r.state, r.suppress_reason, message_domain, now));
+        Entity::insert_many(chunk).exec_without_returning(conn).await?;
+    }
+    Ok(())
+}
+
+fn new_row(
+    id: &Id,
+    n: NewNotification,
+    state: &str,
+    suppress_reason: Option<&str>,
+    message_domain: &str,
+    now: Timestamp,
+) -> ActiveModel {
+    ActiveModel {
         id: Set(id.to_string()),
         workspace_id: Set(n.workspace_id.to_string()),
         customer_id: Set(n.customer_id.map(Id::into_string)),
@@ -241,10 +279,7 @@ pub async fn record_final(
         updated_at: Set(now),
         sent_at: Set((state == SENT).then_some(now)),
         provider_message_id: Set(None),
-    })
-    .exec_without_returning(conn)
-    .await?;
-    Ok(id)
+    }
 }
 
 /// Marks a claimed notification suppressed (e.g. unsubscribed since it was queued).

@@ -14,9 +14,10 @@ use crate::{
 use entity::{reminder, reminder_firing, reminder_type, staff_user, staff_user_area};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::{Expr, LockBehavior, LockType, OnConflict},
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TryInsertResult,
+    sea_query::{Expr, LockBehavior, LockType},
 };
+use std::collections::{HashMap, HashSet};
 
 fn type_out(m: reminder_type::Model) -> ReminderType {
     ReminderType { id: Id::from_stored(m.id), name: m.name, created_at: m.created_at }
@@ -161,17 +162,6 @@ pub async fn get(conn: &impl ConnectionTrait, scope: &CustomerScope, id: &Id, lo
     }
 }
 
-/// The reminder, locked for firing; `None` when it is gone or another
-/// replica is firing it right now (PostgreSQL `SKIP LOCKED`: replicas pass
-/// each other instead of queueing on the same rows).
-pub async fn claim_for_firing(conn: &impl ConnectionTrait, ws: &Id, id: &Id) -> AppResult<Option<Reminder>> {
-    let mut q = reminder::Entity::find_by_id(id.to_string()).filter(reminder::Column::WorkspaceId.eq(ws.as_str()));
-    if super::is_postgres(conn) {
-        q = q.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
-    }
-    Ok(q.one(conn).await?.map(reminder_out))
-}
-
 /// Reminders of one customer, or of every customer the scope may see.
 pub async fn list(
     conn: &impl ConnectionTrait,
@@ -230,54 +220,114 @@ pub async fn delete(conn: &impl ConnectionTrait, ws: &Id, id: &Id) -> AppResult<
     Ok(())
 }
 
-/// Ids (with workspace) of reminders due at `now`, oldest first.
-pub async fn due(conn: &impl ConnectionTrait, now: Timestamp, limit: u64) -> AppResult<Vec<(Id, Id)>> {
-    let rows: Vec<(String, String)> = reminder::Entity::find()
+/// Rows per statement in the multi-row writes below: far under the bind
+/// parameter limits of both databases (SQLite 32,766; PostgreSQL 65,535).
+const ROWS_PER_STATEMENT: usize = 500;
+
+/// Claims up to `limit` reminders due at `now`, oldest first, with their
+/// workspace, for the caller's transaction. On PostgreSQL the rows stay
+/// locked until commit and `SKIP LOCKED` lets replicas claim disjoint
+/// batches side by side; SQLite has one writer, so the transaction alone
+/// serialises firing.
+pub async fn claim_due(conn: &impl ConnectionTrait, now: Timestamp, limit: u64) -> AppResult<Vec<(Id, Reminder)>> {
+    let mut q = reminder::Entity::find()
         .filter(reminder::Column::NextFireAt.lte(now))
         .order_by_asc(reminder::Column::NextFireAt)
-        .limit(limit)
+        .limit(limit);
+    if super::is_postgres(conn) {
+        q = q.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
+    Ok(q.all(conn).await?.into_iter().map(|m| (Id::from_stored(m.workspace_id.clone()), reminder_out(m))).collect())
+}
+
+/// What happened to one occurrence of a reminder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FiringOutcome {
+    Fired,
+    /// Missed during downtime; only the latest missed occurrence fires.
+    Skipped,
+    /// The reminder's schedule could not be computed; it stops being due.
+    Failed,
+}
+
+impl FiringOutcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Fired => "fired",
+            Self::Skipped => "skipped",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// Records occurrences insert-or-nothing on the (reminder, occurrence) key;
+/// returns the reminders whose `Fired` row this call inserted, i.e. the ones
+/// to deliver. An occurrence already recorded (by another replica, or before
+/// an edit moved the reminder back) is not delivered twice.
+pub async fn record_firings(
+    conn: &impl ConnectionTrait,
+    firings: &[(Id, Timestamp, FiringOutcome)],
+    now: Timestamp,
+) -> AppResult<HashSet<Id>> {
+    let mut fired = HashSet::new();
+    for chunk in firings.chunks(ROWS_PER_STATEMENT) {
+        let rows = chunk.iter().map(|(id, at, outcome)| reminder_firing::ActiveModel {
+            reminder_id: Set(id.to_string()),
+            occurrence_at: Set(*at),
+            outcome: Set(outcome.as_str().into()),
+            created_at: Set(now),
+        });
+        let inserted = reminder_firing::Entity::insert_many(rows)
+            .on_conflict_do_nothing_on([reminder_firing::Column::ReminderId, reminder_firing::Column::OccurrenceAt])
+            .exec_with_returning_many(conn)
+            .await?;
+        if let TryInsertResult::Inserted(models) = inserted {
+            fired.extend(
+                models
+                    .into_iter()
+                    .filter(|m| m.outcome == FiringOutcome::Fired.as_str())
+                    .map(|m| Id::from_stored(m.reminder_id)),
+            );
+        }
+    }
+    Ok(fired)
+}
+
+/// Moves reminders on to their next occurrences (or none). Reminders that
+/// share a next occurrence (the same rule in one time zone fires at the
+/// same local hour) move in one statement.
+pub async fn set_next_many(conn: &impl ConnectionTrait, nexts: &[(Id, Option<Timestamp>)]) -> AppResult<()> {
+    let mut by_next: HashMap<Option<Timestamp>, Vec<String>> = HashMap::new();
+    for (id, next) in nexts {
+        by_next.entry(*next).or_default().push(id.to_string());
+    }
+    for (next, ids) in by_next {
+        for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+            reminder::Entity::update_many()
+                .col_expr(reminder::Column::NextFireAt, Expr::value(next))
+                .filter(reminder::Column::Id.is_in(chunk.iter().cloned()))
+                .exec(conn)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Names of reminder types by id, each with its workspace.
+pub async fn type_names(conn: &impl ConnectionTrait, ids: &[Id]) -> AppResult<HashMap<Id, (Id, String)>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<(String, String, String)> = reminder_type::Entity::find()
+        .filter(reminder_type::Column::Id.is_in(ids.iter().map(Id::to_string)))
         .select_only()
-        .column(reminder::Column::Id)
-        .column(reminder::Column::WorkspaceId)
+        .column(reminder_type::Column::Id)
+        .column(reminder_type::Column::WorkspaceId)
+        .column(reminder_type::Column::Name)
         .into_tuple()
         .all(conn)
         .await?;
-    Ok(rows.into_iter().map(|(id, ws)| (Id::from_stored(id), Id::from_stored(ws))).collect())
-}
-
-/// Records an occurrence; true only for the call that recorded it
-/// (insert-or-nothing on the (reminder, occurrence) key).
-pub async fn record_firing(
-    conn: &impl ConnectionTrait,
-    id: &Id,
-    at: Timestamp,
-    outcome: &str,
-    now: Timestamp,
-) -> AppResult<bool> {
-    let res = reminder_firing::Entity::insert(reminder_firing::ActiveModel {
-        reminder_id: Set(id.to_string()),
-        occurrence_at: Set(at),
-        outcome: Set(outcome.into()),
-        created_at: Set(now),
-    })
-    .on_conflict(
-        OnConflict::columns([reminder_firing::Column::ReminderId, reminder_firing::Column::OccurrenceAt])
-            .do_nothing()
-            .to_owned(),
-    )
-    .exec_without_returning(conn)
-    .await?;
-    Ok(res == 1)
-}
-
-/// Moves a reminder on to its next occurrence (or none).
-pub async fn set_next(conn: &impl ConnectionTrait, id: &Id, next: Option<Timestamp>) -> AppResult<()> {
-    reminder::Entity::update_many()
-        .col_expr(reminder::Column::NextFireAt, Expr::value(next))
-        .filter(reminder::Column::Id.eq(id.as_str()))
-        .exec(conn)
-        .await?;
-    Ok(())
+    Ok(rows.into_iter().map(|(id, ws, name)| (Id::from_stored(id), (Id::from_stored(ws), name))).collect())
 }
 
 /// A staff user who receives a reminder.

@@ -312,16 +312,7 @@ both_databases!(
 );
 
 async fn count_rows(app: &TestApp, table: &str) -> i64 {
-    use sea_orm::{ConnectionTrait, Statement};
-    let backend = app.state.db.get_database_backend();
-    let row = app
-        .state
-        .db
-        .query_one_raw(Statement::from_string(backend, format!("SELECT COUNT(*) AS n FROM {table}")))
-        .await
-        .unwrap()
-        .unwrap();
-    row.try_get::<i64>("", "n").unwrap()
+    app.scalar(&format!("SELECT COUNT(*) FROM {table}")).await
 }
 
 /// Every (table, column) whose text contains `needle`, case-insensitively.

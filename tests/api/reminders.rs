@@ -471,6 +471,98 @@ async fn sms_reminders_reach_the_provider(app: TestApp) {
     assert!(sms["text"].as_str().unwrap().contains("Forny kontrakt"));
 }
 
+/// Hundreds due at once fire in batches of a few statements each: every
+/// one exactly once across two replicas, each with its HUB messages (one
+/// gap-free sequence per inbox) and e-mails; a broken schedule among them
+/// is recorded and stopped alone instead of failing its batch every pass.
+async fn a_storm_fires_in_batches_once_each(app: TestApp) {
+    const EACH: usize = 150; // three kinds: 450 reminders, over two full batches
+    app.clock.set(march_2_at_8() - chrono::Duration::hours(1));
+    let nord = app.area("Nord").await;
+    let (nina_id, _) =
+        app.staff_with_key("nina@rengoering.example.dk", pb::StaffRole::Supervisor, vec![nord.clone()]).await;
+    let mut req = company("Nord ApS", &[]);
+    req.customer.as_mut().unwrap().area_id = nord;
+    let north = app.admin_customers().create_customer(req).await.unwrap().into_inner().customer.unwrap();
+    let plain =
+        app.admin_customers().create_customer(company("Plain ApS", &[])).await.unwrap().into_inner().customer.unwrap();
+    let service = app
+        .admin_reminders()
+        .create_reminder_type(pb::CreateReminderTypeRequest { name: "Service".into() })
+        .await
+        .unwrap()
+        .into_inner()
+        .reminder_type
+        .unwrap();
+    let mut reminders = app.admin_reminders();
+    let mut create = async |customer: &str, receivers: pb::ReminderReceivers, email: bool| {
+        let mut req = daily(customer, "2026-03-02");
+        let r = req.reminder.as_mut().unwrap();
+        r.receivers = receivers as i32;
+        if email {
+            r.delivery = pb::ReminderDelivery::Email as i32;
+            r.reminder_type_id = service.id.clone();
+        }
+        reminders.create_reminder(req).await.unwrap().into_inner().reminder.unwrap().id
+    };
+    let broken = create(&plain.id, pb::ReminderReceivers::Admins, false).await;
+    for _ in 0..EACH {
+        create(&north.id, pb::ReminderReceivers::AdminsAndSupervisors, true).await;
+        create(&plain.id, pb::ReminderReceivers::Admins, false).await;
+        create(&north.id, pb::ReminderReceivers::Supervisors, false).await;
+    }
+    // A schedule no recurrence library accepts (the fifth-and-more Monday).
+    app.scalar(&format!(
+        "UPDATE reminders SET frequency = 'monthly', monthly_by = 'weekday', week_of_month = 9, weekday = 'MO' \
+         WHERE id = '{broken}' RETURNING CAST(1 AS BIGINT)"
+    ))
+    .await;
+    app.clock.set(march_2_at_8());
+
+    let second = customerhub::startup::build_state(
+        customerhub::config::Settings {
+            database_url: Some(app.database_url.clone()),
+            run_workers: false,
+            ..customerhub::config::Settings::default()
+        },
+        std::sync::Arc::new(app.clock.clone()),
+    )
+    .await
+    .unwrap();
+    let (a, b) = if app.backend == Backend::Postgres {
+        tokio::join!(jobs::run_once(&app.state), jobs::run_once(&second))
+    } else {
+        (jobs::run_once(&app.state).await, jobs::run_once(&second).await)
+    };
+    assert_eq!(a.unwrap() + b.unwrap(), 3 * EACH, "each fired once between the two");
+    assert_eq!(jobs::run_once(&app.state).await.unwrap() + jobs::run_once(&second).await.unwrap(), 0);
+    second.db.close().await.ok();
+
+    let fired = "SELECT COUNT(*) FROM reminder_firings WHERE outcome = 'fired'";
+    assert_eq!(app.scalar(fired).await, 3 * EACH as i64);
+    let stopped = format!(
+        "SELECT COUNT(*) FROM reminders r JOIN reminder_firings f ON f.reminder_id = r.id \
+         WHERE r.id = '{broken}' AND r.next_fire_at IS NULL AND f.outcome = 'failed'"
+    );
+    assert_eq!(app.scalar(&stopped).await, 1, "the broken one is recorded and stopped");
+    for (who, expected) in [(&app.admin_id, 2 * EACH), (&nina_id, 2 * EACH)] {
+        let seqs = format!(
+            "SELECT COUNT(DISTINCT seq) * 1000000 + MIN(seq) * 1000 + MAX(seq) FROM inbox_messages \
+             WHERE recipient_id = '{who}' AND kind = 'staff_reminder'"
+        );
+        let n = expected as i64;
+        assert_eq!(app.scalar(&seqs).await, n * 1_000_000 + 1000 + n, "{n} messages numbered 1..{n}");
+    }
+    let with_type = format!(
+        "SELECT COUNT(*) FROM notifications WHERE channel = 'email' AND kind = 'staff_reminder' \
+         AND recipient IN ('admin@rengoering.example.dk', 'nina@rengoering.example.dk') AND body_text LIKE '%Service%'"
+    );
+    assert_eq!(app.scalar(&with_type).await, 2 * EACH as i64, "one e-mail per receiver, naming the type");
+    let inbox = staff_inbox(&app, &app.admin_key).await;
+    assert!(inbox.iter().any(|m| m.title == "Forny kontrakt: Nord ApS"));
+    assert!(inbox.iter().any(|m| m.title == "Forny kontrakt: Plain ApS"));
+}
+
 both_databases!(
     reminder_types_permissions,
     reminders_crud_scoping_and_bad_input,
@@ -478,4 +570,5 @@ both_databases!(
     each_occurrence_fires_once,
     receivers_by_area_when_it_fires,
     sms_reminders_reach_the_provider,
+    a_storm_fires_in_batches_once_each,
 );

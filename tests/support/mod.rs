@@ -290,6 +290,14 @@ impl TestApp {
         n
     }
 
+    /// The first column of the first row of `sql` (a count, say) as i64.
+    pub async fn scalar(&self, sql: &str) -> i64 {
+        use sea_orm::{ConnectionTrait, Statement};
+        let backend = self.state.db.get_database_backend();
+        let row = self.state.db.query_one_raw(Statement::from_string(backend, sql.to_string())).await;
+        row.expect(sql).unwrap_or_else(|| panic!("no row from {sql}")).try_get_by_index::<i64>(0).expect(sql)
+    }
+
     /// Creates an area and returns its id.
     pub async fn area(&self, name: &str) -> String {
         self.admin_workspace()
