@@ -53,8 +53,10 @@ pub async fn try_run(state: &AppState) -> AppResult<usize> {
 /// Claims one batch and fires it in one transaction; returns (claimed, fired).
 async fn fire_batch(state: &AppState) -> AppResult<(usize, usize)> {
     let now = state.clock.now();
+    let started = std::time::Instant::now();
     let tx = state.db.begin().await?;
     let due = store::reminders::claim_due(&tx, now, BATCH).await?;
+    let claimed_in = started.elapsed();
     if due.is_empty() {
         tx.commit().await?;
         return Ok((0, 0));
@@ -97,7 +99,16 @@ async fn fire_batch(state: &AppState) -> AppResult<(usize, usize)> {
     store::reminders::set_next_many(&tx, &nexts).await?;
     // Last: the inbox counters stay locked until commit.
     let inbox = append_to_inboxes(&tx, inbox, now).await?;
+    let written_in = started.elapsed();
     tx.commit().await?;
+    tracing::debug!(
+        claimed = due.len(),
+        fired,
+        claim_ms = claimed_in.as_secs_f64() * 1e3,
+        write_ms = written_in.as_secs_f64() * 1e3,
+        total_ms = started.elapsed().as_secs_f64() * 1e3,
+        "reminder batch"
+    );
     for (recipient, message) in inbox {
         state.live.publish_message(recipient.as_str(), message);
     }
