@@ -298,11 +298,13 @@ pub async fn register(
     let (Some(id), Some(description)) = (id, description) else { unreachable!("violations are empty") };
     let ws_id = &caller.workspace_id;
     let scope = caller.scope();
-    // Not found before anything is written, whatever the request_id.
-    store::punch_cards::get(&state.db, &scope, &id, false).await?;
     let reg_id = Id::generate();
+    // A card the caller cannot see is NOT_FOUND whatever the request_id: a
+    // replay checks it first; a fresh registration finds out in its
+    // transaction, which then writes nothing (not even the request_id).
     let tx = match begin_create(state, ws_id, "RegisterPunch", request_id.as_deref(), &reg_id).await? {
         Begin::Replay(existing) => {
+            store::punch_cards::get(&state.db, &scope, &id, false).await?;
             let r = store::punch_cards::get_registration(&state.db, ws_id, &existing).await?;
             let card = store::punch_cards::get(&state.db, &scope, &r.punch_card_id, false).await?;
             return Ok((r, card));

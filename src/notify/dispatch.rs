@@ -12,7 +12,7 @@ use crate::{
     store::{
         self, Tx,
         inbox::NewInboxMessage,
-        outbox::{NewNotification, SENT, SUPPRESSED},
+        outbox::{NewNotification, QUEUED, Recorded, SENT, SUPPRESSED},
     },
 };
 use std::collections::BTreeMap;
@@ -67,8 +67,7 @@ pub fn ineligible(customer: &Customer, contact: &Contact, kind: NotificationKind
 }
 
 pub async fn dispatch(state: &AppState, tx: &Tx, workspace: &Workspace, event: CustomerEvent) -> AppResult<Dispatched> {
-    let settings = store::notification_settings::get(tx, &workspace.id).await?;
-    let setting = settings.of(event.kind);
+    let setting = store::notification_settings::of_kind(tx, &workspace.id, event.kind).await?;
     let mut out = Dispatched::default();
     if !setting.mode.wants(event.per_item) || !(setting.email || setting.hub) {
         return Ok(out);
@@ -80,8 +79,19 @@ pub async fn dispatch(state: &AppState, tx: &Tx, workspace: &Workspace, event: C
     let source = template_source(tx, &workspace.id, event.kind, locale, tone).await?;
     let hub = workspace.hub_base_url.trim_end_matches('/');
     let now = state.clock.now();
+    // One query each for the whole customer, not per contact.
+    let contact_ids: Vec<Id> = contacts.iter().map(|c| c.id.clone()).collect();
+    let tokens = store::subscriptions::tokens_of(tx, &contact_ids).await?;
+    let erased = if setting.email {
+        let emails: Vec<&str> = contacts.iter().map(|c| c.email.as_str()).collect();
+        store::privacy::suppressed_among(tx, &workspace.id, &emails).await?
+    } else {
+        Default::default()
+    };
+    let mut records = vec![];
+    let mut messages = vec![];
     for contact in &contacts {
-        let token = store::subscriptions::token_of(tx, &contact.id).await?;
+        let token = tokens.get(&contact.id).cloned().unwrap_or_default();
         let unsubscribe_link = format!("{hub}/unsubscribe?token={token}");
         let mut vars: BTreeMap<String, String> = event.vars.clone();
         vars.insert("business_name".into(), workspace.name.clone());
@@ -106,14 +116,13 @@ pub async fn dispatch(state: &AppState, tx: &Tx, workspace: &Workspace, event: C
         let reason = ineligible(&customer, contact, event.kind);
         if setting.email {
             let email = NewNotification { channel: "email".into(), recipient: contact.email.clone(), ..base.clone() };
-            let erased = store::privacy::is_suppressed(tx, &workspace.id, &contact.email).await?;
             let skip = reason
                 .or((!contact.subscribed).then_some("unsubscribed"))
                 .or(contact.email.is_empty().then_some("no_email"))
-                .or(erased.then_some("address_erased"));
+                .or(erased.contains(&contact.email).then_some("address_erased"));
             match skip {
                 Some(why) => {
-                    store::outbox::record_final(tx, email, SUPPRESSED, Some(why), state.message_domain(), now).await?;
+                    records.push(Recorded { notification: email, state: SUPPRESSED, suppress_reason: Some(why) });
                     out.suppressed += 1;
                 }
                 None => {
@@ -132,57 +141,42 @@ pub async fn dispatch(state: &AppState, tx: &Tx, workspace: &Workspace, event: C
                         headers_json: serde_json::to_string(&headers).map_err(anyhow::Error::from)?,
                         ..email
                     };
-                    store::outbox::enqueue(tx, email, state.message_domain(), now).await?;
+                    records.push(Recorded { notification: email, state: QUEUED, suppress_reason: None });
                     out.emails_queued += 1;
                 }
             }
         }
         if setting.hub {
-            hub_message(state, tx, workspace, &customer, contact, &event, &rendered, reason, &base, &mut out).await?;
+            // The HUB message itself is written at once; its record says so.
+            let record = NewNotification { channel: "hub".into(), recipient: contact.id.to_string(), ..base };
+            match reason {
+                Some(why) => {
+                    records.push(Recorded { notification: record, state: SUPPRESSED, suppress_reason: Some(why) });
+                    out.suppressed += 1;
+                }
+                None => {
+                    records.push(Recorded { notification: record, state: SENT, suppress_reason: None });
+                    messages.push(NewInboxMessage {
+                        workspace_id: &workspace.id,
+                        recipient_kind: RecipientKind::Contact,
+                        recipient_id: &contact.id,
+                        customer_id: Some(&customer.id),
+                        kind: event.kind,
+                        title: rendered.subject,
+                        body: rendered.text,
+                        link: event.link_path.clone(),
+                    });
+                }
+            }
         }
     }
-    Ok(out)
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn hub_message(
-    state: &AppState,
-    tx: &Tx,
-    workspace: &Workspace,
-    customer: &Customer,
-    contact: &Contact,
-    event: &CustomerEvent,
-    rendered: &Rendered,
-    reason: Option<&'static str>,
-    base: &NewNotification,
-    out: &mut Dispatched,
-) -> AppResult<()> {
-    let now = state.clock.now();
-    let record = NewNotification { channel: "hub".into(), recipient: contact.id.to_string(), ..base.clone() };
-    if let Some(why) = reason {
-        store::outbox::record_final(tx, record, SUPPRESSED, Some(why), state.message_domain(), now).await?;
-        out.suppressed += 1;
-        return Ok(());
+    store::outbox::record_many(tx, records, state.message_domain(), now).await?;
+    let stored = store::inbox::append_many(tx, &messages, now).await?;
+    for (m, stored) in messages.iter().zip(stored) {
+        live::notify_in_tx(tx, m.recipient_id, stored.seq).await?;
+        out.inbox.push((m.recipient_id.clone(), stored));
     }
-    let message = store::inbox::append(
-        tx,
-        NewInboxMessage {
-            workspace_id: &workspace.id,
-            recipient_kind: RecipientKind::Contact,
-            recipient_id: &contact.id,
-            customer_id: Some(&customer.id),
-            kind: event.kind,
-            title: rendered.subject.clone(),
-            body: rendered.text.clone(),
-            link: event.link_path.clone(),
-        },
-        now,
-    )
-    .await?;
-    live::notify_in_tx(tx, &contact.id, message.seq).await?;
-    store::outbox::record_final(tx, record, SENT, None, state.message_domain(), now).await?;
-    out.inbox.push((contact.id.clone(), message));
-    Ok(())
+    Ok(out)
 }
 
 /// The workspace's own template of a kind, language and tone, else the shipped default.

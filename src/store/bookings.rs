@@ -63,7 +63,7 @@ pub async fn insert(conn: &impl ConnectionTrait, workspace_id: &Id, b: &Booking)
 
 /// Checks that the booking's customer is in the scope; outside it the booking does not exist.
 async fn in_scope(conn: &impl ConnectionTrait, scope: &CustomerScope, b: Booking) -> AppResult<Booking> {
-    match super::customers::require_visible(conn, scope, &b.customer_id).await {
+    match super::customers::require_owner_visible(conn, scope, &b.customer_id).await {
         Ok(_) => Ok(b),
         Err(AppError::NotFound { .. }) => Err(AppError::not_found("booking", b.id.as_str())),
         Err(e) => Err(e),

@@ -96,7 +96,7 @@ pub async fn get_unscoped(conn: &impl ConnectionTrait, workspace_id: &Id, id: &I
 /// A contact whose customer the scope may see; anything else is not found.
 pub async fn get(conn: &impl ConnectionTrait, scope: &CustomerScope, id: &Id) -> AppResult<Contact> {
     let contact = get_unscoped(conn, &scope.workspace_id, id).await?;
-    match super::customers::require_visible(conn, scope, &contact.customer_id).await {
+    match super::customers::require_owner_visible(conn, scope, &contact.customer_id).await {
         Ok(_) => Ok(contact),
         Err(AppError::NotFound { .. }) => Err(AppError::not_found("contact", id.as_str())),
         Err(e) => Err(e),

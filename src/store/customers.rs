@@ -193,6 +193,17 @@ pub async fn summaries(conn: &impl ConnectionTrait, ids: &[Id]) -> AppResult<Has
     Ok(out)
 }
 
+/// The scope check for a row that belongs to a customer, the row already
+/// read within the scope's workspace. Such a row's customer is in the same
+/// workspace (set on insert, deleted with it by cascade), so an unrestricted
+/// scope (admins) needs no query; an area-restricted one checks the area.
+pub async fn require_owner_visible(conn: &impl ConnectionTrait, scope: &CustomerScope, id: &Id) -> AppResult<()> {
+    if scope.areas.is_none() {
+        return Ok(());
+    }
+    require_visible(conn, scope, id).await
+}
+
 /// The customer's own language, if it has one (one column: the write paths
 /// need only this to format their texts).
 pub async fn locale(conn: &impl ConnectionTrait, workspace_id: &Id, id: &Id) -> AppResult<Option<Locale>> {

@@ -33,6 +33,17 @@ pub async fn get(conn: &impl ConnectionTrait, workspace_id: &Id) -> AppResult<No
     })
 }
 
+/// The setting of one kind (the workspace's row, else the kind's default):
+/// one query, for dispatching a notification.
+pub async fn of_kind(conn: &impl ConnectionTrait, workspace_id: &Id, kind: NotificationKind) -> AppResult<KindSetting> {
+    let row = notification_setting::Entity::find_by_id((workspace_id.to_string(), kind.as_str().to_string()))
+        .one(conn)
+        .await?;
+    Ok(row
+        .and_then(|r| Some(KindSetting { kind, mode: Mode::from_stored(&r.mode)?, email: r.email, hub: r.hub }))
+        .unwrap_or_else(|| kind.default_setting()))
+}
+
 pub async fn upsert(conn: &impl ConnectionTrait, workspace_id: &Id, s: &KindSetting) -> AppResult<()> {
     notification_setting::Entity::insert(notification_setting::ActiveModel {
         workspace_id: Set(workspace_id.to_string()),

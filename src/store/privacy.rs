@@ -6,7 +6,7 @@ use entity::{
 };
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Expr, OnConflict},
 };
 use serde_json::{Value, json};
@@ -21,6 +21,28 @@ pub async fn is_suppressed(conn: &impl ConnectionTrait, workspace_id: &Id, email
         return Ok(false);
     }
     Ok(email_suppression::Entity::find_by_id((workspace_id.to_string(), email_hash(email))).one(conn).await?.is_some())
+}
+
+/// Which of `emails` were erased in this workspace (one query for a whole dispatch).
+pub async fn suppressed_among(
+    conn: &impl ConnectionTrait,
+    workspace_id: &Id,
+    emails: &[&str],
+) -> AppResult<std::collections::HashSet<String>> {
+    let hashes: Vec<(String, &str)> =
+        emails.iter().filter(|e| !e.is_empty()).map(|e| (email_hash(e), *e)).collect();
+    if hashes.is_empty() {
+        return Ok(Default::default());
+    }
+    let found: Vec<String> = email_suppression::Entity::find()
+        .filter(email_suppression::Column::WorkspaceId.eq(workspace_id.as_str()))
+        .filter(email_suppression::Column::EmailHash.is_in(hashes.iter().map(|(h, _)| h.clone())))
+        .select_only()
+        .column(email_suppression::Column::EmailHash)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(hashes.into_iter().filter(|(h, _)| found.contains(h)).map(|(_, e)| e.to_string()).collect())
 }
 
 fn ts(t: Option<Timestamp>) -> Value {

@@ -92,7 +92,7 @@ pub async fn get(conn: &impl ConnectionTrait, scope: &CustomerScope, id: &Id, lo
         q = q.lock_exclusive();
     }
     let c = q.one(conn).await?.map(card_out).ok_or_else(|| AppError::not_found("punch card", id.as_str()))?;
-    match super::customers::require_visible(conn, scope, &c.customer_id).await {
+    match super::customers::require_owner_visible(conn, scope, &c.customer_id).await {
         Ok(_) => Ok(c),
         Err(AppError::NotFound { .. }) => Err(AppError::not_found("punch card", id.as_str())),
         Err(e) => Err(e),

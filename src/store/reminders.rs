@@ -155,7 +155,7 @@ pub async fn get(conn: &impl ConnectionTrait, scope: &CustomerScope, id: &Id, lo
         q = q.lock_exclusive();
     }
     let r = q.one(conn).await?.map(reminder_out).ok_or_else(|| AppError::not_found("reminder", id.as_str()))?;
-    match super::customers::require_visible(conn, scope, &r.customer_id).await {
+    match super::customers::require_owner_visible(conn, scope, &r.customer_id).await {
         Ok(_) => Ok(r),
         Err(AppError::NotFound { .. }) => Err(AppError::not_found("reminder", id.as_str())),
         Err(e) => Err(e),

@@ -88,7 +88,7 @@ async fn get_unscoped(conn: &impl ConnectionTrait, workspace_id: &Id, id: &Id) -
 /// An entry whose customer the scope may see; anything else is not found.
 pub async fn get(conn: &impl ConnectionTrait, scope: &CustomerScope, id: &Id) -> AppResult<TimeEntry> {
     let entry = get_unscoped(conn, &scope.workspace_id, id).await?;
-    match super::customers::require_visible(conn, scope, &entry.customer_id).await {
+    match super::customers::require_owner_visible(conn, scope, &entry.customer_id).await {
         Ok(_) => Ok(entry),
         Err(AppError::NotFound { .. }) => Err(AppError::not_found("time_entry", id.as_str())),
         Err(e) => Err(e),
