@@ -15,7 +15,7 @@ use crate::{
         workspace::Workspace,
     },
     error::{AppError, AppResult, Violations},
-    notify::{self, CustomerEvent, Dispatched},
+    notify::{self, Audience, CustomerEvent, Dispatched},
     store::{self, TransactionTrait, Tx},
 };
 use chrono::NaiveDate;
@@ -66,12 +66,14 @@ fn event(
     }
 }
 
-/// Re-evaluates the thresholds after a balance change; dispatches what fired.
+/// Re-evaluates the thresholds after a balance change; dispatches what fired
+/// to `audience` (read here when the caller has not read it and one fired).
 async fn after_balance_change(
     state: &AppState,
     tx: &Tx,
     ws: &Workspace,
     card: &mut PunchCard,
+    audience: Option<&Audience>,
     out: &mut Vec<Dispatched>,
 ) -> AppResult<()> {
     let (flags, fired) =
@@ -80,11 +82,19 @@ async fn after_balance_change(
     if fired.is_empty() {
         return Ok(());
     }
-    let locale = locale_of(tx, ws, &card.customer_id).await?;
+    let read;
+    let audience = match audience {
+        Some(a) => a,
+        None => {
+            read = Audience::read(tx, ws, &card.customer_id).await?;
+            &read
+        }
+    };
+    let locale = audience.locale(ws);
     for kind in fired {
         let mut vars = card_vars(card, locale);
         vars.insert("booking_link".into(), ws.booking_url.clone());
-        out.push(notify::dispatch(state, tx, ws, event(kind, card, None, vars)).await?);
+        out.push(notify::dispatch_to(state, tx, ws, audience, event(kind, card, None, vars)).await?);
     }
     Ok(())
 }
@@ -255,7 +265,7 @@ pub async fn update(
     let ws = store::workspaces::get(&tx, &caller.workspace_id).await?;
     let mut dispatched = vec![];
     if card.total != old_total {
-        after_balance_change(state, &tx, &ws, &mut card, &mut dispatched).await?;
+        after_balance_change(state, &tx, &ws, &mut card, None, &mut dispatched).await?;
     }
     let saved = store::punch_cards::save(&tx, &caller.workspace_id, &card, state.clock.now()).await?;
     tx.commit().await?;
@@ -281,13 +291,21 @@ pub struct RegistrationFields {
     pub notify: Option<bool>,
 }
 
+/// A registration with its card after it, and the workspace's local date
+/// (the card's state in the answer depends on it).
+pub struct Registered {
+    pub registration: Registration,
+    pub card: PunchCard,
+    pub today: NaiveDate,
+}
+
 pub async fn register(
     state: &AppState,
     caller: &StaffPrincipal,
     card_id_raw: &str,
     f: RegistrationFields,
     request_id: &str,
-) -> AppResult<(Registration, PunchCard)> {
+) -> AppResult<Registered> {
     let mut v = Violations::new();
     let id = v.check("punch_card_id", Id::parse(card_id_raw));
     let date = v.check("date", parse_optional_date(&f.date)).flatten();
@@ -307,7 +325,7 @@ pub async fn register(
             store::punch_cards::get(&state.db, &scope, &id, false).await?;
             let r = store::punch_cards::get_registration(&state.db, ws_id, &existing).await?;
             let card = store::punch_cards::get(&state.db, &scope, &r.punch_card_id, false).await?;
-            return Ok((r, card));
+            return Ok(Registered { registration: r, card, today: today(state, ws_id).await? });
         }
         Begin::Fresh(tx) => tx,
     };
@@ -340,19 +358,20 @@ pub async fn register(
     };
     store::punch_cards::insert_registration(&tx, ws_id, &reg).await?;
     card.used += f.amount;
-    let locale = locale_of(&tx, &ws, &card.customer_id).await?;
+    // Read once for the registration's texts and for every notification it causes.
+    let audience = Audience::read(&tx, &ws, &card.customer_id).await?;
+    let locale = audience.locale(&ws);
     let mut vars = card_vars(&card, locale);
     vars.insert("registration_date".into(), format::date(reg.date, locale));
     vars.insert("registration_description".into(), reg.description.clone());
     vars.insert("registration_amount".into(), card.unit.format(reg.amount, locale));
-    let mut dispatched = vec![
-        notify::dispatch(state, &tx, &ws, event(NotificationKind::PunchRegistered, &card, reg.notify, vars)).await?,
-    ];
-    after_balance_change(state, &tx, &ws, &mut card, &mut dispatched).await?;
+    let registered = event(NotificationKind::PunchRegistered, &card, reg.notify, vars);
+    let mut dispatched = vec![notify::dispatch_to(state, &tx, &ws, &audience, registered).await?];
+    after_balance_change(state, &tx, &ws, &mut card, Some(&audience), &mut dispatched).await?;
     let card = store::punch_cards::save(&tx, ws_id, &card, now).await?;
     tx.commit().await?;
     announce(state, &dispatched);
-    Ok((reg, card))
+    Ok(Registered { registration: reg, card, today })
 }
 
 pub async fn list_registrations(
@@ -421,7 +440,7 @@ pub async fn update_registration(
     if reg.amount != old_amount {
         card.used += reg.amount - old_amount;
         let ws = store::workspaces::get(&tx, &caller.workspace_id).await?;
-        after_balance_change(state, &tx, &ws, &mut card, &mut dispatched).await?;
+        after_balance_change(state, &tx, &ws, &mut card, None, &mut dispatched).await?;
     }
     let card = store::punch_cards::save(&tx, &caller.workspace_id, &card, now).await?;
     tx.commit().await?;
@@ -437,7 +456,7 @@ pub async fn delete_registration(state: &AppState, caller: &StaffPrincipal, id: 
     card.used -= reg.amount;
     let ws = store::workspaces::get(&tx, &caller.workspace_id).await?;
     let mut dispatched = vec![];
-    after_balance_change(state, &tx, &ws, &mut card, &mut dispatched).await?;
+    after_balance_change(state, &tx, &ws, &mut card, None, &mut dispatched).await?;
     let card = store::punch_cards::save(&tx, &caller.workspace_id, &card, state.clock.now()).await?;
     tx.commit().await?;
     announce(state, &dispatched);

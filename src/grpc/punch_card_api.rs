@@ -197,11 +197,10 @@ impl PunchCardService for PunchCardApi {
         let caller = staff(&req)?;
         let r = req.into_inner();
         let f = RegistrationFields { date: r.date, description: r.description, amount: r.amount, notify: r.notify };
-        let (reg, card) = app::punch_cards::register(&self.state, &caller, &r.punch_card_id, f, &r.request_id).await?;
-        let today = self.today(&caller.workspace_id).await?;
+        let done = app::punch_cards::register(&self.state, &caller, &r.punch_card_id, f, &r.request_id).await?;
         Ok(Response::new(pb::RegisterPunchResponse {
-            registration: Some(registration_out(reg)),
-            punch_card: Some(card_out(card, today)),
+            registration: Some(registration_out(done.registration)),
+            punch_card: Some(card_out(done.card, done.today)),
         }))
     }
 

@@ -3,8 +3,13 @@ use crate::domain::inbox::InboxMessage;
 use crate::{
     app::AppState,
     domain::{
-        Id, caller::CustomerScope, contact::Contact, customer::Customer, inbox::RecipientKind,
-        notification::NotificationKind, workspace::Workspace,
+        Id,
+        caller::CustomerScope,
+        contact::Contact,
+        customer::Customer,
+        inbox::RecipientKind,
+        notification::{KindSetting, NotificationKind},
+        workspace::Workspace,
     },
     error::AppResult,
     live,
@@ -66,15 +71,62 @@ pub fn ineligible(customer: &Customer, contact: &Contact, kind: NotificationKind
     }
 }
 
+/// The customer an event is about, with its contacts: read once per
+/// transaction by a caller that dispatches several events or needs the
+/// customer's language for the event's own texts.
+pub struct Audience {
+    pub customer: Customer,
+    pub contacts: Vec<Contact>,
+}
+
+impl Audience {
+    pub async fn read(tx: &Tx, workspace: &Workspace, customer_id: &Id) -> AppResult<Self> {
+        let scope = CustomerScope { workspace_id: workspace.id.clone(), areas: None };
+        let (customer, contacts) = store::customers::get_with_contacts(tx, &scope, customer_id).await?;
+        Ok(Self { customer, contacts })
+    }
+
+    /// The language of the customer's texts.
+    pub fn locale(&self, workspace: &Workspace) -> crate::domain::Locale {
+        self.customer.locale.unwrap_or(workspace.default_locale)
+    }
+}
+
 pub async fn dispatch(state: &AppState, tx: &Tx, workspace: &Workspace, event: CustomerEvent) -> AppResult<Dispatched> {
     let setting = store::notification_settings::of_kind(tx, &workspace.id, event.kind).await?;
-    let mut out = Dispatched::default();
     if !setting.mode.wants(event.per_item) || !(setting.email || setting.hub) {
-        return Ok(out);
+        return Ok(Dispatched::default());
     }
-    let scope = CustomerScope { workspace_id: workspace.id.clone(), areas: None };
-    let (customer, contacts) = store::customers::get_with_contacts(tx, &scope, &event.customer_id).await?;
-    let locale = customer.locale.unwrap_or(workspace.default_locale);
+    let audience = Audience::read(tx, workspace, &event.customer_id).await?;
+    dispatch_wanted(state, tx, workspace, &audience, setting, event).await
+}
+
+/// `dispatch` to an audience already read (`event.customer_id` must be its customer).
+pub async fn dispatch_to(
+    state: &AppState,
+    tx: &Tx,
+    workspace: &Workspace,
+    audience: &Audience,
+    event: CustomerEvent,
+) -> AppResult<Dispatched> {
+    let setting = store::notification_settings::of_kind(tx, &workspace.id, event.kind).await?;
+    if !setting.mode.wants(event.per_item) || !(setting.email || setting.hub) {
+        return Ok(Dispatched::default());
+    }
+    dispatch_wanted(state, tx, workspace, audience, setting, event).await
+}
+
+async fn dispatch_wanted(
+    state: &AppState,
+    tx: &Tx,
+    workspace: &Workspace,
+    audience: &Audience,
+    setting: KindSetting,
+    event: CustomerEvent,
+) -> AppResult<Dispatched> {
+    let mut out = Dispatched::default();
+    let (customer, contacts) = (&audience.customer, &audience.contacts);
+    let locale = audience.locale(workspace);
     let tone = customer.tone.unwrap_or(workspace.default_tone);
     let source = template_source(tx, &workspace.id, event.kind, locale, tone).await?;
     let hub = workspace.hub_base_url.trim_end_matches('/');
@@ -90,7 +142,7 @@ pub async fn dispatch(state: &AppState, tx: &Tx, workspace: &Workspace, event: C
     };
     let mut records = vec![];
     let mut messages = vec![];
-    for contact in &contacts {
+    for contact in contacts {
         let token = tokens.get(&contact.id).cloned().unwrap_or_default();
         let unsubscribe_link = format!("{hub}/unsubscribe?token={token}");
         let mut vars: BTreeMap<String, String> = event.vars.clone();
@@ -113,7 +165,7 @@ pub async fn dispatch(state: &AppState, tx: &Tx, workspace: &Workspace, event: C
             body_html: None,
             headers_json: "[]".into(),
         };
-        let reason = ineligible(&customer, contact, event.kind);
+        let reason = ineligible(customer, contact, event.kind);
         if setting.email {
             let email = NewNotification { channel: "email".into(), recipient: contact.email.clone(), ..base.clone() };
             let skip = reason

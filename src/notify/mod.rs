@@ -5,4 +5,4 @@
 pub mod dispatch;
 pub mod footer;
 
-pub use dispatch::{CustomerEvent, Dispatched, dispatch};
+pub use dispatch::{Audience, CustomerEvent, Dispatched, dispatch, dispatch_to};

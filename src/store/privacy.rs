@@ -29,8 +29,7 @@ pub async fn suppressed_among(
     workspace_id: &Id,
     emails: &[&str],
 ) -> AppResult<std::collections::HashSet<String>> {
-    let hashes: Vec<(String, &str)> =
-        emails.iter().filter(|e| !e.is_empty()).map(|e| (email_hash(e), *e)).collect();
+    let hashes: Vec<(String, &str)> = emails.iter().filter(|e| !e.is_empty()).map(|e| (email_hash(e), *e)).collect();
     if hashes.is_empty() {
         return Ok(Default::default());
     }

@@ -110,18 +110,19 @@ pub async fn save(
     row.version = Set(c.version + 1);
     row.updated_at = Set(now);
     row.created_at = NotSet;
-    let res = card::Entity::update_many()
+    // The stored card comes back from the UPDATE itself (RETURNING).
+    let saved = card::Entity::update_many()
         .set(row)
         .filter(card::Column::Id.eq(c.id.as_str()))
         .filter(card::Column::WorkspaceId.eq(workspace_id.as_str()))
         .filter(card::Column::Version.eq(c.version))
-        .exec(conn)
+        .exec_with_returning(conn)
         .await?;
-    if res.rows_affected == 0 {
-        return Err(AppError::Aborted("the punch card was changed meanwhile; read it again".into()));
-    }
-    let scope = CustomerScope { workspace_id: workspace_id.clone(), areas: None };
-    get(conn, &scope, &c.id, false).await
+    saved
+        .into_iter()
+        .next()
+        .map(card_out)
+        .ok_or_else(|| AppError::Aborted("the punch card was changed meanwhile; read it again".into()))
 }
 
 pub async fn delete(conn: &impl ConnectionTrait, workspace_id: &Id, id: &Id) -> AppResult<()> {
