@@ -3,4 +3,4 @@
 pub mod backoff;
 pub mod worker;
 
-pub use worker::{ExecutionOutcome, run_until_stopped, try_execute_task};
+pub use worker::{ExecutionOutcome, deliver_while_due, run_until_stopped, try_execute_task};

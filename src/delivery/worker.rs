@@ -8,6 +8,7 @@ use crate::{
 };
 use chrono::Duration as ChronoDuration;
 use std::{collections::HashMap, time::Duration};
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -47,11 +48,88 @@ enum Sent {
 /// sends in parallel, and one statement for everything sent: the database
 /// work per mail is a fraction of a statement (BENCHMARKS.md, e-mail).
 async fn execute(state: &AppState, limit: usize) -> AppResult<usize> {
+    let batch = claim(state, limit).await?;
+    let n = batch.len();
+    let sends = batch.into_iter().map(|send| send.run(state.clone()));
+    let outcomes: Vec<(Claimed, Sent)> = futures::future::join_all(sends).await;
+    record(state, outcomes).await?;
+    Ok(n)
+}
+
+/// Delivers until nothing is due (or `stop`), keeping up to
+/// `delivery_concurrency` mails in hand: claimed and not yet recorded. The
+/// sends run as their own tasks, so while this loop records finished ones
+/// and claims more, the others keep going; the SMTP pool never waits for the
+/// slowest mail of a batch or for the database. A replica killed midway has
+/// at most `delivery_concurrency` mails in hand, as with `try_execute_batch`.
+/// Returns how many were handled.
+pub async fn deliver_while_due(state: &AppState, stop: &CancellationToken) -> AppResult<usize> {
+    let most = state.settings.delivery_concurrency.max(1);
+    let mut sending: JoinSet<(Claimed, Sent)> = JoinSet::new();
+    let mut handled = 0;
+    let mut drained = false;
+    loop {
+        if !drained && !stop.is_cancelled() && sending.len() < most {
+            let room = most - sending.len();
+            let batch = claim(state, room).await?;
+            // A short claim: nothing more is due right now.
+            drained = batch.len() < room;
+            for send in batch {
+                sending.spawn(send.run(state.clone()));
+            }
+        }
+        let Some(first) = sending.join_next().await else {
+            return Ok(handled);
+        };
+        let mut done = vec![first.map_err(anyhow::Error::from)?];
+        while let Some(next) = sending.try_join_next() {
+            done.push(next.map_err(anyhow::Error::from)?);
+        }
+        handled += done.len();
+        record(state, done).await?;
+    }
+}
+
+/// A claimed notification, ready to go out on its own task.
+struct Send {
+    task: Claimed,
+    workspace: Workspace,
+    /// Automatic, and its contact unsubscribed after it was queued.
+    suppressed: bool,
+}
+
+impl Send {
+    async fn run(self, state: AppState) -> (Claimed, Sent) {
+        let span = tracing::info_span!(
+            "deliver",
+            notification = %self.task.id,
+            channel = %self.task.channel,
+            attempt = self.task.attempts
+        );
+        async move {
+            let outcome = if self.suppressed {
+                Sent::Suppressed
+            } else {
+                match send(&state, &self.workspace, &self.task).await {
+                    Ok(id) => Sent::Ok(id),
+                    Err(e) => Sent::Err(e),
+                }
+            };
+            (self.task, outcome)
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+/// Claims up to `limit` due notifications (one statement) with what sending
+/// them needs: their workspaces and whether their contacts unsubscribed.
+async fn claim(state: &AppState, limit: usize) -> AppResult<Vec<Send>> {
     let now = state.clock.now();
-    let owner = &state.instance_id;
-    let batch = store::outbox::claim_due(&state.db, owner, now, lease_until(state, now), limit as u64).await?;
+    let batch =
+        store::outbox::claim_due(&state.db, &state.instance_id, now, lease_until(state, now), limit as u64).await?;
     if batch.is_empty() {
-        return Ok(0);
+        return Ok(vec![]);
     }
     let mut workspaces: HashMap<Id, Workspace> = HashMap::new();
     for t in &batch {
@@ -60,34 +138,24 @@ async fn execute(state: &AppState, limit: usize) -> AppResult<usize> {
         }
     }
     // An automatic mail queued before its contact unsubscribed is not sent.
-    let automatic_contacts: Vec<&str> = batch
-        .iter()
-        .filter(|t| NotificationKind::from_stored(&t.kind).is_some_and(NotificationKind::is_automatic))
-        .filter_map(|t| t.contact_id.as_deref())
-        .collect();
+    let automatic = |t: &Claimed| NotificationKind::from_stored(&t.kind).is_some_and(NotificationKind::is_automatic);
+    let automatic_contacts: Vec<&str> =
+        batch.iter().filter(|t| automatic(t)).filter_map(|t| t.contact_id.as_deref()).collect();
     let unsubscribed = store::outbox::unsubscribed_among(&state.db, &automatic_contacts).await?;
-    let n = batch.len();
-    let sends = batch.into_iter().map(|task| {
-        let workspace = &workspaces[&task.workspace_id];
-        let suppressed = task.contact_id.as_ref().is_some_and(|c| unsubscribed.contains(c))
-            && NotificationKind::from_stored(&task.kind).is_some_and(NotificationKind::is_automatic);
-        let span =
-            tracing::info_span!("deliver", notification = %task.id, channel = %task.channel, attempt = task.attempts);
-        async move {
-            let outcome = if suppressed {
-                Sent::Suppressed
-            } else {
-                match send(state, workspace, &task).await {
-                    Ok(id) => Sent::Ok(id),
-                    Err(e) => Sent::Err(e),
-                }
-            };
-            (task, outcome)
-        }
-        .instrument(span)
-    });
-    let outcomes: Vec<(Claimed, Sent)> = futures::future::join_all(sends).await;
+    Ok(batch
+        .into_iter()
+        .map(|task| Send {
+            suppressed: automatic(&task) && task.contact_id.as_ref().is_some_and(|c| unsubscribed.contains(c)),
+            workspace: workspaces[&task.workspace_id].clone(),
+            task,
+        })
+        .collect())
+}
 
+/// Records how sends ended: everything sent in one statement; suppressed,
+/// retried and failed ones one by one (rare).
+async fn record(state: &AppState, outcomes: Vec<(Claimed, Sent)>) -> AppResult<()> {
+    let owner = &state.instance_id;
     let now = state.clock.now();
     let mut sent = vec![];
     for (task, outcome) in outcomes {
@@ -129,9 +197,9 @@ async fn execute(state: &AppState, limit: usize) -> AppResult<usize> {
         store::outbox::mark_sent_many(&state.db, &sent, owner, now).await?;
         metrics::counter!("customerhub_deliveries_total", "channel" => "email", "outcome" => "sent")
             .increment(sent.len() as u64);
-        tracing::info!(count = sent.len(), "delivered");
+        tracing::debug!(count = sent.len(), "delivered");
     }
-    Ok(n)
+    Ok(())
 }
 
 fn lease_until(state: &AppState, now: crate::clock::Timestamp) -> crate::clock::Timestamp {
@@ -175,7 +243,7 @@ async fn send(state: &AppState, workspace: &Workspace, task: &Claimed) -> anyhow
     }
 }
 
-/// Runs `try_execute_task` until `stop` is cancelled: straight on while work
+/// Runs `deliver_while_due` until `stop` is cancelled: straight on while work
 /// is due, otherwise waiting for a new notification or the poll interval.
 /// On `stop` a delivery being sent gets the shutdown grace period to finish;
 /// after that it is abandoned and its claim released, so another replica
@@ -187,7 +255,7 @@ pub async fn run_until_stopped(state: AppState, stop: CancellationToken) {
         if stop.is_cancelled() {
             break;
         }
-        let step = try_execute_batch(&state);
+        let step = deliver_while_due(&state, &stop);
         tokio::pin!(step);
         let outcome = tokio::select! {
             outcome = &mut step => outcome,

@@ -612,6 +612,52 @@ async fn a_dead_workers_claim_is_taken_again(app: TestApp) {
     assert_eq!((sent.state, sent.attempts), (pb::DeliveryState::Sent as i32, 2));
 }
 
+/// The service's delivery loop keeps `delivery_concurrency` mails in hand
+/// and tops up as each finishes: one mail stuck on a frozen SMTP connection
+/// holds back nothing else, and the others are recorded as they finish, so
+/// the stuck one is all a crash could send twice.
+async fn a_stuck_mail_holds_back_no_other(app: TestApp) {
+    let c = app
+        .welcomed_company(
+            "Strøm ApS",
+            &[
+                ("Anna", "Berg", "anna@strom.example.dk"),
+                ("Bo", "Dahl", "bo@strom.example.dk"),
+                ("Cai", "Eng", "cai@strom.example.dk"),
+            ],
+        )
+        .await;
+    app.smtp.clear();
+    for _ in 0..10 {
+        app.fire(NotificationKind::PunchRegistered, &c.id, None).await;
+    }
+    app.smtp.stall_next(1);
+    let stop = tokio_util::sync::CancellationToken::new();
+    let state = app.state.clone();
+    let delivering = tokio::spawn(async move { customerhub::delivery::deliver_while_due(&state, &stop).await });
+    app.smtp.wait_for_stalled(1).await;
+    // The other 29 get through while one connection hangs (a loop that sent
+    // in batches would wait for the stuck one before claiming more).
+    app.smtp.wait_for(29).await;
+    let sent =
+        "SELECT COUNT(*) FROM notifications WHERE kind = 'punch_registered' AND channel = 'email' AND state = 'sent'";
+    for _ in 0..100 {
+        if app.scalar(sent).await == 29 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(app.scalar(sent).await, 29, "recorded as they finished");
+    assert!(!delivering.is_finished(), "the stuck mail is still in hand");
+    delivering.abort();
+    let _ = delivering.await;
+    let released = customerhub::store::outbox::release(&app.state.db, &app.state.instance_id, app.state.clock.now());
+    assert_eq!(released.await.unwrap(), 1, "the stuck mail was the only one in hand");
+    let mails = app.smtp.mails();
+    let ids: std::collections::HashSet<String> = mails.iter().map(|m| m.message_id().unwrap()).collect();
+    assert_eq!((mails.len(), ids.len()), (29, 29), "each of the others once");
+}
+
 both_databases!(
     automatic_mail_has_unsubscribe_headers_and_footer,
     recipients_are_filtered_and_skips_recorded,
@@ -622,6 +668,7 @@ both_databases!(
     unsubscribing_stops_mail_already_queued,
     smtp_outage_is_retried_with_backoff,
     a_dead_workers_claim_is_taken_again,
+    a_stuck_mail_holds_back_no_other,
 );
 
 /// A minimal HTTP/1.1 POST over a real socket; returns the status code.

@@ -19,7 +19,7 @@ use clap::{Parser, Subcommand};
 use customerhub::{
     clock::SystemClock,
     config::Settings,
-    delivery::worker::try_execute_batch,
+    delivery::deliver_while_due,
     grpc::pb::{
         self, customer_service_client::CustomerServiceClient, notification_service_client::NotificationServiceClient,
         punch_card_service_client::PunchCardServiceClient,
@@ -47,6 +47,7 @@ use tokio::{
     io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader},
     net::{TcpListener, TcpStream, tcp::OwnedReadHalf},
 };
+use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
 #[derive(Parser)]
@@ -344,17 +345,14 @@ async fn deliver(
     let mut loops = vec![];
     for _ in 0..workers {
         let state = state.clone();
-        // `run_until_stopped`'s busy phase: batch after batch while work is due.
+        // `run_until_stopped`'s busy phase: deliver while anything is due.
         loops.push(tokio::spawn(async move {
-            loop {
-                match try_execute_batch(&state).await {
-                    Ok(0) => return Ok(()),
-                    Ok(_) => {}
-                    Err(e) => return Err(anyhow::anyhow!("delivery step failed: {e}")),
-                }
-                if Instant::now() > deadline {
-                    bail!("delivery not done within {timeout_secs} s");
-                }
+            let stop = CancellationToken::new();
+            let delivering = deliver_while_due(&state, &stop);
+            match tokio::time::timeout_at(deadline.into(), delivering).await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(e)) => Err(anyhow::anyhow!("delivery failed: {e}")),
+                Err(_) => bail!("delivery not done within {timeout_secs} s"),
             }
         }));
     }
