@@ -48,7 +48,7 @@ enum Sent {
 /// sends in parallel, and one statement for everything sent: the database
 /// work per mail is a fraction of a statement (BENCHMARKS.md, e-mail).
 async fn execute(state: &AppState, limit: usize) -> AppResult<usize> {
-    let batch = claim(state, limit).await?;
+    let batch = claim(state, limit, &mut Workspaces::default()).await?;
     let n = batch.len();
     let sends = batch.into_iter().map(|send| send.run(state.clone()));
     let outcomes: Vec<(Claimed, Sent)> = futures::future::join_all(sends).await;
@@ -65,13 +65,17 @@ async fn execute(state: &AppState, limit: usize) -> AppResult<usize> {
 /// Returns how many were handled.
 pub async fn deliver_while_due(state: &AppState, stop: &CancellationToken) -> AppResult<usize> {
     let most = state.settings.delivery_concurrency.max(1);
+    // Claims and records go in groups of about half the capacity: one
+    // statement per few mails, while the other half keeps the pool busy.
+    let group = most.div_ceil(2);
     let mut sending: JoinSet<(Claimed, Sent)> = JoinSet::new();
+    let mut workspaces = Workspaces::default();
     let mut handled = 0;
     let mut drained = false;
     loop {
-        if !drained && !stop.is_cancelled() && sending.len() < most {
-            let room = most - sending.len();
-            let batch = claim(state, room).await?;
+        let room = most - sending.len();
+        if !drained && !stop.is_cancelled() && (room >= group || sending.is_empty()) {
+            let batch = claim(state, room, &mut workspaces).await?;
             // A short claim: nothing more is due right now.
             drained = batch.len() < room;
             for send in batch {
@@ -82,13 +86,22 @@ pub async fn deliver_while_due(state: &AppState, stop: &CancellationToken) -> Ap
             return Ok(handled);
         };
         let mut done = vec![first.map_err(anyhow::Error::from)?];
-        while let Some(next) = sending.try_join_next() {
-            done.push(next.map_err(anyhow::Error::from)?);
+        // Gather a group to record in one statement, waiting only briefly: a
+        // stuck send must not keep the finished ones in hand.
+        let until = tokio::time::Instant::now() + GATHER;
+        while done.len() < group {
+            match tokio::time::timeout_at(until, sending.join_next()).await {
+                Ok(Some(next)) => done.push(next.map_err(anyhow::Error::from)?),
+                _ => break,
+            }
         }
         handled += done.len();
         record(state, done).await?;
     }
 }
+
+/// How long finished sends wait for company before they are recorded.
+const GATHER: Duration = Duration::from_millis(2);
 
 /// A claimed notification, ready to go out on its own task.
 struct Send {
@@ -122,34 +135,42 @@ impl Send {
     }
 }
 
-/// Claims up to `limit` due notifications (one statement) with what sending
-/// them needs: their workspaces and whether their contacts unsubscribed.
-async fn claim(state: &AppState, limit: usize) -> AppResult<Vec<Send>> {
+/// Claims up to `limit` due notifications in one statement, which also reads
+/// whether their contacts are subscribed; their workspaces come from
+/// `workspaces`, read once per claim that meets a new one.
+async fn claim(state: &AppState, limit: usize, workspaces: &mut Workspaces) -> AppResult<Vec<Send>> {
     let now = state.clock.now();
     let batch =
         store::outbox::claim_due(&state.db, &state.instance_id, now, lease_until(state, now), limit as u64).await?;
-    if batch.is_empty() {
-        return Ok(vec![]);
+    let mut sends = Vec::with_capacity(batch.len());
+    for task in batch {
+        let workspace = workspaces.get(state, &task.workspace_id).await?;
+        // An automatic mail queued before its contact unsubscribed is not sent.
+        let automatic = NotificationKind::from_stored(&task.kind).is_some_and(NotificationKind::is_automatic);
+        let suppressed = automatic && task.contact_id.is_some() && !task.contact_subscribed;
+        sends.push(Send { task, workspace, suppressed });
     }
-    let mut workspaces: HashMap<Id, Workspace> = HashMap::new();
-    for t in &batch {
-        if !workspaces.contains_key(&t.workspace_id) {
-            workspaces.insert(t.workspace_id.clone(), store::workspaces::get(&state.db, &t.workspace_id).await?);
+    Ok(sends)
+}
+
+/// Workspaces (sender name and address) as read at most `WORKSPACE_FRESH` ago.
+#[derive(Default)]
+struct Workspaces(HashMap<Id, (Workspace, std::time::Instant)>);
+
+/// How stale a workspace's sender may be in a long delivery run.
+const WORKSPACE_FRESH: Duration = Duration::from_secs(1);
+
+impl Workspaces {
+    async fn get(&mut self, state: &AppState, id: &Id) -> AppResult<Workspace> {
+        if let Some((ws, read)) = self.0.get(id)
+            && read.elapsed() < WORKSPACE_FRESH
+        {
+            return Ok(ws.clone());
         }
+        let ws = store::workspaces::get(&state.db, id).await?;
+        self.0.insert(id.clone(), (ws.clone(), std::time::Instant::now()));
+        Ok(ws)
     }
-    // An automatic mail queued before its contact unsubscribed is not sent.
-    let automatic = |t: &Claimed| NotificationKind::from_stored(&t.kind).is_some_and(NotificationKind::is_automatic);
-    let automatic_contacts: Vec<&str> =
-        batch.iter().filter(|t| automatic(t)).filter_map(|t| t.contact_id.as_deref()).collect();
-    let unsubscribed = store::outbox::unsubscribed_among(&state.db, &automatic_contacts).await?;
-    Ok(batch
-        .into_iter()
-        .map(|task| Send {
-            suppressed: automatic(&task) && task.contact_id.as_ref().is_some_and(|c| unsubscribed.contains(c)),
-            workspace: workspaces[&task.workspace_id].clone(),
-            task,
-        })
-        .collect())
 }
 
 /// Records how sends ended: everything sent in one statement; suppressed,

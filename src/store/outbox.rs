@@ -55,6 +55,8 @@ pub struct Claimed {
     pub workspace_id: Id,
     pub kind: String,
     pub contact_id: Option<String>,
+    /// Whether its contact is subscribed right now (read with the claim).
+    pub contact_subscribed: bool,
 }
 
 impl From<Model> for Claimed {
@@ -72,6 +74,7 @@ impl From<Model> for Claimed {
             workspace_id: Id::from_stored(m.workspace_id),
             kind: m.kind,
             contact_id: m.contact_id,
+            contact_subscribed: false,
         }
     }
 }
@@ -94,19 +97,28 @@ pub async fn claim_due(
              WHERE id IN (SELECT id FROM notifications WHERE state = 'queued' AND next_attempt_at <= $3 \
                AND (lease_until IS NULL OR lease_until < $3) ORDER BY next_attempt_at, id LIMIT $4 \
                FOR UPDATE SKIP LOCKED) \
-             RETURNING *"
+             RETURNING *, (SELECT c.subscribed FROM contacts c WHERE c.id = notifications.contact_id) \
+               AS contact_subscribed"
         }
         _ => {
             "UPDATE notifications SET lease_owner = ?1, lease_until = ?2, attempts = attempts + 1, updated_at = ?3 \
              WHERE id IN (SELECT id FROM notifications WHERE state = 'queued' AND next_attempt_at <= ?3 \
                AND (lease_until IS NULL OR lease_until < ?3) ORDER BY next_attempt_at, id LIMIT ?4) \
-             RETURNING *"
+             RETURNING *, (SELECT c.subscribed FROM contacts c WHERE c.id = notifications.contact_id) \
+               AS contact_subscribed"
         }
     };
     let values = [owner.into(), lease_until.into(), now.into(), (limit as i64).into()];
     let rows = conn.query_all_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
-    let mut claimed =
-        rows.iter().map(|r| Ok(Model::from_query_result(r, "")?.into())).collect::<AppResult<Vec<Claimed>>>()?;
+    let mut claimed = rows
+        .iter()
+        .map(|r| {
+            let mut c: Claimed = Model::from_query_result(r, "")?.into();
+            // No contact (none, or erased since): not subscribed.
+            c.contact_subscribed = r.try_get::<Option<bool>>("", "contact_subscribed")?.unwrap_or(false);
+            Ok(c)
+        })
+        .collect::<AppResult<Vec<Claimed>>>()?;
     // RETURNING gives no order; ids are time-ordered (UUIDv7): oldest first.
     claimed.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(claimed)
@@ -346,27 +358,6 @@ pub async fn history(
     }
     let rows = q.order_by_desc(Column::Id).limit(page.size + 1).all(conn).await?;
     Ok(crate::domain::page::page_from(rows.into_iter().map(to_delivery).collect(), page.size, |d| d.id.to_string()))
-}
-
-/// Whether a queued automatic e-mail may still go to its contact.
-/// Of these contacts, the ones that unsubscribed (or are gone): their
-/// automatic mail is not sent.
-pub async fn unsubscribed_among(
-    conn: &impl ConnectionTrait,
-    contact_ids: &[&str],
-) -> AppResult<std::collections::HashSet<String>> {
-    if contact_ids.is_empty() {
-        return Ok(Default::default());
-    }
-    let subscribed: std::collections::HashSet<String> = entity::contact::Entity::find()
-        .filter(entity::contact::Column::Id.is_in(contact_ids.iter().copied()))
-        .filter(entity::contact::Column::Subscribed.eq(true))
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|c| c.id)
-        .collect();
-    Ok(contact_ids.iter().filter(|c| !subscribed.contains(**c)).map(|c| c.to_string()).collect())
 }
 
 /// Per channel: queued count and the oldest queued notification's creation time.
