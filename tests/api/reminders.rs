@@ -26,6 +26,28 @@ async fn staff_inbox(app: &TestApp, key: &str) -> Vec<pb::InboxMessage> {
         .messages
 }
 
+/// A second server (its own pool, no workers) on the app's database.
+async fn second_server(app: &TestApp) -> customerhub::app::AppState {
+    let settings = customerhub::config::Settings {
+        database_url: Some(app.database_url.clone()),
+        run_workers: false,
+        ..customerhub::config::Settings::default()
+    };
+    customerhub::startup::build_state(settings, std::sync::Arc::new(app.clock.clone())).await.unwrap()
+}
+
+/// One job pass on each server, at once on PostgreSQL (replicas). A SQLite
+/// file has one process at a time, so there the second stands for a restart.
+/// Returns how many fired between the two.
+async fn race(app: &TestApp, second: &customerhub::app::AppState) -> usize {
+    let (a, b) = if app.backend == Backend::Postgres {
+        tokio::join!(jobs::run_once(&app.state), jobs::run_once(second))
+    } else {
+        (jobs::run_once(&app.state).await, jobs::run_once(second).await)
+    };
+    a.unwrap() + b.unwrap()
+}
+
 /// 2026-03-02 07:00 UTC is 08:00 in Copenhagen: reminders' default local hour.
 fn march_2_at_8() -> chrono::DateTime<chrono::Utc> {
     chrono::Utc.with_ymd_and_hms(2026, 3, 2, 7, 0, 0).unwrap()
@@ -356,24 +378,8 @@ async fn each_occurrence_fires_once(app: TestApp) {
     app.clock.set(march_2_at_8());
 
     // A second server (own pool) on the same database races for the occurrence.
-    let second = customerhub::startup::build_state(
-        customerhub::config::Settings {
-            database_url: Some(app.database_url.clone()),
-            run_workers: false,
-            ..customerhub::config::Settings::default()
-        },
-        std::sync::Arc::new(app.clock.clone()),
-    )
-    .await
-    .unwrap();
-    // Replicas run on PostgreSQL; a SQLite file has one process at a time, so there
-    // the second server stands for a restart.
-    let (a, b) = if app.backend == Backend::Postgres {
-        tokio::join!(jobs::run_once(&app.state), jobs::run_once(&second))
-    } else {
-        (jobs::run_once(&app.state).await, jobs::run_once(&second).await)
-    };
-    assert_eq!(a.unwrap() + b.unwrap(), 1, "fired once between the two");
+    let second = second_server(&app).await;
+    assert_eq!(race(&app, &second).await, 1, "fired once between the two");
     assert_eq!(jobs::run_once(&app.state).await.unwrap(), 0);
     assert_eq!(jobs::run_once(&second).await.unwrap(), 0, "a restart fires nothing again");
     let inbox = staff_inbox(&app, &app.admin_key).await;
@@ -519,22 +525,8 @@ async fn a_storm_fires_in_batches_once_each(app: TestApp) {
     .await;
     app.clock.set(march_2_at_8());
 
-    let second = customerhub::startup::build_state(
-        customerhub::config::Settings {
-            database_url: Some(app.database_url.clone()),
-            run_workers: false,
-            ..customerhub::config::Settings::default()
-        },
-        std::sync::Arc::new(app.clock.clone()),
-    )
-    .await
-    .unwrap();
-    let (a, b) = if app.backend == Backend::Postgres {
-        tokio::join!(jobs::run_once(&app.state), jobs::run_once(&second))
-    } else {
-        (jobs::run_once(&app.state).await, jobs::run_once(&second).await)
-    };
-    assert_eq!(a.unwrap() + b.unwrap(), 3 * EACH, "each fired once between the two");
+    let second = second_server(&app).await;
+    assert_eq!(race(&app, &second).await, 3 * EACH, "each fired once between the two");
     assert_eq!(jobs::run_once(&app.state).await.unwrap() + jobs::run_once(&second).await.unwrap(), 0);
     second.db.close().await.ok();
 
