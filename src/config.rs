@@ -43,7 +43,8 @@ pub struct Settings {
     pub delivery_lease_secs: u64,
     /// How often an idle worker looks for due deliveries.
     pub delivery_poll_ms: u64,
-    /// How many notifications one worker sends at once (over the SMTP pool).
+    /// How many notifications one worker has in hand (claimed, not yet
+    /// recorded) and sends at once over the SMTP pool.
     pub delivery_concurrency: usize,
     /// On shutdown, how long a delivery being sent may take before it is
     /// abandoned and released for another replica.

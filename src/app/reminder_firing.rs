@@ -30,7 +30,7 @@ use crate::{
         reminders::{FiringOutcome, Receiver},
     },
 };
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, hash_map::Entry};
 
 /// Reminders claimed and fired in one transaction.
 const BATCH: u64 = 200;
@@ -172,9 +172,8 @@ impl Lookups {
                 continue;
             };
             let key = (ws.id.clone(), r.receivers, customer.area_id.clone());
-            if !receivers.contains_key(&key) {
-                let found = store::reminders::receivers(tx, &ws.id, r.receivers, customer.area_id.as_ref()).await?;
-                receivers.insert(key, found);
+            if let Entry::Vacant(slot) = receivers.entry(key) {
+                slot.insert(store::reminders::receivers(tx, &ws.id, r.receivers, customer.area_id.as_ref()).await?);
             }
             if (r.delivery.email() || r.delivery.sms()) && !templates.contains_key(&ws.id) {
                 let locale = ws.default_locale;

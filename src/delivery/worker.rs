@@ -104,14 +104,14 @@ pub async fn deliver_while_due(state: &AppState, stop: &CancellationToken) -> Ap
 const GATHER: Duration = Duration::from_millis(2);
 
 /// A claimed notification, ready to go out on its own task.
-struct Send {
+struct Outgoing {
     task: Claimed,
     workspace: Workspace,
     /// Automatic, and its contact unsubscribed after it was queued.
     suppressed: bool,
 }
 
-impl Send {
+impl Outgoing {
     async fn run(self, state: AppState) -> (Claimed, Sent) {
         let span = tracing::info_span!(
             "deliver",
@@ -138,7 +138,7 @@ impl Send {
 /// Claims up to `limit` due notifications in one statement, which also reads
 /// whether their contacts are subscribed; their workspaces come from
 /// `workspaces`, read once per claim that meets a new one.
-async fn claim(state: &AppState, limit: usize, workspaces: &mut Workspaces) -> AppResult<Vec<Send>> {
+async fn claim(state: &AppState, limit: usize, workspaces: &mut Workspaces) -> AppResult<Vec<Outgoing>> {
     let now = state.clock.now();
     let batch =
         store::outbox::claim_due(&state.db, &state.instance_id, now, lease_until(state, now), limit as u64).await?;
@@ -148,7 +148,7 @@ async fn claim(state: &AppState, limit: usize, workspaces: &mut Workspaces) -> A
         // An automatic mail queued before its contact unsubscribed is not sent.
         let automatic = NotificationKind::from_stored(&task.kind).is_some_and(NotificationKind::is_automatic);
         let suppressed = automatic && task.contact_id.is_some() && !task.contact_subscribed;
-        sends.push(Send { task, workspace, suppressed });
+        sends.push(Outgoing { task, workspace, suppressed });
     }
     Ok(sends)
 }

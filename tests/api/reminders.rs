@@ -545,11 +545,9 @@ async fn a_storm_fires_in_batches_once_each(app: TestApp) {
         let n = expected as i64;
         assert_eq!(app.scalar(&seqs).await, n * 1_000_000 + 1000 + n, "{n} messages numbered 1..{n}");
     }
-    let with_type = format!(
-        "SELECT COUNT(*) FROM notifications WHERE channel = 'email' AND kind = 'staff_reminder' \
-         AND recipient IN ('admin@rengoering.example.dk', 'nina@rengoering.example.dk') AND body_text LIKE '%Service%'"
-    );
-    assert_eq!(app.scalar(&with_type).await, 2 * EACH as i64, "one e-mail per receiver, naming the type");
+    let with_type = "SELECT COUNT(*) FROM notifications WHERE channel = 'email' AND kind = 'staff_reminder' \
+         AND recipient IN ('admin@rengoering.example.dk', 'nina@rengoering.example.dk') AND body_text LIKE '%Service%'";
+    assert_eq!(app.scalar(with_type).await, 2 * EACH as i64, "one e-mail per receiver, naming the type");
     let inbox = staff_inbox(&app, &app.admin_key).await;
     assert!(inbox.iter().any(|m| m.title == "Forny kontrakt: Nord ApS"));
     assert!(inbox.iter().any(|m| m.title == "Forny kontrakt: Plain ApS"));
