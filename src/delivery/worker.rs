@@ -72,18 +72,31 @@ pub async fn deliver_while_due(state: &AppState, stop: &CancellationToken) -> Ap
     let mut workspaces = Workspaces::default();
     let mut handled = 0;
     let mut drained = false;
+    // A failed claim (the database is away) stops the topping up, but the
+    // mails already in hand are still sent and recorded before it is reported.
+    let mut claim_failed = None;
     loop {
         let room = most - sending.len();
         if !drained && !stop.is_cancelled() && (room >= group || sending.is_empty()) {
-            let batch = claim(state, room, &mut workspaces).await?;
-            // A short claim: nothing more is due right now.
-            drained = batch.len() < room;
-            for send in batch {
-                sending.spawn(send.run(state.clone()));
+            match claim(state, room, &mut workspaces).await {
+                Ok(batch) => {
+                    // A short claim: nothing more is due right now.
+                    drained = batch.len() < room;
+                    for send in batch {
+                        sending.spawn(send.run(state.clone()));
+                    }
+                }
+                Err(e) => {
+                    drained = true;
+                    claim_failed = Some(e);
+                }
             }
         }
         let Some(first) = sending.join_next().await else {
-            return Ok(handled);
+            return match claim_failed {
+                Some(e) => Err(e),
+                None => Ok(handled),
+            };
         };
         let mut done = vec![first.map_err(anyhow::Error::from)?];
         // Gather a group to record in one statement, waiting only briefly: a
