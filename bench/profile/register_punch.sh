@@ -14,9 +14,7 @@ CONCURRENCY=${CONCURRENCY:-8}
 DURATION=${DURATION:-12}
 export PGHOST=127.0.0.1 PGPORT=5432 PGUSER=postgres PGOPTIONS="-c client_min_messages=warning"
 command -v perf >/dev/null || apt-get install -y linux-perf
-cargo build --release -p customerhub-bench --bins
-cargo build --release --bin customerhub
-TARGET=$(cargo metadata --format-version 1 --no-deps | jq -r .target_directory)/release
+TARGET=$(build_release)
 OUT=/tmp/customerhub-profile
 DB=customerhub_profile_writes
 rm -rf "$OUT"; mkdir -p "$OUT/data"

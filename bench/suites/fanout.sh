@@ -17,9 +17,7 @@ cd "$ROOT"
 source bench/suites/lib.sh
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" # 10,000 streams need only ~40 sockets
 
-cargo build --release -p customerhub-bench --bins
-cargo build --release --bin customerhub
-BIN=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release
+BIN=$(build_release)
 
 WORK=$(mktemp -d)
 PIDS=()

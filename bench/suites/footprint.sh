@@ -10,9 +10,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 source bench/suites/lib.sh
 
-cargo build --release -p customerhub-bench --bins
-cargo build --release --bin customerhub
-BIN=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release
+BIN=$(build_release)
 
 WORK=$(mktemp -d)
 PIDS=()

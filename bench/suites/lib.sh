@@ -13,3 +13,10 @@ stats() {
 
 # The median of the numbers given.
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+
+# Builds the bench tools and the service (release); prints the release folder.
+build_release() {
+  cargo build --release -p customerhub-bench --bins >&2
+  cargo build --release --bin customerhub >&2
+  echo "$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release"
+}

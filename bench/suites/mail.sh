@@ -22,9 +22,7 @@ PG="postgres://postgres@127.0.0.1:5432"
 
 command -v psql >/dev/null || apt-get install -y postgresql-client
 command -v jq >/dev/null || apt-get install -y jq
-cargo build --release -p customerhub-bench --bins
-cargo build --release --bin customerhub
-TARGET=$(cargo metadata --format-version 1 --no-deps | jq -r .target_directory)/release
+TARGET=$(build_release)
 
 TMP=$(mktemp -d)
 PIDS=()

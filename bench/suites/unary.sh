@@ -12,9 +12,7 @@ source bench/suites/lib.sh
 
 command -v h2load >/dev/null || { apt-get update -qq && apt-get install -y -qq nghttp2-client; }
 command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl; }
-cargo build --release -p customerhub-bench --bins
-cargo build --release --bin customerhub
-BIN=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release
+BIN=$(build_release)
 
 WORK=$(mktemp -d)
 PIDS=()

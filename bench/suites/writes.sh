@@ -23,9 +23,7 @@ DB_SEAORM=customerhub_bench_writes_seaorm
 
 command -v pgbench >/dev/null || apt-get install -y postgresql-contrib
 command -v jq >/dev/null || apt-get install -y jq
-cargo build --release -p customerhub-bench --bins
-cargo build --release --bin customerhub
-TARGET=$(cargo metadata --format-version 1 --no-deps | jq -r .target_directory)/release
+TARGET=$(build_release)
 
 TMP=$(mktemp -d)
 PIDS=()

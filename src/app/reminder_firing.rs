@@ -22,6 +22,7 @@ use crate::{
     error::AppResult,
     live,
     mail::templates::TemplateSource,
+    notify::dispatch::{render, template_source},
     store::{
         self, TransactionTrait, Tx,
         customers::CustomerSummary,
@@ -176,14 +177,8 @@ impl Lookups {
                 slot.insert(store::reminders::receivers(tx, &ws.id, r.receivers, customer.area_id.as_ref()).await?);
             }
             if (r.delivery.email() || r.delivery.sms()) && !templates.contains_key(&ws.id) {
-                let locale = ws.default_locale;
-                let source =
-                    match store::templates::get(tx, &ws.id, NotificationKind::StaffReminder, locale, ws.default_tone)
-                        .await?
-                    {
-                        Some(t) => t.source,
-                        None => TemplateSource::default_for(NotificationKind::StaffReminder, locale, ws.default_tone),
-                    };
+                let kind = NotificationKind::StaffReminder;
+                let source = template_source(tx, &ws.id, kind, ws.default_locale, ws.default_tone).await?;
                 templates.insert(ws.id.clone(), source);
             }
         }
@@ -228,7 +223,7 @@ async fn deliver(
                 continue;
             }
             let message = Message { ws, reminder: r, customer, type_name: &type_name, at: *at };
-            let base = message.rendered(state, staff, &lookups.templates[&ws.id])?;
+            let base = message.rendered(state, staff, &lookups.templates[&ws.id]);
             if r.delivery.email() {
                 let n = NewNotification { channel: "email".into(), recipient: staff.email.clone(), ..base.clone() };
                 outbox.push(Recorded { notification: n, state: QUEUED, suppress_reason: None });
@@ -254,11 +249,11 @@ struct Message<'a> {
 impl Message<'_> {
     /// The e-mail, rendered from the workspace's template (or the default
     /// when that one fails), as the base of both e-mail and SMS.
-    fn rendered(&self, state: &AppState, staff: &Receiver, source: &TemplateSource) -> AppResult<NewNotification> {
+    fn rendered(&self, state: &AppState, staff: &Receiver, source: &TemplateSource) -> NewNotification {
         let (ws, r) = (self.ws, self.reminder);
         let locale = ws.default_locale;
         let date = format::date(self.at.with_timezone(&ws.time_zone.0).date_naive(), locale);
-        let vars: BTreeMap<&str, String> = [
+        let vars: BTreeMap<String, String> = [
             ("business_name", ws.name.clone()),
             ("staff_name", staff.name.clone()),
             ("customer_name", self.customer.display_name.clone()),
@@ -268,14 +263,10 @@ impl Message<'_> {
             ("occurrence_date", date),
         ]
         .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
         .collect();
-        let vars = minijinja::Value::from_serialize(&vars);
-        let rendered = state.templates.render(source, vars.clone()).or_else(|_| {
-            state
-                .templates
-                .render(&TemplateSource::default_for(NotificationKind::StaffReminder, locale, ws.default_tone), vars)
-        })?;
-        Ok(NewNotification {
+        let rendered = render(state, NotificationKind::StaffReminder, source, locale, ws.default_tone, &vars);
+        NewNotification {
             workspace_id: ws.id.clone(),
             customer_id: Some(r.customer_id.clone()),
             contact_id: None,
@@ -286,7 +277,7 @@ impl Message<'_> {
             body_text: rendered.text,
             body_html: Some(rendered.html),
             headers_json: "[]".into(),
-        })
+        }
     }
 
     /// The SMS: queued, or recorded as suppressed with the reason it cannot go.

@@ -15,8 +15,7 @@ use entity::{
 };
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    Statement,
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Alias, Expr, ExprTrait, OnConflict},
 };
 use std::collections::{BTreeMap, HashMap};
@@ -50,39 +49,8 @@ pub struct NewInboxMessage<'a> {
 /// until commit, so concurrent writers to one inbox commit in sequence order
 /// and a reader that has seen N can always ask for "after N".
 pub async fn append(conn: &impl ConnectionTrait, m: NewInboxMessage<'_>, now: Timestamp) -> AppResult<InboxMessage> {
-    let backend = conn.get_database_backend();
-    let sql = match backend {
-        DbBackend::Postgres => {
-            "INSERT INTO inbox_counters (recipient_id, last_seq) VALUES ($1, 1) \
-             ON CONFLICT (recipient_id) DO UPDATE SET last_seq = inbox_counters.last_seq + 1 RETURNING last_seq"
-        }
-        _ => {
-            "INSERT INTO inbox_counters (recipient_id, last_seq) VALUES (?1, 1) \
-             ON CONFLICT (recipient_id) DO UPDATE SET last_seq = inbox_counters.last_seq + 1 RETURNING last_seq"
-        }
-    };
-    let row = conn
-        .query_one_raw(Statement::from_sql_and_values(backend, sql, [m.recipient_id.to_string().into()]))
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("inbox counter upsert returned nothing"))?;
-    let seq: i64 = row.try_get("", "last_seq")?;
-    let id = Id::generate();
-    let model = Model {
-        id: id.to_string(),
-        workspace_id: m.workspace_id.to_string(),
-        recipient_kind: m.recipient_kind.as_str().into(),
-        recipient_id: m.recipient_id.to_string(),
-        customer_id: m.customer_id.map(Id::to_string),
-        seq,
-        kind: m.kind.as_str().into(),
-        title: m.title,
-        body: m.body,
-        link: m.link,
-        created_at: now,
-        read_at: None,
-    };
-    Entity::insert(new_row(&model)).exec_without_returning(conn).await?;
-    Ok(to_domain(model))
+    let mut stored = append_many(conn, std::slice::from_ref(&m), now).await?;
+    Ok(stored.pop().ok_or_else(|| anyhow::anyhow!("inbox append stored nothing"))?)
 }
 
 fn new_row(m: &Model) -> ActiveModel {

@@ -2,20 +2,6 @@ use crate::{both_databases, support::*};
 use customerhub::grpc::pb;
 use tonic::Code;
 
-fn card(customer_id: &str, name: &str, total: i64) -> pb::CreatePunchCardRequest {
-    pb::CreatePunchCardRequest {
-        punch_card: Some(pb::PunchCard {
-            customer_id: customer_id.into(),
-            name: name.into(),
-            unit: pb::PunchCardUnit::Punches as i32,
-            total,
-            start_date: "2026-01-01".into(),
-            ..Default::default()
-        }),
-        request_id: String::new(),
-    }
-}
-
 async fn register(app: &TestApp, card_id: &str, amount: i64) -> pb::RegisterPunchResponse {
     app.admin_cards()
         .register_punch(pb::RegisterPunchRequest {

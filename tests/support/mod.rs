@@ -187,6 +187,21 @@ impl Drop for TestApp {
     }
 }
 
+/// A CreatePunchCard request: `total` punches, started 2026-01-01.
+pub fn card(customer_id: &str, name: &str, total: i64) -> pb::CreatePunchCardRequest {
+    pb::CreatePunchCardRequest {
+        punch_card: Some(pb::PunchCard {
+            customer_id: customer_id.into(),
+            name: name.into(),
+            unit: pb::PunchCardUnit::Punches as i32,
+            total,
+            start_date: "2026-01-01".into(),
+            ..Default::default()
+        }),
+        request_id: String::new(),
+    }
+}
+
 impl TestApp {
     fn bearer(token: &str) -> Bearer {
         Bearer(Some(MetadataValue::from_str(&format!("Bearer {token}")).expect("ascii token")))
@@ -313,17 +328,7 @@ impl TestApp {
     /// A punch card of `total` punches, started 2026-01-01, on the customer.
     pub async fn punch_card(&self, customer_id: &str, name: &str, total: i64) -> pb::PunchCard {
         self.admin_cards()
-            .create_punch_card(pb::CreatePunchCardRequest {
-                punch_card: Some(pb::PunchCard {
-                    customer_id: customer_id.into(),
-                    name: name.into(),
-                    unit: pb::PunchCardUnit::Punches as i32,
-                    total,
-                    start_date: "2026-01-01".into(),
-                    ..Default::default()
-                }),
-                request_id: String::new(),
-            })
+            .create_punch_card(card(customer_id, name, total))
             .await
             .expect("create punch card")
             .into_inner()
