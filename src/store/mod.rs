@@ -20,6 +20,7 @@ pub mod punch_cards;
 pub mod reminders;
 pub mod sessions;
 pub mod sms;
+pub mod sqlite_plans;
 pub mod staff;
 pub mod subscriptions;
 pub mod templates;
@@ -35,6 +36,10 @@ use std::time::Duration;
 
 pub use sea_orm::{DatabaseConnection as Db, DatabaseTransaction as Tx, TransactionTrait};
 
+/// How long a PostgreSQL connection may sit in the pool before it is pinged
+/// again ahead of its next use.
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
+
 /// Opens the database (creating a SQLite file and its folder if needed).
 pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
     let url = settings.database_url();
@@ -49,6 +54,13 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> 
         // contention into queueing instead of SQLITE_BUSY errors; WAL lets the
         // file be read (backups, sqlite3 shell) while the service writes.
         opts.max_connections(1).min_connections(1);
+        // sqlx pings a connection before every use by default: for an
+        // embedded file that is a trip through its worker thread per
+        // statement, with nothing that could have dropped the connection.
+        opts.test_before_acquire(false);
+        opts.map_sqlx_sqlite_pool_opts(|pool| {
+            pool.after_connect(|conn, _| Box::pin(async move { sqlite_plans::keep_plans_stable(conn).await }))
+        });
         opts.map_sqlx_sqlite_opts(|o| {
             o.journal_mode(SqliteJournalMode::Wal)
                 .busy_timeout(Duration::from_secs(10))
@@ -57,6 +69,11 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> 
         });
     } else {
         opts.max_connections(settings.db_max_connections);
+        // A ping before every use costs a round trip per statement. A busy
+        // connection has just proved itself (and sqlx pings it again when it
+        // is released); only one that sat idle long enough for a restart or a
+        // firewall to cut it is checked before use.
+        opts.test_before_acquire_if_idle_for(PING_IF_IDLE_FOR);
     }
     Ok(Database::connect(opts).await?)
 }

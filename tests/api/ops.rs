@@ -66,3 +66,16 @@ async fn reflection_and_health_are_served() {
     let err = app.anonymous_customers().list_customers(pb::ListCustomersRequest::default()).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::Unauthenticated);
 }
+
+/// Every SQLite connection of the service keeps one plan per statement
+/// (`store::sqlite_plans`); without it each `LIMIT ?` is parsed and planned
+/// again on every run (BENCHMARKS.md, fix 10).
+#[tokio::test]
+async fn sqlite_connections_keep_their_plans() {
+    let app = spawn_app(Backend::Sqlite).await;
+    // Reads through the pool first, so the connection asked is one that served.
+    app.admin_customers().get_customer(pb::GetCustomerRequest { customer_id: "0".repeat(26) }).await.ok();
+    let pool = app.state.db.get_sqlite_connection_pool();
+    let mut conn = pool.acquire().await.unwrap();
+    assert!(customerhub::store::sqlite_plans::plans_are_stable(&mut conn).await.unwrap());
+}
