@@ -102,6 +102,7 @@ impl Application {
             let task = tokio::spawn(crate::live::pg_listener::run(
                 state.settings.database_url(),
                 state.live.clone(),
+                state.credentials.clone(),
                 stop.clone(),
                 ready_tx,
             ));

@@ -50,6 +50,8 @@ pub struct AppState {
     pub outbox_signal: Arc<Notify>,
     /// Wakes this process's live inbox streams.
     pub live: crate::live::LiveHub,
+    /// Staff API keys resolved a moment ago (`auth::credential_cache`).
+    pub credentials: Arc<crate::auth::credential_cache::CredentialCache>,
     /// Per-workspace request rate limit.
     pub rate_limiter: crate::auth::rate_limit::RateLimiter,
     /// Names this process's claims in the outbox.
@@ -70,6 +72,10 @@ impl AppState {
         let passwords = PasswordHasher::new(settings.password_hash_memory_kib, settings.password_hash_iterations);
         let rate_limiter =
             crate::auth::rate_limit::RateLimiter::new(settings.rate_limit_per_second, settings.rate_limit_burst);
+        // SQLite is one process: every change is made and heard here.
+        // PostgreSQL replicas wait for their listener to hear the others.
+        let credentials =
+            Arc::new(crate::auth::credential_cache::CredentialCache::new(!crate::store::is_postgres(&db)));
         Self {
             db,
             clock,
@@ -80,6 +86,7 @@ impl AppState {
             passwords,
             outbox_signal: Arc::new(Notify::new()),
             live: crate::live::LiveHub::new(),
+            credentials,
             rate_limiter,
             instance_id: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
             shutdown: tokio_util::sync::CancellationToken::new(),

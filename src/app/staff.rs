@@ -163,7 +163,10 @@ pub async fn update(
     }
     v.into_result()?;
     let updated = store::staff::update(&tx, ws, &user, state.clock.now()).await?;
+    // Role and areas are part of what the user's keys resolve to.
+    store::credentials::announce_change(&tx).await?;
     tx.commit().await?;
+    state.credentials.forget_all();
     Ok(updated)
 }
 
@@ -185,7 +188,9 @@ pub async fn delete(state: &AppState, caller: &StaffPrincipal, id: &str) -> AppR
         ));
     }
     store::staff::delete(&tx, ws, &id).await?;
+    store::credentials::announce_change(&tx).await?;
     tx.commit().await?;
+    state.credentials.forget_all();
     Ok(())
 }
 
@@ -224,5 +229,10 @@ pub async fn revoke_api_key(state: &AppState, caller: &StaffPrincipal, id: &str)
     if !caller.is_admin() && key.staff_user_id != caller.staff_user_id {
         return Err(AppError::not_found("api key", id.as_str()));
     }
-    store::api_keys::revoke(&state.db, &caller.workspace_id, &id, state.clock.now()).await
+    let tx = state.db.begin().await?;
+    let revoked = store::api_keys::revoke(&tx, &caller.workspace_id, &id, state.clock.now()).await?;
+    store::credentials::announce_change(&tx).await?;
+    tx.commit().await?;
+    state.credentials.forget_all();
+    Ok(revoked)
 }

@@ -147,5 +147,11 @@ pub async fn rename_area(state: &AppState, caller: &StaffPrincipal, id: &str, na
 pub async fn delete_area(state: &AppState, caller: &StaffPrincipal, id: &str) -> AppResult<()> {
     caller.require_admin()?;
     let id = Id::parse(id).map_err(|e| AppError::invalid("area_id", e))?;
-    store::areas::delete(&state.db, &caller.workspace_id, &id).await
+    let tx = state.db.begin().await?;
+    store::areas::delete(&tx, &caller.workspace_id, &id).await?;
+    // Supervisors of the area lose it from what their keys resolve to.
+    store::credentials::announce_change(&tx).await?;
+    tx.commit().await?;
+    state.credentials.forget_all();
+    Ok(())
 }

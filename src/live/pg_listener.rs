@@ -1,19 +1,31 @@
 //! Forwards PostgreSQL NOTIFYs on the inbox channel to this process's streams,
 //! reconnecting after errors. While it is down, streams still catch up on
 //! their heartbeat tick, so a lost notification delays and never loses.
+//! It also hears that credentials changed on another replica, and the
+//! credential cache serves only while it is connected.
 use super::{LiveHub, PG_CHANNEL};
+use crate::auth::credential_cache::{self, CredentialCache};
 use sea_orm::sqlx::postgres::PgListener;
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 use tokio_util::sync::CancellationToken;
 
 /// `ready` is signalled once the first LISTEN is in place.
-pub async fn run(url: String, hub: LiveHub, stop: CancellationToken, ready: tokio::sync::oneshot::Sender<()>) {
+pub async fn run(
+    url: String,
+    hub: LiveHub,
+    credentials: Arc<CredentialCache>,
+    stop: CancellationToken,
+    ready: tokio::sync::oneshot::Sender<()>,
+) {
     let mut ready = Some(ready);
     loop {
         if stop.is_cancelled() {
             return;
         }
-        match listen(&url, &hub, &stop, &mut ready).await {
+        let outcome = listen(&url, &hub, &credentials, &stop, &mut ready).await;
+        // Deaf to other replicas' changes: check every key in the database.
+        credentials.set_serving(false);
+        match outcome {
             Ok(()) => return,
             Err(e) => {
                 tracing::warn!(error = %e, "inbox listener lost its connection; reconnecting");
@@ -29,11 +41,14 @@ pub async fn run(url: String, hub: LiveHub, stop: CancellationToken, ready: toki
 async fn listen(
     url: &str,
     hub: &LiveHub,
+    credentials: &CredentialCache,
     stop: &CancellationToken,
     ready: &mut Option<tokio::sync::oneshot::Sender<()>>,
 ) -> anyhow::Result<()> {
     let mut listener = PgListener::connect(url).await?;
-    listener.listen(PG_CHANNEL).await?;
+    listener.listen_all([PG_CHANNEL, credential_cache::CHANNEL]).await?;
+    // Hearing again: whatever changed meanwhile was forgotten on the way down.
+    credentials.set_serving(true);
     if let Some(r) = ready.take() {
         let _ = r.send(());
     }
@@ -42,7 +57,14 @@ async fn listen(
     loop {
         tokio::select! {
             _ = stop.cancelled() => return Ok(()),
-            n = listener.recv() => hub.publish_notification(n?.payload()),
+            n = listener.recv() => {
+                let n = n?;
+                if n.channel() == credential_cache::CHANNEL {
+                    credentials.forget_all();
+                } else {
+                    hub.publish_notification(n.payload());
+                }
+            }
         }
     }
 }

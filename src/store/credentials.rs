@@ -1,13 +1,14 @@
 //! Resolves a bearer token to the caller it belongs to.
 use crate::{
     app::AppState,
-    auth::tokens,
+    auth::{credential_cache, tokens},
     domain::{Caller, HubPrincipal, Id, Role, StaffPrincipal},
     error::AppResult,
 };
 use entity::{api_key, contact, customer, hub_session, staff_user};
 use sea_orm::{
-    ColumnTrait, EntityTrait, FromQueryResult, JoinType, QueryFilter, QuerySelect,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, JoinType, QueryFilter, QuerySelect,
+    Statement,
     sea_query::{Expr, ExprTrait},
 };
 
@@ -36,7 +37,35 @@ struct ActiveKey {
 }
 
 async fn resolve_api_key(state: &AppState, token: &str) -> AppResult<Caller> {
-    let db = &state.db;
+    let key_hash = tokens::hash(token);
+    let now = state.clock.now();
+    let ticket = match state.credentials.get(&key_hash, now) {
+        Ok(principal) => return Ok(Caller::Staff(principal)),
+        Err(ticket) => ticket,
+    };
+    let caller = read_api_key(&state.db, &key_hash).await?;
+    if let (Some(ticket), Caller::Staff(principal)) = (ticket, &caller) {
+        state.credentials.remember(ticket, key_hash, principal.clone(), now);
+    }
+    Ok(caller)
+}
+
+/// Says, inside the transaction that changes them, that credentials changed:
+/// on PostgreSQL every replica's listener hears it when the transaction
+/// commits and forgets the keys it holds. The replica making the change
+/// also calls `CredentialCache::forget_all` after committing.
+pub async fn announce_change(conn: &impl ConnectionTrait) -> AppResult<()> {
+    if super::is_postgres(conn) {
+        conn.execute_raw(Statement::from_string(
+            DbBackend::Postgres,
+            format!("SELECT pg_notify('{}', '')", credential_cache::CHANNEL),
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+async fn read_api_key(db: &impl ConnectionTrait, key_hash: &str) -> AppResult<Caller> {
     let Some(key) = api_key::Entity::find()
         .select_only()
         .column_as(api_key::Column::Id, "key_id")
@@ -50,7 +79,7 @@ async fn resolve_api_key(state: &AppState, token: &str) -> AppResult<Caller> {
                 .to(staff_user::Column::Id)
                 .into(),
         )
-        .filter(api_key::Column::SecretHash.eq(tokens::hash(token)))
+        .filter(api_key::Column::SecretHash.eq(key_hash))
         .filter(api_key::Column::RevokedAt.is_null())
         // The user must be of the key's workspace.
         .filter(

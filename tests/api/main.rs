@@ -5,6 +5,7 @@ mod support;
 
 mod access;
 mod bookings;
+mod credentials;
 mod customers;
 mod fuzz;
 mod grpc_web;
