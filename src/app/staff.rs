@@ -164,9 +164,7 @@ pub async fn update(
     v.into_result()?;
     let updated = store::staff::update(&tx, ws, &user, state.clock.now()).await?;
     // Role and areas are part of what the user's keys resolve to.
-    store::credentials::announce_change(&tx).await?;
-    tx.commit().await?;
-    state.credentials.forget_all();
+    store::credentials::commit_change(state, tx).await?;
     Ok(updated)
 }
 
@@ -188,10 +186,7 @@ pub async fn delete(state: &AppState, caller: &StaffPrincipal, id: &str) -> AppR
         ));
     }
     store::staff::delete(&tx, ws, &id).await?;
-    store::credentials::announce_change(&tx).await?;
-    tx.commit().await?;
-    state.credentials.forget_all();
-    Ok(())
+    store::credentials::commit_change(state, tx).await
 }
 
 pub async fn create_api_key(
@@ -231,8 +226,6 @@ pub async fn revoke_api_key(state: &AppState, caller: &StaffPrincipal, id: &str)
     }
     let tx = state.db.begin().await?;
     let revoked = store::api_keys::revoke(&tx, &caller.workspace_id, &id, state.clock.now()).await?;
-    store::credentials::announce_change(&tx).await?;
-    tx.commit().await?;
-    state.credentials.forget_all();
+    store::credentials::commit_change(state, tx).await?;
     Ok(revoked)
 }

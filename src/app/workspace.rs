@@ -150,8 +150,5 @@ pub async fn delete_area(state: &AppState, caller: &StaffPrincipal, id: &str) ->
     let tx = state.db.begin().await?;
     store::areas::delete(&tx, &caller.workspace_id, &id).await?;
     // Supervisors of the area lose it from what their keys resolve to.
-    store::credentials::announce_change(&tx).await?;
-    tx.commit().await?;
-    state.credentials.forget_all();
-    Ok(())
+    store::credentials::commit_change(state, tx).await
 }

@@ -2,10 +2,10 @@
 //! with a query (BENCHMARKS.md, fix 11).
 //!
 //! Whatever can change what a key resolves to (revoking it, changing its
-//! user's role or areas, deleting the user or an area) calls `forget_all`
-//! on its own replica once it has committed, and on PostgreSQL NOTIFYs
-//! `CHANNEL` inside its transaction; every replica's listener turns that
-//! into `forget_all`. So a revoked key stops at once on the replica that
+//! user's role or areas, deleting the user or an area) commits through
+//! `store::credentials::commit_change`: on PostgreSQL it NOTIFYs `CHANNEL`
+//! inside the transaction, which every replica's listener turns into
+//! `forget_all`, and after the commit it calls `forget_all` here. So a revoked key stops at once on the replica that
 //! revoked it and within a notification's delay on the others.
 //!
 //! On PostgreSQL the cache serves only while that listener is connected:
@@ -83,18 +83,22 @@ impl CredentialCache {
 
     /// Drops every entry; lookups in flight will not store theirs.
     pub fn forget_all(&self) {
-        let mut inner = self.lock();
-        inner.generation += 1;
-        inner.entries.clear();
+        self.lock().forget();
     }
 
     /// Turns serving on or off (the PostgreSQL listener connected or lost);
     /// either way, what was held is forgotten: changes may have gone unheard.
     pub fn set_serving(&self, serving: bool) {
         let mut inner = self.lock();
-        inner.generation += 1;
-        inner.entries.clear();
+        inner.forget();
         inner.serving = serving;
+    }
+}
+
+impl Inner {
+    fn forget(&mut self) {
+        self.generation += 1;
+        self.entries.clear();
     }
 }
 

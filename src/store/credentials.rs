@@ -50,18 +50,21 @@ async fn resolve_api_key(state: &AppState, token: &str) -> AppResult<Caller> {
     Ok(caller)
 }
 
-/// Says, inside the transaction that changes them, that credentials changed:
-/// on PostgreSQL every replica's listener hears it when the transaction
-/// commits and forgets the keys it holds. The replica making the change
-/// also calls `CredentialCache::forget_all` after committing.
-pub async fn announce_change(conn: &impl ConnectionTrait) -> AppResult<()> {
-    if super::is_postgres(conn) {
-        conn.execute_raw(Statement::from_string(
+/// Commits a transaction that changed what API keys resolve to (a revoke, a
+/// user's role or areas, a deleted user or area). On PostgreSQL it NOTIFYs
+/// inside the transaction, so every replica's listener hears it exactly when
+/// the change is visible and forgets the keys it holds; this replica forgets
+/// its own once committed. The one way to commit such a change.
+pub async fn commit_change(state: &AppState, tx: super::Tx) -> AppResult<()> {
+    if super::is_postgres(&tx) {
+        tx.execute_raw(Statement::from_string(
             DbBackend::Postgres,
             format!("SELECT pg_notify('{}', '')", credential_cache::CHANNEL),
         ))
         .await?;
     }
+    tx.commit().await?;
+    state.credentials.forget_all();
     Ok(())
 }
 

@@ -1,6 +1,6 @@
 //! SQLite may compile a statement again each time it runs: when a bound value
 //! could change the plan, it re-plans on the first step after every rebinding.
-//! Since 3.47 that includes every `LIMIT ?`, which SeaORM puts on each `.one()`
+//! In the bundled SQLite (3.51) that includes every `LIMIT ?`, which SeaORM puts on each `.one()`
 //! and each page, so with sqlx's statement cache the parse and plan were still
 //! paid on every read (15 % of the CPU of GetCustomer, BENCHMARKS.md fix 10).
 //! The query planner stability guarantee (QPSG) keeps one plan per statement

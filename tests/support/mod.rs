@@ -305,7 +305,6 @@ impl TestApp {
         n
     }
 
-    /// The first column of the first row of `sql` (a count, say) as i64.
     /// Runs one statement straight on the database, behind the service's back.
     pub async fn execute(&self, sql: &str) {
         use sea_orm::{ConnectionTrait, Statement};
@@ -313,19 +312,22 @@ impl TestApp {
         self.state.db.execute_raw(Statement::from_string(backend, sql.to_string())).await.expect(sql);
     }
 
-    /// The one text value `sql` selects.
-    pub async fn scalar_text(&self, sql: &str) -> String {
+    /// The first column of the first row of `sql`.
+    async fn first_value<T: sea_orm::TryGetable>(&self, sql: &str) -> T {
         use sea_orm::{ConnectionTrait, Statement};
         let backend = self.state.db.get_database_backend();
         let row = self.state.db.query_one_raw(Statement::from_string(backend, sql.to_string())).await;
-        row.expect(sql).unwrap_or_else(|| panic!("no row from {sql}")).try_get_by_index::<String>(0).expect(sql)
+        row.expect(sql).unwrap_or_else(|| panic!("no row from {sql}")).try_get_by_index::<T>(0).expect(sql)
     }
 
+    /// The first column of the first row of `sql` (a count, say) as i64.
     pub async fn scalar(&self, sql: &str) -> i64 {
-        use sea_orm::{ConnectionTrait, Statement};
-        let backend = self.state.db.get_database_backend();
-        let row = self.state.db.query_one_raw(Statement::from_string(backend, sql.to_string())).await;
-        row.expect(sql).unwrap_or_else(|| panic!("no row from {sql}")).try_get_by_index::<i64>(0).expect(sql)
+        self.first_value(sql).await
+    }
+
+    /// The one text value `sql` selects.
+    pub async fn scalar_text(&self, sql: &str) -> String {
+        self.first_value(sql).await
     }
 
     /// Creates an area and returns its id.
