@@ -1,4 +1,4 @@
-use super::backoff;
+use super::{backoff, pace::Pace};
 use crate::{
     app::AppState,
     domain::{Id, notification::NotificationKind, workspace::Workspace},
@@ -7,7 +7,12 @@ use crate::{
     store::{self, outbox::Claimed},
 };
 use chrono::Duration as ChronoDuration;
-use std::{collections::HashMap, time::Duration};
+use futures::future::BoxFuture;
+use std::{
+    collections::{HashMap, VecDeque},
+    sync::Mutex,
+    time::Duration,
+};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -48,7 +53,7 @@ enum Sent {
 /// sends in parallel, and one statement for everything sent: the database
 /// work per mail is a fraction of a statement (BENCHMARKS.md, e-mail).
 async fn execute(state: &AppState, limit: usize) -> AppResult<usize> {
-    let batch = claim(state, limit, &mut Workspaces::default()).await?;
+    let batch = claim(state, limit, &Workspaces::default()).await?;
     let n = batch.len();
     let sends = batch.into_iter().map(|send| send.run(state.clone()));
     let outcomes: Vec<(Claimed, Sent)> = futures::future::join_all(sends).await;
@@ -56,60 +61,96 @@ async fn execute(state: &AppState, limit: usize) -> AppResult<usize> {
     Ok(n)
 }
 
-/// Delivers until nothing is due (or `stop`), keeping up to
-/// `delivery_concurrency` mails in hand: claimed and not yet recorded. The
-/// sends run as their own tasks, so while this loop records finished ones
-/// and claims more, the others keep going; the SMTP pool never waits for the
-/// slowest mail of a batch or for the database. A replica killed midway has
-/// at most `delivery_concurrency` mails in hand, as with `try_execute_batch`.
-/// Returns how many were handled.
+/// Delivers until nothing is due (or `stop`); returns how many were handled.
+///
+/// A pipeline with three stages that overlap: claiming, sending and
+/// recording. `delivery_concurrency` mails are sent at once, each on its own
+/// task, and more wait claimed behind them (`pace`), so the SMTP pool does
+/// not wait for the database: claims and records go in groups of
+/// `delivery_concurrency`, one statement (one commit) per group, while the
+/// sends go on. A send that hangs holds back nothing else.
+///
+/// What a crash leaves: mails claimed and not yet sent are sent by another
+/// replica once their lease runs out; mails sent and not yet recorded (about
+/// two groups, and the ones being sent) are sent again, with the same
+/// Message-ID.
 pub async fn deliver_while_due(state: &AppState, stop: &CancellationToken) -> AppResult<usize> {
-    let most = state.settings.delivery_concurrency.max(1);
-    // Claims and records go in groups of about half the capacity: one
-    // statement per few mails, while the other half keeps the pool busy.
-    let group = most.div_ceil(2);
-    let mut sending: JoinSet<(Claimed, Sent)> = JoinSet::new();
-    let mut workspaces = Workspaces::default();
+    let at_once = state.settings.delivery_concurrency.max(1);
+    let group = at_once;
+    let lease = state.settings.lease();
+    let mut pace = Pace::default();
+    let workspaces = Workspaces::default();
+    let mut waiting: VecDeque<Outgoing> = VecDeque::new();
+    let mut sending: JoinSet<((Claimed, Sent), Duration)> = JoinSet::new();
+    let mut done: Vec<(Claimed, Sent)> = vec![];
+    // When the oldest unrecorded send finished: it waits at most `GATHER` for company.
+    let mut done_since = tokio::time::Instant::now();
+    let mut claiming: Option<BoxFuture<'_, (usize, AppResult<Vec<Outgoing>>)>> = None;
+    let mut recording: Option<BoxFuture<'_, AppResult<usize>>> = None;
+    let mut being_recorded = 0;
     let mut handled = 0;
     let mut drained = false;
     // A failed claim (the database is away) stops the topping up, but the
     // mails already in hand are still sent and recorded before it is reported.
     let mut claim_failed = None;
     loop {
-        let room = most - sending.len();
-        if !drained && !stop.is_cancelled() && (room >= group || sending.is_empty()) {
-            match claim(state, room, &mut workspaces).await {
-                Ok(batch) => {
-                    // A short claim: nothing more is due right now.
-                    drained = batch.len() < room;
-                    for send in batch {
-                        sending.spawn(send.run(state.clone()));
-                    }
-                }
-                Err(e) => {
-                    drained = true;
-                    claim_failed = Some(e);
-                }
-            }
+        while sending.len() < at_once
+            && let Some(next) = waiting.pop_front()
+        {
+            let state = state.clone();
+            sending.spawn(async move {
+                let started = std::time::Instant::now();
+                (next.run(state).await, started.elapsed())
+            });
         }
-        let Some(first) = sending.join_next().await else {
+        let in_hand = waiting.len() + sending.len() + done.len() + being_recorded;
+        let room = (at_once + pace.most_waiting(at_once, lease)).saturating_sub(waiting.len() + sending.len());
+        if claiming.is_none() && !drained && !stop.is_cancelled() && (room >= group || in_hand == 0) {
+            let workspaces = &workspaces;
+            claiming = Some(Box::pin(async move { (room, claim(state, room, workspaces).await) }));
+        }
+        let idle = sending.is_empty() && waiting.is_empty() && claiming.is_none();
+        if recording.is_none() && !done.is_empty() && (done.len() >= group || done_since.elapsed() >= GATHER || idle) {
+            let batch = std::mem::take(&mut done);
+            being_recorded = batch.len();
+            recording = Some(Box::pin(record(state, batch)));
+        }
+        if idle && recording.is_none() && done.is_empty() {
             return match claim_failed {
                 Some(e) => Err(e),
                 None => Ok(handled),
             };
-        };
-        let mut done = vec![first.map_err(anyhow::Error::from)?];
-        // Gather a group to record in one statement, waiting only briefly: a
-        // stuck send must not keep the finished ones in hand.
-        let until = tokio::time::Instant::now() + GATHER;
-        while done.len() < group {
-            match tokio::time::timeout_at(until, sending.join_next()).await {
-                Ok(Some(next)) => done.push(next.map_err(anyhow::Error::from)?),
-                _ => break,
-            }
         }
-        handled += done.len();
-        record(state, done).await?;
+        tokio::select! {
+            Some(finished) = sending.join_next(), if !sending.is_empty() => {
+                if done.is_empty() {
+                    done_since = tokio::time::Instant::now();
+                }
+                let (finished, took) = finished.map_err(anyhow::Error::from)?;
+                pace.record(took);
+                done.push(finished);
+            }
+            (asked, claimed) = async { claiming.as_mut().expect("checked").await }, if claiming.is_some() => {
+                claiming = None;
+                match claimed {
+                    Ok(batch) => {
+                        // A short claim: nothing more is due right now.
+                        drained = batch.len() < asked;
+                        waiting.extend(batch);
+                    }
+                    Err(e) => {
+                        drained = true;
+                        claim_failed = Some(e);
+                    }
+                }
+            }
+            recorded = async { recording.as_mut().expect("checked").await }, if recording.is_some() => {
+                recording = None;
+                being_recorded = 0;
+                handled += recorded?;
+            }
+            _ = tokio::time::sleep_until(done_since + GATHER), if recording.is_none() && !done.is_empty() => {}
+        }
     }
 }
 
@@ -151,7 +192,7 @@ impl Outgoing {
 /// Claims up to `limit` due notifications in one statement, which also reads
 /// whether their contacts are subscribed; their workspaces come from
 /// `workspaces`, read once per claim that meets a new one.
-async fn claim(state: &AppState, limit: usize, workspaces: &mut Workspaces) -> AppResult<Vec<Outgoing>> {
+async fn claim(state: &AppState, limit: usize, workspaces: &Workspaces) -> AppResult<Vec<Outgoing>> {
     let now = state.clock.now();
     let batch =
         store::outbox::claim_due(&state.db, &state.instance_id, now, lease_until(state, now), limit as u64).await?;
@@ -168,27 +209,28 @@ async fn claim(state: &AppState, limit: usize, workspaces: &mut Workspaces) -> A
 
 /// Workspaces (sender name and address) as read at most `WORKSPACE_FRESH` ago.
 #[derive(Default)]
-struct Workspaces(HashMap<Id, (Workspace, std::time::Instant)>);
+struct Workspaces(Mutex<HashMap<Id, (Workspace, std::time::Instant)>>);
 
 /// How stale a workspace's sender may be in a long delivery run.
 const WORKSPACE_FRESH: Duration = Duration::from_secs(1);
 
 impl Workspaces {
-    async fn get(&mut self, state: &AppState, id: &Id) -> AppResult<Workspace> {
-        if let Some((ws, read)) = self.0.get(id)
+    async fn get(&self, state: &AppState, id: &Id) -> AppResult<Workspace> {
+        if let Some((ws, read)) = self.0.lock().expect("not poisoned").get(id)
             && read.elapsed() < WORKSPACE_FRESH
         {
             return Ok(ws.clone());
         }
         let ws = store::workspaces::get(&state.db, id).await?;
-        self.0.insert(id.clone(), (ws.clone(), std::time::Instant::now()));
+        self.0.lock().expect("not poisoned").insert(id.clone(), (ws.clone(), std::time::Instant::now()));
         Ok(ws)
     }
 }
 
 /// Records how sends ended: everything sent in one statement; suppressed,
-/// retried and failed ones one by one (rare).
-async fn record(state: &AppState, outcomes: Vec<(Claimed, Sent)>) -> AppResult<()> {
+/// retried and failed ones one by one (rare). Returns how many.
+async fn record(state: &AppState, outcomes: Vec<(Claimed, Sent)>) -> AppResult<usize> {
+    let n = outcomes.len();
     let owner = &state.instance_id;
     let now = state.clock.now();
     let mut sent = vec![];
@@ -233,7 +275,7 @@ async fn record(state: &AppState, outcomes: Vec<(Claimed, Sent)>) -> AppResult<(
             .increment(sent.len() as u64);
         tracing::debug!(count = sent.len(), "delivered");
     }
-    Ok(())
+    Ok(n)
 }
 
 fn lease_until(state: &AppState, now: crate::clock::Timestamp) -> crate::clock::Timestamp {
