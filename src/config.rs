@@ -16,6 +16,9 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// Most database connections per process.
     pub db_max_connections: u32,
+    /// Read-only SQLite connections beside the one writer, for reads outside
+    /// a transaction (0: every statement uses the writer).
+    pub sqlite_readers: u32,
     /// How long a request waits for a database connection before it answers
     /// UNAVAILABLE (while the database is away, instead of hanging).
     pub db_acquire_timeout_ms: u64,
@@ -43,8 +46,9 @@ pub struct Settings {
     pub delivery_lease_secs: u64,
     /// How often an idle worker looks for due deliveries.
     pub delivery_poll_ms: u64,
-    /// How many notifications one worker has in hand (claimed, not yet
-    /// recorded) and sends at once over the SMTP pool.
+    /// How many notifications one worker sends at once over the SMTP pool,
+    /// and claims and records per statement (`delivery::pace` says how many
+    /// more wait claimed behind them).
     pub delivery_concurrency: usize,
     /// On shutdown, how long a delivery being sent may take before it is
     /// abandoned and released for another replica.
@@ -104,6 +108,7 @@ impl Default for Settings {
             database_url: None,
             data_dir: PathBuf::from("./data"),
             db_max_connections: 10,
+            sqlite_readers: 4,
             db_acquire_timeout_ms: 5000,
             smtp_url: None,
             mail_dir: None,
@@ -209,6 +214,9 @@ impl Settings {
             anyhow::bail!(
                 "CUSTOMERHUB_PUBLIC_HTTP_URL must be https (mail clients require it for one-click unsubscribe)"
             );
+        }
+        if self.sqlite_readers > 64 {
+            anyhow::bail!("CUSTOMERHUB_SQLITE_READERS must be between 0 and 64");
         }
         if self.delivery_concurrency == 0 || self.delivery_concurrency > 256 {
             anyhow::bail!("CUSTOMERHUB_DELIVERY_CONCURRENCY must be between 1 and 256");

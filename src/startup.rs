@@ -50,7 +50,8 @@ pub async fn build_state(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::R
     let mailer =
         Mailer::from_settings(settings.smtp_url.as_deref(), settings.mail_dir(), settings.delivery_concurrency as u32)?;
     let sms = crate::sms::SmsProvider::from_settings(&settings)?;
-    Ok(AppState::new(db, clock, settings, mailer, sms))
+    let reads = store::connect_reads(&settings, &db).await?;
+    Ok(AppState { reads, ..AppState::new(db, clock, settings, mailer, sms) })
 }
 
 impl Application {

@@ -154,14 +154,14 @@ pub async fn list(
         (None, Some(b)) => owner_of_booking(state, ws, b).await?,
         (None, None) => unreachable!("checked above"),
     };
-    match store::customers::get(&state.db, &caller.scope(), &owner).await {
+    match store::customers::get(&state.reads, &caller.scope(), &owner).await {
         Err(AppError::NotFound { .. }) if customer_id.is_none() => {
             return Err(AppError::not_found("booking", booking_id.map(Id::into_string).unwrap_or_default()));
         }
         r => r?,
     };
     let f = ReminderFilter { workspace_id: ws.clone(), customer_id, booking_id, state: filter };
-    store::book_again::list(&state.db, &f, page).await
+    store::book_again::list(&state.reads, &f, page).await
 }
 
 /// The customer of a booking, or of a deleted one's reminders: a deleted

@@ -207,6 +207,6 @@ pub async fn list(
     page: PageRequest<BookingCursor>,
 ) -> AppResult<Page<Booking>> {
     let customer_id = parse_id("customer_id", customer_id)?;
-    store::customers::require_visible(&state.db, &caller.scope(), &customer_id).await?;
-    store::bookings::list(&state.db, &caller.workspace_id, &customer_id, page).await
+    store::customers::require_visible(&state.reads, &caller.scope(), &customer_id).await?;
+    store::bookings::list(&state.reads, &caller.workspace_id, &customer_id, page).await
 }

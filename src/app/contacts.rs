@@ -66,7 +66,7 @@ pub async fn create(
 
 pub async fn get(state: &AppState, caller: &StaffPrincipal, id: &str) -> AppResult<Contact> {
     let id = Id::parse(id).map_err(|e| AppError::invalid("contact_id", e))?;
-    store::contacts::get(&state.db, &caller.scope(), &id).await
+    store::contacts::get(&state.reads, &caller.scope(), &id).await
 }
 
 pub async fn list(
@@ -76,8 +76,8 @@ pub async fn list(
     page: PageRequest<String>,
 ) -> AppResult<Page<Contact>> {
     let id = Id::parse(customer_id).map_err(|e| AppError::invalid("customer_id", e))?;
-    store::customers::require_visible(&state.db, &caller.scope(), &id).await?;
-    store::contacts::list(&state.db, &id, page).await
+    store::customers::require_visible(&state.reads, &caller.scope(), &id).await?;
+    store::contacts::list(&state.reads, &id, page).await
 }
 
 pub const CONTACT_MASK_PATHS: &[&str] = &["first_name", "last_name", "email", "phone", "hub_access"];

@@ -171,7 +171,7 @@ pub async fn create(state: &AppState, caller: &StaffPrincipal, req: CreateCustom
 }
 
 async fn get_with_contacts(state: &AppState, scope: &CustomerScope, id: &Id) -> AppResult<CustomerWithContacts> {
-    let (customer, contacts) = store::customers::get_with_contacts(&state.db, scope, id).await?;
+    let (customer, contacts) = store::customers::get_with_contacts(&state.reads, scope, id).await?;
     Ok(CustomerWithContacts { customer, contacts })
 }
 
@@ -201,7 +201,7 @@ pub async fn list(
     let query = v.check("query", optional_text(&req.query, 200)).filter(|q| !q.is_empty());
     v.into_result()?;
     let filter = CustomerFilter { query, area_id, kind: req.kind };
-    store::customers::list(&state.db, &caller.scope(), &filter, page).await
+    store::customers::list(&state.reads, &caller.scope(), &filter, page).await
 }
 
 pub struct UpdateCustomer {

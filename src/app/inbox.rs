@@ -18,8 +18,8 @@ pub struct InboxPage {
 }
 
 pub async fn list(state: &AppState, recipient: &Id, unread_only: bool, page: PageRequest<i64>) -> AppResult<InboxPage> {
-    let page = store::inbox::list(&state.db, recipient, unread_only, page).await?;
-    let unread = store::inbox::unread_count(&state.db, recipient).await?;
+    let page = store::inbox::list(&state.reads, recipient, unread_only, page).await?;
+    let unread = store::inbox::unread_count(&state.reads, recipient).await?;
     Ok(InboxPage { page, unread })
 }
 

@@ -39,7 +39,12 @@ use tokio::sync::Notify;
 /// Everything an operation needs, cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
+    /// Writes, transactions, and reads that must see this process's own
+    /// uncommitted work. On SQLite: the one writer connection.
     pub db: DatabaseConnection,
+    /// Reads outside a transaction (`store::connect_reads`): on SQLite,
+    /// read-only connections beside the writer; on PostgreSQL, `db`.
+    pub reads: DatabaseConnection,
     pub clock: Arc<dyn Clock>,
     pub settings: Arc<Settings>,
     pub mailer: Mailer,
@@ -77,6 +82,7 @@ impl AppState {
         let credentials =
             Arc::new(crate::auth::credential_cache::CredentialCache::new(!crate::store::is_postgres(&db)));
         Self {
+            reads: db.clone(),
             db,
             clock,
             settings: Arc::new(settings),

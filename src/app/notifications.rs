@@ -15,7 +15,7 @@ use crate::{
 
 pub async fn get_settings(state: &AppState, caller: &StaffPrincipal) -> AppResult<NotificationSettings> {
     caller.require_admin()?;
-    store::notification_settings::get(&state.db, &caller.workspace_id).await
+    store::notification_settings::get(&state.reads, &caller.workspace_id).await
 }
 
 pub struct SettingsUpdate {
@@ -189,8 +189,8 @@ pub async fn list_deliveries(
     let contact = v.check("contact_id", Id::parse_optional(contact_id)).flatten();
     v.into_result()?;
     let customer = customer.expect("checked");
-    store::customers::require_visible(&state.db, &caller.scope(), &customer).await?;
-    store::outbox::history(&state.db, &caller.workspace_id, &customer, contact.as_ref(), page).await
+    store::customers::require_visible(&state.reads, &caller.scope(), &customer).await?;
+    store::outbox::history(&state.reads, &caller.workspace_id, &customer, contact.as_ref(), page).await
 }
 
 pub async fn failed_deliveries(

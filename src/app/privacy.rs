@@ -15,7 +15,7 @@ async fn scoped_contact(state: &AppState, caller: &StaffPrincipal, contact_id: &
 
 pub async fn export(state: &AppState, caller: &StaffPrincipal, contact_id: &str) -> AppResult<String> {
     let id = scoped_contact(state, caller, contact_id).await?;
-    let doc = store::privacy::export(&state.db, &caller.workspace_id, &id).await?;
+    let doc = store::privacy::export(&state.reads, &caller.workspace_id, &id).await?;
     Ok(serde_json::to_string_pretty(&doc).map_err(anyhow::Error::from)?)
 }
 

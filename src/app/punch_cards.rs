@@ -189,7 +189,7 @@ fn card_id(field: &str, raw: &str) -> AppResult<Id> {
 }
 
 pub async fn get(state: &AppState, caller: &StaffPrincipal, id: &str) -> AppResult<PunchCard> {
-    store::punch_cards::get(&state.db, &caller.scope(), &card_id("punch_card_id", id)?, false).await
+    store::punch_cards::get(&state.reads, &caller.scope(), &card_id("punch_card_id", id)?, false).await
 }
 
 /// Today in the workspace's time zone: what "expired" is measured against.
@@ -206,9 +206,9 @@ pub async fn list(
     page: PageRequest<String>,
 ) -> AppResult<Page<PunchCard>> {
     let customer_id = card_id("customer_id", customer_id)?;
-    store::customers::get(&state.db, &caller.scope(), &customer_id).await?;
+    store::customers::get(&state.reads, &caller.scope(), &customer_id).await?;
     let today = today(state, &caller.workspace_id).await?;
-    store::punch_cards::list(&state.db, &customer_id, filter, today, page).await
+    store::punch_cards::list(&state.reads, &customer_id, filter, today, page).await
 }
 
 pub const CARD_MASK_PATHS: &[&str] = &["name", "total", "start_date", "expiry_date"];
@@ -381,8 +381,8 @@ pub async fn list_registrations(
     page: PageRequest<String>,
 ) -> AppResult<Page<Registration>> {
     let id = card_id("punch_card_id", card)?;
-    store::punch_cards::get(&state.db, &caller.scope(), &id, false).await?;
-    store::punch_cards::list_registrations(&state.db, &id, page).await
+    store::punch_cards::get(&state.reads, &caller.scope(), &id, false).await?;
+    store::punch_cards::list_registrations(&state.reads, &id, page).await
 }
 
 pub const REGISTRATION_MASK_PATHS: &[&str] = &["date", "description", "amount"];
@@ -480,7 +480,7 @@ pub async fn hub_list(
 ) -> AppResult<Page<PunchCard>> {
     hub_scope(state, caller).await?;
     let today = today(state, &caller.workspace_id).await?;
-    store::punch_cards::list(&state.db, &caller.customer_id, None, today, page).await
+    store::punch_cards::list(&state.reads, &caller.customer_id, None, today, page).await
 }
 
 pub async fn hub_registrations(

@@ -25,7 +25,7 @@ pub async fn list_types(
     caller: &StaffPrincipal,
     page: PageRequest<String>,
 ) -> AppResult<Page<ReminderType>> {
-    store::reminders::list_types(&state.db, &caller.workspace_id, page).await
+    store::reminders::list_types(&state.reads, &caller.workspace_id, page).await
 }
 
 /// Supervisors create types; only admins delete them.
@@ -247,7 +247,7 @@ pub async fn create(
 
 pub async fn get(state: &AppState, caller: &StaffPrincipal, id: &str) -> AppResult<Reminder> {
     let id = Id::parse(id).map_err(|e| AppError::invalid("reminder_id", e))?;
-    store::reminders::get(&state.db, &caller.scope(), &id, false).await
+    store::reminders::get(&state.reads, &caller.scope(), &id, false).await
 }
 
 pub async fn list(
@@ -259,9 +259,9 @@ pub async fn list(
     let customer = Id::parse_optional(customer_id).map_err(|e| AppError::invalid("customer_id", e))?;
     let scope = caller.scope();
     if let Some(c) = &customer {
-        store::customers::require_visible(&state.db, &scope, c).await?;
+        store::customers::require_visible(&state.reads, &scope, c).await?;
     }
-    store::reminders::list(&state.db, &scope, customer.as_ref(), page).await
+    store::reminders::list(&state.reads, &scope, customer.as_ref(), page).await
 }
 
 pub async fn update(

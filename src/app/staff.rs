@@ -90,7 +90,7 @@ pub async fn create(
 
 pub async fn get(state: &AppState, caller: &StaffPrincipal, id: &str) -> AppResult<StaffUser> {
     let id = Id::parse(id).map_err(|e| AppError::invalid("staff_user_id", e))?;
-    store::staff::get(&state.db, &caller.workspace_id, &id).await
+    store::staff::get(&state.reads, &caller.workspace_id, &id).await
 }
 
 pub async fn list(
@@ -101,7 +101,7 @@ pub async fn list(
     page: PageRequest<store::staff::StaffCursor>,
 ) -> AppResult<Page<StaffUser>> {
     let area = Id::parse_optional(area_id).map_err(|e| AppError::invalid("area_id", e))?;
-    store::staff::list(&state.db, &caller.workspace_id, role, area.as_ref(), page).await
+    store::staff::list(&state.reads, &caller.workspace_id, role, area.as_ref(), page).await
 }
 
 pub async fn update(
@@ -215,7 +215,7 @@ pub async fn list_api_keys(
     let filter = Id::parse_optional(staff_user_id).map_err(|e| AppError::invalid("staff_user_id", e))?;
     // Non-admins see only their own keys.
     let filter = if caller.is_admin() { filter } else { Some(caller.staff_user_id.clone()) };
-    store::api_keys::list(&state.db, &caller.workspace_id, filter.as_ref(), page).await
+    store::api_keys::list(&state.reads, &caller.workspace_id, filter.as_ref(), page).await
 }
 
 pub async fn revoke_api_key(state: &AppState, caller: &StaffPrincipal, id: &str) -> AppResult<ApiKeyInfo> {

@@ -106,6 +106,6 @@ pub async fn list_events(
     page: PageRequest<String>,
 ) -> AppResult<Page<SubscriptionEvent>> {
     let id = Id::parse(contact_id).map_err(|e| AppError::invalid("contact_id", e))?;
-    store::contacts::get(&state.db, &caller.scope(), &id).await?;
-    store::subscriptions::list(&state.db, &id, page).await
+    store::contacts::get(&state.reads, &caller.scope(), &id).await?;
+    store::subscriptions::list(&state.reads, &id, page).await
 }

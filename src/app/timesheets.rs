@@ -94,7 +94,7 @@ fn registered_event(workspace: &Workspace, customer: &Customer, entry: &TimeEntr
 
 pub async fn get(state: &AppState, caller: &StaffPrincipal, id: &str) -> AppResult<TimeEntry> {
     let id = Id::parse(id).map_err(|e| AppError::invalid("time_entry_id", e))?;
-    store::time_entries::get(&state.db, &caller.scope(), &id).await
+    store::time_entries::get(&state.reads, &caller.scope(), &id).await
 }
 
 pub struct ListTimeEntries {
@@ -116,9 +116,9 @@ pub async fn list(
     let period = parse_period(&req.from, &req.to, &mut v);
     v.into_result()?;
     let customer_id = customer_id.expect("checked");
-    store::customers::require_visible(&state.db, &caller.scope(), &customer_id).await?;
+    store::customers::require_visible(&state.reads, &caller.scope(), &customer_id).await?;
     let filter = TimeEntryFilter { period, billable: req.billable, invoiced: req.invoiced };
-    store::time_entries::list(&state.db, &caller.workspace_id, &customer_id, &filter, page).await
+    store::time_entries::list(&state.reads, &caller.workspace_id, &customer_id, &filter, page).await
 }
 
 /// The contact's own customer's entries; the customer needs the Timesheets module.
@@ -133,12 +133,12 @@ pub async fn list_for_hub(
     let period = parse_period(from, to, &mut v);
     v.into_result()?;
     let scope = CustomerScope { workspace_id: caller.workspace_id.clone(), areas: None };
-    let customer = store::customers::get(&state.db, &scope, &caller.customer_id).await?;
+    let customer = store::customers::get(&state.reads, &scope, &caller.customer_id).await?;
     if !customer.modules.contains(&Module::Timesheets) {
         return Err(AppError::PermissionDenied("the timesheet is not enabled for this customer".into()));
     }
     let filter = TimeEntryFilter { period, ..Default::default() };
-    store::time_entries::list(&state.db, &caller.workspace_id, &customer.id, &filter, page).await
+    store::time_entries::list(&state.reads, &caller.workspace_id, &customer.id, &filter, page).await
 }
 
 fn locked(entry: &TimeEntry) -> AppError {

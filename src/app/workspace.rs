@@ -10,7 +10,7 @@ use crate::{
 };
 
 pub async fn get(state: &AppState, caller: &StaffPrincipal) -> AppResult<Workspace> {
-    store::workspaces::get(&state.db, &caller.workspace_id).await
+    store::workspaces::get(&state.reads, &caller.workspace_id).await
 }
 
 /// Workspace settings as a caller sends them; `None` leaves a field alone.
@@ -132,7 +132,7 @@ pub async fn list_areas(
     caller: &StaffPrincipal,
     page: PageRequest<store::areas::AreaCursor>,
 ) -> AppResult<Page<Area>> {
-    store::areas::list(&state.db, &caller.workspace_id, page).await
+    store::areas::list(&state.reads, &caller.workspace_id, page).await
 }
 
 pub async fn rename_area(state: &AppState, caller: &StaffPrincipal, id: &str, name: &str) -> AppResult<Area> {

@@ -43,7 +43,7 @@ async fn resolve_api_key(state: &AppState, token: &str) -> AppResult<Caller> {
         Ok(principal) => return Ok(Caller::Staff(principal)),
         Err(ticket) => ticket,
     };
-    let caller = read_api_key(&state.db, &key_hash).await?;
+    let caller = read_api_key(&state.reads, &key_hash).await?;
     if let (Some(ticket), Caller::Staff(principal)) = (ticket, &caller) {
         state.credentials.remember(ticket, key_hash, principal.clone(), now);
     }
@@ -112,7 +112,7 @@ async fn read_api_key(db: &impl ConnectionTrait, key_hash: &str) -> AppResult<Ca
 /// A session counts only while it is unexpired and both the contact and its
 /// customer still have HUB access.
 async fn resolve_hub(state: &AppState, token: &str) -> AppResult<Caller> {
-    let db = &state.db;
+    let db = &state.reads;
     let now = state.clock.now();
     let Some(session) = hub_session::Entity::find()
         .filter(hub_session::Column::TokenHash.eq(tokens::hash(token)))

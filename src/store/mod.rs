@@ -52,7 +52,8 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> 
     if url.starts_with("sqlite:") {
         // SQLite allows one writer at a time. One pooled connection turns
         // contention into queueing instead of SQLITE_BUSY errors; WAL lets the
-        // file be read (backups, sqlite3 shell) while the service writes.
+        // file be read (`connect_reads`, backups, the sqlite3 shell) while
+        // the service writes.
         opts.max_connections(1).min_connections(1);
         // sqlx pings a connection before every use by default: for an
         // embedded file that is a trip through its worker thread per
@@ -75,6 +76,38 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> 
         // firewall to cut it is checked before use.
         opts.test_before_acquire_if_idle_for(PING_IF_IDLE_FOR);
     }
+    Ok(Database::connect(opts).await?)
+}
+
+/// Opens the pool for reads outside a transaction (`AppState::reads`).
+///
+/// SQLite in WAL mode lets readers work beside its one writer: each statement
+/// reads the last commit, and neither waits for the writer nor holds it up.
+/// So reads get their own read-only connections and never queue behind a
+/// write (or behind each other) on the writer's one connection. Opened after
+/// the migrations, lazily (no idle cost). On PostgreSQL, for an in-memory
+/// SQLite (which other connections cannot see), or with
+/// `CUSTOMERHUB_SQLITE_READERS=0`, it is `db` itself.
+pub async fn connect_reads(settings: &Settings, db: &DatabaseConnection) -> anyhow::Result<DatabaseConnection> {
+    let url = settings.database_url();
+    let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+    if is_postgres(db) || in_memory || settings.sqlite_readers == 0 {
+        return Ok(db.clone());
+    }
+    let mut opts = ConnectOptions::new(url);
+    let acquire = Duration::from_millis(settings.db_acquire_timeout_ms);
+    opts.sqlx_logging(false)
+        .connect_timeout(acquire)
+        .acquire_timeout(acquire)
+        .max_connections(settings.sqlite_readers)
+        .min_connections(0)
+        .test_before_acquire(false);
+    opts.map_sqlx_sqlite_pool_opts(|pool| {
+        pool.after_connect(|conn, _| Box::pin(async move { sqlite_plans::keep_plans_stable(conn).await }))
+    });
+    // The journal mode is the file's (WAL, set by the writer); a read-only
+    // connection leaves it alone.
+    opts.map_sqlx_sqlite_opts(|o| o.read_only(true).create_if_missing(false).busy_timeout(Duration::from_secs(10)));
     Ok(Database::connect(opts).await?)
 }
 

@@ -68,14 +68,42 @@ async fn reflection_and_health_are_served() {
 }
 
 /// Every SQLite connection of the service keeps one plan per statement
-/// (`store::sqlite_plans`); without it each `LIMIT ?` is parsed and planned
-/// again on every run (BENCHMARKS.md, fix 10).
+/// (`store::sqlite_plans`), the writer and the readers alike; without it each
+/// `LIMIT ?` is parsed and planned again on every run (BENCHMARKS.md, fix 10).
 #[tokio::test]
 async fn sqlite_connections_keep_their_plans() {
     let app = spawn_app(Backend::Sqlite).await;
-    // Reads through the pool first, so the connection asked is one that served.
+    // Reads and writes through the pools first, so the connections asked are ones that served.
     app.admin_customers().get_customer(pb::GetCustomerRequest { customer_id: "0".repeat(26) }).await.ok();
-    let pool = app.state.db.get_sqlite_connection_pool();
-    let mut conn = pool.acquire().await.unwrap();
-    assert!(customerhub::store::sqlite_plans::plans_are_stable(&mut conn).await.unwrap());
+    app.admin_customers().create_customer(company("Plan ApS", &[])).await.unwrap();
+    for pool in [app.state.db.get_sqlite_connection_pool(), app.state.reads.get_sqlite_connection_pool()] {
+        let mut conn = pool.acquire().await.unwrap();
+        assert!(customerhub::store::sqlite_plans::plans_are_stable(&mut conn).await.unwrap());
+    }
+}
+
+/// On SQLite, reads outside a transaction have read-only connections of
+/// their own beside the one writer (`store::connect_reads`): a write holding
+/// the writer holds up no read, reads never see what it has not committed,
+/// and see it as soon as it has.
+#[tokio::test]
+async fn sqlite_reads_do_not_wait_for_the_writer() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    // A read that queued for the writer would fail after this, UNAVAILABLE.
+    let app = spawn_app_with(Backend::Sqlite, None, |s| s.db_acquire_timeout_ms = 300).await;
+    let created = app.admin_customers().create_customer(company("Før ApS", &[])).await.unwrap().into_inner();
+    let id = created.customer.unwrap().id;
+    let read = || async {
+        let got = app.admin_customers().get_customer(pb::GetCustomerRequest { customer_id: id.clone() }).await;
+        got.expect("answered while the writer is busy").into_inner().customer.unwrap().company_name
+    };
+
+    let write = app.state.db.begin().await.unwrap();
+    write
+        .execute_unprepared(&format!("UPDATE customers SET company_name = 'Efter ApS' WHERE id = '{id}'"))
+        .await
+        .unwrap();
+    assert_eq!(read().await, "Før ApS", "the open write is not seen");
+    write.commit().await.unwrap();
+    assert_eq!(read().await, "Efter ApS", "the commit is seen at once");
 }
