@@ -311,7 +311,13 @@ impl<DB: Database> Floating<DB, Live<DB>> {
         // returned to the pool; also of course, if it was dropped due to an error
         // this is simply a band-aid as SQLx-next connections should be able
         // to recover from cancellations
-        if let Err(error) = self.raw.ping().await {
+        // customerhub's patch (vendor/README.md): not for SQLite, whose
+        // connection is a worker thread that runs commands in order (a pending
+        // rollback runs before the next user's first statement anyway) and
+        // cannot be cut like a socket. The ping was a round trip through that
+        // thread after every statement.
+        let ping = if DB::NAME == "SQLite" { Ok(()) } else { self.raw.ping().await };
+        if let Err(error) = ping {
             tracing::warn!(
                 %error,
                 "error occurred while testing the connection on-release",
