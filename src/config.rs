@@ -108,7 +108,7 @@ impl Default for Settings {
             database_url: None,
             data_dir: PathBuf::from("./data"),
             db_max_connections: 10,
-            sqlite_readers: 4,
+            sqlite_readers: 2,
             db_acquire_timeout_ms: 5000,
             smtp_url: None,
             mail_dir: None,

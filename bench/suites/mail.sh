@@ -107,8 +107,8 @@ mkdir -p bench/results
   echo "$RUNS runs per row, fresh database per run; median (min–max)."
   echo "Queued through the API with the worker off: $CONTACTS welcome mails + $REGISTRATIONS registrations × $CONTACTS"
   echo "contacts (\"punch registered\", e-mail) = $TOTAL outbox rows. Timed: customerhub's delivery loop"
-  echo "(\`try_execute_batch\` straight on while work is due, as \`serve\`'s worker runs it: $((SENDS * 4)) claimed per statement,"
-  echo "$SENDS sent at once over lettre's pooled SMTP transport from \`CUSTOMERHUB_SMTP_URL\`) from its start until the sink has"
+  echo "(\`deliver_while_due\`, as \`serve\`'s worker runs it: claims and records $SENDS per statement, $SENDS sent at once"
+  echo "over lettre's pooled SMTP transport from \`CUSTOMERHUB_SMTP_URL\`, more claimed behind them) from its start until the sink has"
   echo "counted all $TOTAL. Bare lettre: the same transport type built with \`builder_dangerous(..).pool_config(PoolConfig::new())\`,"
   echo "$SENDS senders at once, $TOTAL mails built from a queued \"punch registered\" row (same headers and parts)."
   echo
