@@ -74,12 +74,15 @@ async fn queued(app: &TestApp) -> i64 {
     row.try_get("", "n").unwrap()
 }
 
-/// Mails a replica sends at once: the most it can have in hand when killed.
+/// Mails a replica sends at once. A killed one repeats at most three times
+/// this many: those sent or being sent and not yet recorded
+/// (`delivery::worker`'s `MOST_UNRECORDED_ROUNDS`).
 const SENDS_AT_ONCE: usize = 4;
 
 /// A replica killed with SIGKILL while a thousand mails are in flight: every
 /// notification is delivered, duplicates are at most the mails the dead
-/// replica had in hand, and a duplicate carries the same Message-ID.
+/// replica had sent and not recorded, and a duplicate carries the same
+/// Message-ID.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn kill_9_of_a_replica_loses_no_notification() {
     let app = spawn_app(Backend::Postgres).await;
@@ -128,8 +131,9 @@ async fn kill_9_of_a_replica_loses_no_notification() {
     );
     let duplicates: usize = by_id.values().map(|n| n - 1).sum();
     assert!(
-        duplicates <= SENDS_AT_ONCE,
-        "at most the {SENDS_AT_ONCE} mails the killed replica had in hand: {duplicates}"
+        duplicates <= 3 * SENDS_AT_ONCE,
+        "at most the {} mails the killed replica had sent and not recorded: {duplicates}",
+        3 * SENDS_AT_ONCE
     );
 }
 
