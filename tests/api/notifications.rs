@@ -658,7 +658,65 @@ async fn a_stuck_mail_holds_back_no_other(app: TestApp) {
     assert_eq!((mails.len(), ids.len()), (29, 29), "each of the others once");
 }
 
+/// Runs the service's delivery loop (2 sent at once, a 1 s lease) until
+/// nothing is due, with the sink answering each mail `delay` after it
+/// arrives. Returns how many were handled and the most notifications leased
+/// (claimed, not yet recorded) at any sample.
+async fn deliver_sampling_leases(app: &TestApp, delay: std::time::Duration) -> (usize, i64) {
+    let leased = "SELECT COUNT(*) FROM notifications WHERE state = 'queued' AND lease_owner IS NOT NULL";
+    let state = customerhub::app::AppState {
+        settings: std::sync::Arc::new(customerhub::config::Settings {
+            delivery_concurrency: 2,
+            // A quarter of the lease: 250 ms.
+            delivery_lease_secs: 1,
+            ..(*app.state.settings).clone()
+        }),
+        ..app.state.clone()
+    };
+    app.smtp.answer_after(delay);
+    // On its own task, so it goes on while a sample waits for SQLite's writer.
+    let delivering = tokio::spawn(async move {
+        customerhub::delivery::deliver_while_due(&state, &tokio_util::sync::CancellationToken::new()).await
+    });
+    let mut most = 0;
+    while !delivering.is_finished() {
+        most = most.max(app.scalar(leased).await);
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    (delivering.await.unwrap().unwrap(), most)
+}
+
+/// Against a relay slower than a quarter of the lease, the delivery loop
+/// claims no more than it sends at once (`delivery::pace`): a mail waiting
+/// claimed while its lease runs out would be sent by another replica too.
+/// Against a fast one, it claims ahead of the sends.
+async fn a_slow_relay_is_not_claimed_ahead(app: TestApp) {
+    let c = app
+        .welcomed_company(
+            "Langsom ApS",
+            &[("Anna", "Berg", "anna@langsom.example.dk"), ("Bo", "Dahl", "bo@langsom.example.dk")],
+        )
+        .await;
+    for _ in 0..6 {
+        app.fire(NotificationKind::PunchRegistered, &c.id, None).await;
+    }
+    // 400 ms a mail: slower than a quarter lease, so nothing waits claimed.
+    let (handled, most) = deliver_sampling_leases(&app, std::time::Duration::from_millis(400)).await;
+    assert_eq!(handled, 12);
+    // At most the 2 being sent and 2 just sent, not yet recorded.
+    assert!(most <= 4, "claimed ahead of a slow relay: {most} leased");
+
+    for _ in 0..30 {
+        app.fire(NotificationKind::PunchRegistered, &c.id, None).await;
+    }
+    // 20 ms a mail: many rounds fit in a quarter lease.
+    let (handled, most) = deliver_sampling_leases(&app, std::time::Duration::from_millis(20)).await;
+    assert_eq!(handled, 60);
+    assert!(most > 6, "claimed ahead of a fast relay: {most} leased");
+}
+
 both_databases!(
+    a_slow_relay_is_not_claimed_ahead,
     automatic_mail_has_unsubscribe_headers_and_footer,
     recipients_are_filtered_and_skips_recorded,
     modes_and_per_item_choices,

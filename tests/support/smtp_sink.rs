@@ -180,6 +180,8 @@ struct Shared {
     stall_next: AtomicUsize,
     /// How many messages are hanging now.
     stalled: watch::Sender<usize>,
+    /// How long each message waits after DATA before it is answered (a slow relay), in ms.
+    answer_after_ms: AtomicUsize,
 }
 
 impl Shared {
@@ -218,6 +220,7 @@ impl SmtpSink {
             connections: AtomicUsize::new(0),
             stall_next: AtomicUsize::new(0),
             stalled: watch::Sender::new(0),
+            answer_after_ms: AtomicUsize::new(0),
         });
         let accept_task = tokio::spawn(accept_loop(listener, Arc::clone(&shared)));
         SmtpSink { addr, shared, accept_task }
@@ -310,6 +313,12 @@ impl SmtpSink {
     /// ever comes, and they are not recorded (a server that froze).
     pub fn stall_next(&self, n: usize) {
         self.shared.stall_next.store(n, Ordering::SeqCst);
+    }
+
+    /// From now on every message is answered only `delay` after its
+    /// content arrives: a slow relay.
+    pub fn answer_after(&self, delay: Duration) {
+        self.shared.answer_after_ms.store(delay.as_millis() as usize, Ordering::SeqCst);
     }
 
     /// Waits until `n` messages are hanging.
@@ -467,6 +476,10 @@ async fn session(stream: TcpStream, shared: Arc<Shared>) -> std::io::Result<()> 
                         let _ = rd.read_to_end(&mut rest).await;
                         shared.stalled.send_modify(|n| *n -= 1);
                         return Ok(());
+                    }
+                    let delay = shared.answer_after_ms.load(Ordering::SeqCst);
+                    if delay > 0 {
+                        tokio::time::sleep(Duration::from_millis(delay as u64)).await;
                     }
                     shared.push(ReceivedMail { mail_from: t.mail_from, rcpt_to: t.rcpt_to, raw });
                     reply(&mut wr, "250 2.0.0 OK queued\r\n").await?;
