@@ -5,8 +5,9 @@
 //! user's role or areas, deleting the user or an area) commits through
 //! `store::credentials::commit_change`: on PostgreSQL it NOTIFYs `CHANNEL`
 //! inside the transaction, which every replica's listener turns into
-//! `forget_all`, and after the commit it calls `forget_all` here. So a revoked key stops at once on the replica that
-//! revoked it and within a notification's delay on the others.
+//! `forget_all`, and after the commit it calls `forget_all` here. So a
+//! revoked key stops at once on the replica that revoked it and within a
+//! notification's delay on the others.
 //!
 //! On PostgreSQL the cache serves only while that listener is connected:
 //! without it, changes made elsewhere would go unheard. Every entry lives at

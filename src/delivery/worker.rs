@@ -225,14 +225,19 @@ const WORKSPACE_FRESH: Duration = Duration::from_secs(1);
 
 impl Workspaces {
     async fn get(&self, state: &AppState, id: &Id) -> AppResult<Workspace> {
-        if let Some((ws, read)) = self.0.lock().expect("not poisoned").get(id)
+        if let Some((ws, read)) = self.lock().get(id)
             && read.elapsed() < WORKSPACE_FRESH
         {
             return Ok(ws.clone());
         }
         let ws = store::workspaces::get(&state.db, id).await?;
-        self.0.lock().expect("not poisoned").insert(id.clone(), (ws.clone(), std::time::Instant::now()));
+        self.lock().insert(id.clone(), (ws.clone(), std::time::Instant::now()));
         Ok(ws)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Id, (Workspace, std::time::Instant)>> {
+        // A cache: a panic elsewhere leaves nothing to repair.
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

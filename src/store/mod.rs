@@ -40,43 +40,59 @@ pub use sea_orm::{DatabaseConnection as Db, DatabaseTransaction as Tx, Transacti
 /// again ahead of its next use.
 const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 
+/// How long a SQLite connection waits for a lock held by another process
+/// (the CLI, a backup) before it gives up with SQLITE_BUSY.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Opens the database (creating a SQLite file and its folder if needed).
 pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
     let url = settings.database_url();
     if settings.database_url.is_none() {
         std::fs::create_dir_all(&settings.data_dir)?;
     }
-    let mut opts = ConnectOptions::new(url.clone());
-    let acquire = Duration::from_millis(settings.db_acquire_timeout_ms);
-    opts.sqlx_logging(false).connect_timeout(acquire).acquire_timeout(acquire);
     if url.starts_with("sqlite:") {
+        let mut opts = sqlite_options(settings, url);
         // SQLite allows one writer at a time. One pooled connection turns
         // contention into queueing instead of SQLITE_BUSY errors; WAL lets the
         // file be read (`connect_reads`, backups, the sqlite3 shell) while
         // the service writes.
         opts.max_connections(1).min_connections(1);
-        // sqlx pings a connection before every use by default: for an
-        // embedded file that is a trip through its worker thread per
-        // statement, with nothing that could have dropped the connection.
-        opts.test_before_acquire(false);
-        opts.map_sqlx_sqlite_pool_opts(|pool| {
-            pool.after_connect(|conn, _| Box::pin(async move { sqlite_plans::keep_plans_stable(conn).await }))
-        });
         opts.map_sqlx_sqlite_opts(|o| {
-            o.journal_mode(SqliteJournalMode::Wal)
-                .busy_timeout(Duration::from_secs(10))
-                .foreign_keys(true)
-                .create_if_missing(true)
+            o.journal_mode(SqliteJournalMode::Wal).busy_timeout(BUSY_TIMEOUT).foreign_keys(true).create_if_missing(true)
         });
+        Ok(Database::connect(opts).await?)
     } else {
+        let mut opts = options(settings, url);
         opts.max_connections(settings.db_max_connections);
         // A ping before every use costs a round trip per statement. A busy
         // connection has just proved itself (and sqlx pings it again when it
         // is released); only one that sat idle long enough for a restart or a
         // firewall to cut it is checked before use.
         opts.test_before_acquire_if_idle_for(PING_IF_IDLE_FOR);
+        Ok(Database::connect(opts).await?)
     }
-    Ok(Database::connect(opts).await?)
+}
+
+/// What every pool shares: no statement logging, and the acquire timeout
+/// that turns a lost database into UNAVAILABLE instead of a hang.
+fn options(settings: &Settings, url: String) -> ConnectOptions {
+    let mut opts = ConnectOptions::new(url);
+    let acquire = Duration::from_millis(settings.db_acquire_timeout_ms);
+    opts.sqlx_logging(false).connect_timeout(acquire).acquire_timeout(acquire);
+    opts
+}
+
+/// What every SQLite connection shares, the writer's and the readers'.
+fn sqlite_options(settings: &Settings, url: String) -> ConnectOptions {
+    let mut opts = options(settings, url);
+    // sqlx pings a connection before every use by default: for an embedded
+    // file that is a trip through its worker thread per statement, with
+    // nothing that could have dropped the connection.
+    opts.test_before_acquire(false);
+    opts.map_sqlx_sqlite_pool_opts(|pool| {
+        pool.after_connect(|conn, _| Box::pin(async move { sqlite_plans::keep_plans_stable(conn).await }))
+    });
+    opts
 }
 
 /// Opens the pool for reads outside a transaction (`AppState::reads`).
@@ -94,20 +110,11 @@ pub async fn connect_reads(settings: &Settings, db: &DatabaseConnection) -> anyh
     if is_postgres(db) || in_memory || settings.sqlite_readers == 0 {
         return Ok(db.clone());
     }
-    let mut opts = ConnectOptions::new(url);
-    let acquire = Duration::from_millis(settings.db_acquire_timeout_ms);
-    opts.sqlx_logging(false)
-        .connect_timeout(acquire)
-        .acquire_timeout(acquire)
-        .max_connections(settings.sqlite_readers)
-        .min_connections(0)
-        .test_before_acquire(false);
-    opts.map_sqlx_sqlite_pool_opts(|pool| {
-        pool.after_connect(|conn, _| Box::pin(async move { sqlite_plans::keep_plans_stable(conn).await }))
-    });
+    let mut opts = sqlite_options(settings, url);
+    opts.max_connections(settings.sqlite_readers).min_connections(0);
     // The journal mode is the file's (WAL, set by the writer); a read-only
     // connection leaves it alone.
-    opts.map_sqlx_sqlite_opts(|o| o.read_only(true).create_if_missing(false).busy_timeout(Duration::from_secs(10)));
+    opts.map_sqlx_sqlite_opts(|o| o.read_only(true).create_if_missing(false).busy_timeout(BUSY_TIMEOUT));
     Ok(Database::connect(opts).await?)
 }
 
