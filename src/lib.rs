@@ -7,6 +7,7 @@
 //! holds the types every layer shares and knows neither protobuf nor SeaORM.
 pub mod app;
 pub mod auth;
+pub mod cache;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -103,7 +103,10 @@ impl Application {
             let task = tokio::spawn(crate::live::pg_listener::run(
                 state.settings.database_url(),
                 state.live.clone(),
-                state.credentials.clone(),
+                crate::live::pg_listener::Caches {
+                    credentials: state.credentials.clone(),
+                    workspace_config: state.workspace_config.clone(),
+                },
                 stop.clone(),
                 ready_tx,
             ));

@@ -71,7 +71,7 @@ pub async fn set(
     // The row lock serialises setting against changes of the booking.
     let booking = store::bookings::get(&tx, &scope, &booking_id, true).await?;
     let customer = store::customers::get(&tx, &scope, &booking.customer_id).await?;
-    let ws = store::workspaces::get(&tx, ws_id).await?;
+    let ws = store::workspace_config::workspace(state, &tx, ws_id).await?;
     let unmet = unmet(&ws, &customer, &booking, now);
     if !unmet.is_empty() {
         return Err(AppError::FailedPrecondition(unmet));
@@ -263,7 +263,7 @@ async fn message(
     let kind = NotificationKind::BookAgain;
     let locale = customer.locale.unwrap_or(ws.default_locale);
     let tone = customer.tone.unwrap_or(ws.default_tone);
-    let source = template_source(tx, &ws.id, kind, locale, tone).await?;
+    let source = template_source(state, tx, &ws.id, kind, locale, tone).await?;
     let name = first_name(&r.contact_name).unwrap_or(&customer.display_name);
     let vars = BTreeMap::from([
         ("business_name".to_string(), ws.name.clone()),

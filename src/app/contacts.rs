@@ -54,7 +54,7 @@ pub async fn create(
     )
     .await?;
     if send_welcome_mail {
-        let workspace = store::workspaces::get(&tx, ws).await?;
+        let workspace = store::workspace_config::workspace(state, &tx, ws).await?;
         welcome::queue(state, &tx, &workspace, &customer, &contact).await?;
     }
     tx.commit().await?;

@@ -123,7 +123,7 @@ pub(crate) async fn insert_with_contacts(
         );
     }
     if send_welcome_mail {
-        let workspace = store::workspaces::get(tx, workspace_id).await?;
+        let workspace = store::workspace_config::workspace(state, tx, workspace_id).await?;
         for contact in inserted.iter().filter(|c| welcome::preconditions(customer, c).is_empty()) {
             welcome::queue(state, tx, &workspace, customer, contact).await?;
         }

@@ -30,7 +30,7 @@ async fn profile(state: &AppState, workspace_id: &Id, contact_id: &Id) -> AppRes
     let contact = store::contacts::get_unscoped(&state.db, workspace_id, contact_id).await?;
     let scope = CustomerScope { workspace_id: workspace_id.clone(), areas: None };
     let customer = store::customers::get(&state.db, &scope, &contact.customer_id).await?;
-    let workspace = store::workspaces::get(&state.db, workspace_id).await?;
+    let workspace = store::workspace_config::workspace(state, &state.reads, workspace_id).await?;
     Ok(HubProfile {
         locale: customer.locale.unwrap_or(workspace.default_locale),
         modules: customer.modules.clone(),

@@ -136,7 +136,7 @@ async fn import_row_inner(state: &AppState, caller: &StaffPrincipal, row: Import
         }
     }
     if row.send_welcome_mail {
-        let workspace = store::workspaces::get(&tx, ws).await?;
+        let workspace = store::workspace_config::workspace(state, &tx, ws).await?;
         for contact in store::contacts::all_of_customer(&tx, &updated.id).await? {
             if contact.welcome_send_count == 0 && welcome::preconditions(&updated, &contact).is_empty() {
                 welcome::queue(state, &tx, &workspace, &updated, &contact).await?;

@@ -57,6 +57,9 @@ pub struct AppState {
     pub live: crate::live::LiveHub,
     /// Staff API keys resolved a moment ago (`auth::credential_cache`).
     pub credentials: Arc<crate::auth::credential_cache::CredentialCache>,
+    /// Workspaces, notification settings and templates read a moment ago
+    /// (`store::workspace_config`).
+    pub workspace_config: Arc<crate::store::workspace_config::WorkspaceConfigCache>,
     /// Per-workspace request rate limit.
     pub rate_limiter: crate::auth::rate_limit::RateLimiter,
     /// Names this process's claims in the outbox.
@@ -79,8 +82,9 @@ impl AppState {
             crate::auth::rate_limit::RateLimiter::new(settings.rate_limit_per_second, settings.rate_limit_burst);
         // SQLite is one process: every change is made and heard here.
         // PostgreSQL replicas wait for their listener to hear the others.
-        let credentials =
-            Arc::new(crate::auth::credential_cache::CredentialCache::new(!crate::store::is_postgres(&db)));
+        let one_process = !crate::store::is_postgres(&db);
+        let credentials = Arc::new(crate::auth::credential_cache::new(one_process));
+        let workspace_config = Arc::new(crate::store::workspace_config::WorkspaceConfigCache::new(one_process));
         Self {
             reads: db.clone(),
             db,
@@ -93,6 +97,7 @@ impl AppState {
             outbox_signal: Arc::new(Notify::new()),
             live: crate::live::LiveHub::new(),
             credentials,
+            workspace_config,
             rate_limiter,
             instance_id: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
             shutdown: tokio_util::sync::CancellationToken::new(),

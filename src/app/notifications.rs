@@ -57,7 +57,7 @@ pub async fn update_settings(
         u.expiring_days_before,
     )
     .await?;
-    tx.commit().await?;
+    store::workspace_config::commit_change(state, tx).await?;
     store::notification_settings::get(&state.db, &caller.workspace_id).await
 }
 
@@ -129,8 +129,9 @@ pub async fn update_template(
     }
     v.into_result()?;
     let (kind, locale, tone) = key.expect("checked");
+    let tx = state.db.begin().await?;
     store::templates::save(
-        &state.db,
+        &tx,
         &caller.workspace_id,
         kind,
         locale,
@@ -140,6 +141,7 @@ pub async fn update_template(
         state.clock.now(),
     )
     .await?;
+    store::workspace_config::commit_change(state, tx).await?;
     view(state, &caller.workspace_id, kind, locale, tone).await
 }
 
@@ -149,7 +151,9 @@ pub async fn reset_template(state: &AppState, caller: &StaffPrincipal, k: Templa
     let key = key(&k, &mut v);
     v.into_result()?;
     let (kind, locale, tone) = key.expect("checked");
-    store::templates::delete(&state.db, &caller.workspace_id, kind, locale, tone).await?;
+    let tx = state.db.begin().await?;
+    store::templates::delete(&tx, &caller.workspace_id, kind, locale, tone).await?;
+    store::workspace_config::commit_change(state, tx).await?;
     view(state, &caller.workspace_id, kind, locale, tone).await
 }
 

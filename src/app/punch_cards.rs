@@ -170,7 +170,7 @@ pub async fn create(
         updated_at: now,
     };
     store::punch_cards::insert(&tx, ws_id, &card).await?;
-    let ws = store::workspaces::get(&tx, ws_id).await?;
+    let ws = store::workspace_config::workspace(state, &tx, ws_id).await?;
     let locale = locale_of(&tx, &ws, &card.customer_id).await?;
     let d = notify::dispatch(
         state,
@@ -194,7 +194,7 @@ pub async fn get(state: &AppState, caller: &StaffPrincipal, id: &str) -> AppResu
 
 /// Today in the workspace's time zone: what "expired" is measured against.
 pub async fn today(state: &AppState, workspace_id: &Id) -> AppResult<NaiveDate> {
-    let ws = store::workspaces::get(&state.db, workspace_id).await?;
+    let ws = store::workspace_config::workspace(state, &state.reads, workspace_id).await?;
     Ok(local_today(state.clock.now(), ws.time_zone.0))
 }
 
@@ -262,7 +262,7 @@ pub async fn update(
         card.expiring_fired = false;
         card.expired_fired = false;
     }
-    let ws = store::workspaces::get(&tx, &caller.workspace_id).await?;
+    let ws = store::workspace_config::workspace(state, &tx, &caller.workspace_id).await?;
     let mut dispatched = vec![];
     if card.total != old_total {
         after_balance_change(state, &tx, &ws, &mut card, None, &mut dispatched).await?;
@@ -330,7 +330,7 @@ pub async fn register(
         Begin::Fresh(tx) => tx,
     };
     let mut card = store::punch_cards::get(&tx, &scope, &id, true).await?;
-    let ws = store::workspaces::get(&tx, ws_id).await?;
+    let ws = store::workspace_config::workspace(state, &tx, ws_id).await?;
     let today = local_today(state.clock.now(), ws.time_zone.0);
     if card.is_expired_on(today) && !ws.allow_expired_card_registration {
         return Err(AppError::precondition(
@@ -439,7 +439,7 @@ pub async fn update_registration(
     let mut dispatched = vec![];
     if reg.amount != old_amount {
         card.used += reg.amount - old_amount;
-        let ws = store::workspaces::get(&tx, &caller.workspace_id).await?;
+        let ws = store::workspace_config::workspace(state, &tx, &caller.workspace_id).await?;
         after_balance_change(state, &tx, &ws, &mut card, None, &mut dispatched).await?;
     }
     let card = store::punch_cards::save(&tx, &caller.workspace_id, &card, now).await?;
@@ -454,7 +454,7 @@ pub async fn delete_registration(state: &AppState, caller: &StaffPrincipal, id: 
     let (reg, mut card) = locked(&tx, caller, &id).await?;
     store::punch_cards::delete_registration(&tx, &caller.workspace_id, &id).await?;
     card.used -= reg.amount;
-    let ws = store::workspaces::get(&tx, &caller.workspace_id).await?;
+    let ws = store::workspace_config::workspace(state, &tx, &caller.workspace_id).await?;
     let mut dispatched = vec![];
     after_balance_change(state, &tx, &ws, &mut card, None, &mut dispatched).await?;
     let card = store::punch_cards::save(&tx, &caller.workspace_id, &card, state.clock.now()).await?;

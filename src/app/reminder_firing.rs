@@ -31,7 +31,10 @@ use crate::{
         reminders::{FiringOutcome, Receiver},
     },
 };
-use std::collections::{BTreeMap, HashMap, hash_map::Entry};
+use std::{
+    collections::{BTreeMap, HashMap, hash_map::Entry},
+    sync::Arc,
+};
 
 /// Reminders claimed and fired in one transaction.
 const BATCH: u64 = 200;
@@ -62,10 +65,10 @@ async fn fire_batch(state: &AppState) -> AppResult<(usize, usize)> {
         tx.commit().await?;
         return Ok((0, 0));
     }
-    let mut workspaces: HashMap<Id, Workspace> = HashMap::new();
+    let mut workspaces: HashMap<Id, Arc<Workspace>> = HashMap::new();
     for (ws_id, _) in &due {
         if !workspaces.contains_key(ws_id) {
-            workspaces.insert(ws_id.clone(), store::workspaces::get(&tx, ws_id).await?);
+            workspaces.insert(ws_id.clone(), store::workspace_config::workspace(state, &tx, ws_id).await?);
         }
     }
     let mut firings = vec![];
@@ -93,7 +96,7 @@ async fn fire_batch(state: &AppState) -> AppResult<(usize, usize)> {
     let to_deliver: Vec<(&Workspace, &Reminder, Timestamp)> = due
         .iter()
         .filter(|(_, r)| first_time.contains(&r.id))
-        .map(|(ws_id, r)| (&workspaces[ws_id], r, occurrence[&r.id]))
+        .map(|(ws_id, r)| (&*workspaces[ws_id], r, occurrence[&r.id]))
         .collect();
     let fired = to_deliver.len();
     let inbox = deliver(state, &tx, &to_deliver, now).await?;
@@ -161,7 +164,7 @@ struct Lookups {
 }
 
 impl Lookups {
-    async fn read(tx: &Tx, batch: &[(&Workspace, &Reminder, Timestamp)]) -> AppResult<Self> {
+    async fn read(state: &AppState, tx: &Tx, batch: &[(&Workspace, &Reminder, Timestamp)]) -> AppResult<Self> {
         let customer_ids: Vec<Id> = batch.iter().map(|(_, r, _)| r.customer_id.clone()).collect();
         let customers = store::customers::summaries(tx, &customer_ids).await?;
         let type_ids: Vec<Id> = batch.iter().filter_map(|(_, r, _)| r.reminder_type_id.clone()).collect();
@@ -178,7 +181,7 @@ impl Lookups {
             }
             if (r.delivery.email() || r.delivery.sms()) && !templates.contains_key(&ws.id) {
                 let kind = NotificationKind::StaffReminder;
-                let source = template_source(tx, &ws.id, kind, ws.default_locale, ws.default_tone).await?;
+                let source = template_source(state, tx, &ws.id, kind, ws.default_locale, ws.default_tone).await?;
                 templates.insert(ws.id.clone(), source);
             }
         }
@@ -194,7 +197,7 @@ async fn deliver(
     batch: &[(&Workspace, &Reminder, Timestamp)],
     now: Timestamp,
 ) -> AppResult<Vec<PendingMessage>> {
-    let lookups = Lookups::read(tx, batch).await?;
+    let lookups = Lookups::read(state, tx, batch).await?;
     let mut inbox = vec![];
     let mut outbox = vec![];
     for (ws, r, at) in batch {

@@ -229,7 +229,7 @@ pub async fn create(
     let all: Vec<String> = REMINDER_MASK_PATHS.iter().map(|s| s.to_string()).collect();
     apply(&mut r, &f, &all, &mut v);
     v.into_result()?;
-    let ws = store::workspaces::get(&state.db, &caller.workspace_id).await?;
+    let ws = store::workspace_config::workspace(state, &state.reads, &caller.workspace_id).await?;
     let scope = caller.scope();
     store::customers::require_visible(&state.db, &scope, &r.customer_id).await?;
     let mut v = Violations::new();
@@ -274,7 +274,7 @@ pub async fn update(
 ) -> AppResult<Reminder> {
     let id = Id::parse(id).map_err(|e| AppError::invalid("reminder.id", e))?;
     let paths = mask_paths(mask, REMINDER_MASK_PATHS, &["id", "customer_id", "next_occurrence_time"])?;
-    let ws = store::workspaces::get(&state.db, &caller.workspace_id).await?;
+    let ws = store::workspace_config::workspace(state, &state.reads, &caller.workspace_id).await?;
     let scope = caller.scope();
     let tx = state.db.begin().await?;
     let mut r = store::reminders::get(&tx, &scope, &id, true).await?;
@@ -334,7 +334,7 @@ pub async fn preview(
     let rep = parse_repetition(&rep, first, "repetition", &mut v);
     v.into_result()?;
     let (Some(first), Some(rep)) = (first, rep) else { unreachable!("violations are empty") };
-    let ws = store::workspaces::get(&state.db, &caller.workspace_id).await?;
+    let ws = store::workspace_config::workspace(state, &state.reads, &caller.workspace_id).await?;
     let tz = ws.time_zone.0;
     let from_day = from.unwrap_or(first);
     let after = tz

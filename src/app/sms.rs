@@ -76,7 +76,7 @@ pub async fn usage(state: &AppState, caller: &StaffPrincipal, from: &str, to: &s
     }
     v.into_result()?;
     let (Some(from), Some(to)) = (from, to) else { unreachable!("violations are empty") };
-    let ws = store::workspaces::get(&state.db, &caller.workspace_id).await?;
+    let ws = store::workspace_config::workspace(state, &state.reads, &caller.workspace_id).await?;
     let tz = ws.time_zone.0;
     let until = to.succ_opt().ok_or_else(|| AppError::invalid("to_date", "is too far in the future"))?;
     let usage = store::sms::usage(&state.db, &ws.id, local_day_start(from, tz), local_day_start(until, tz)).await?;
@@ -84,6 +84,6 @@ pub async fn usage(state: &AppState, caller: &StaffPrincipal, from: &str, to: &s
         usage,
         price_minor: ws.sms_price_minor,
         cost_minor: usage.delivered.saturating_mul(ws.sms_price_minor),
-        currency: ws.sms_currency,
+        currency: ws.sms_currency.clone(),
     })
 }

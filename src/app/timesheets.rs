@@ -37,7 +37,7 @@ pub async fn create(state: &AppState, caller: &StaffPrincipal, req: CreateTimeEn
     let ws = &caller.workspace_id;
     let scope = caller.scope();
     let customer = store::customers::get(&state.db, &scope, &customer_id).await?;
-    let workspace = store::workspaces::get(&state.db, ws).await?;
+    let workspace = store::workspace_config::workspace(state, &state.reads, ws).await?;
     let id = Id::generate();
     let tx = match begin_create(state, ws, "CreateTimeEntry", request_id.as_deref(), &id).await? {
         Begin::Replay(existing) => return store::time_entries::get(&state.db, &scope, &existing).await,

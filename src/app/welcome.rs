@@ -109,7 +109,7 @@ pub async fn send(state: &AppState, caller: &StaffPrincipal, contact_id: &str) -
     let tx = state.db.begin().await?;
     let contact = store::contacts::get(&tx, &scope, &id).await?;
     let customer = store::customers::get(&tx, &scope, &contact.customer_id).await?;
-    let workspace = store::workspaces::get(&tx, &caller.workspace_id).await?;
+    let workspace = store::workspace_config::workspace(state, &tx, &caller.workspace_id).await?;
     queue(state, &tx, &workspace, &customer, &contact).await?;
     tx.commit().await?;
     state.outbox_signal.notify_one();

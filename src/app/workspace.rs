@@ -104,7 +104,7 @@ pub async fn update(state: &AppState, caller: &StaffPrincipal, patch: WorkspaceP
     v.into_result()?;
     let now = state.clock.now();
     let updated = store::workspaces::update(&tx, &w, expected, now).await?;
-    tx.commit().await?;
+    store::workspace_config::commit_change(state, tx).await?;
     Ok(updated)
 }
 

@@ -1,18 +1,14 @@
 use super::{backoff, pace::Pace};
 use crate::{
     app::AppState,
-    domain::{Id, notification::NotificationKind, workspace::Workspace},
+    domain::{notification::NotificationKind, workspace::Workspace},
     error::AppResult,
     mail::OutgoingMail,
     store::{self, outbox::Claimed},
 };
 use chrono::Duration as ChronoDuration;
 use futures::future::BoxFuture;
-use std::{
-    collections::{HashMap, VecDeque},
-    sync::Mutex,
-    time::Duration,
-};
+use std::{collections::VecDeque, sync::Arc, time::Duration};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -53,7 +49,7 @@ enum Sent {
 /// sends in parallel, and one statement for everything sent: the database
 /// work per mail is a fraction of a statement (BENCHMARKS.md, e-mail).
 async fn execute(state: &AppState, limit: usize) -> AppResult<usize> {
-    let batch = claim(state, limit, &Workspaces::default()).await?;
+    let batch = claim(state, limit).await?;
     let n = batch.len();
     let sends = batch.into_iter().map(|send| send.run(state.clone()));
     let outcomes: Vec<(Claimed, Sent)> = futures::future::join_all(sends).await;
@@ -79,7 +75,6 @@ pub async fn deliver_while_due(state: &AppState, stop: &CancellationToken) -> Ap
     let group = at_once;
     let lease = state.settings.lease();
     let mut pace = Pace::default();
-    let workspaces = Workspaces::default();
     let mut waiting: VecDeque<Outgoing> = VecDeque::new();
     let mut sending: JoinSet<((Claimed, Sent), Duration)> = JoinSet::new();
     let mut done: Vec<(Claimed, Sent)> = vec![];
@@ -108,8 +103,7 @@ pub async fn deliver_while_due(state: &AppState, stop: &CancellationToken) -> Ap
         let in_hand = waiting.len() + sending.len() + done.len() + being_recorded;
         let room = (at_once + pace.most_waiting(at_once, lease)).saturating_sub(waiting.len() + sending.len());
         if claiming.is_none() && !drained && !stop.is_cancelled() && (room >= group || in_hand == 0) {
-            let workspaces = &workspaces;
-            claiming = Some(Box::pin(async move { (room, claim(state, room, workspaces).await) }));
+            claiming = Some(Box::pin(async move { (room, claim(state, room).await) }));
         }
         let idle = sending.is_empty() && waiting.is_empty() && claiming.is_none();
         if recording.is_none() && !done.is_empty() && (done.len() >= group || done_since.elapsed() >= GATHER || idle) {
@@ -169,7 +163,7 @@ const GATHER: Duration = Duration::from_millis(2);
 /// A claimed notification, ready to go out on its own task.
 struct Outgoing {
     task: Claimed,
-    workspace: Workspace,
+    workspace: Arc<Workspace>,
     /// Automatic, and its contact unsubscribed after it was queued.
     suppressed: bool,
 }
@@ -200,45 +194,20 @@ impl Outgoing {
 
 /// Claims up to `limit` due notifications in one statement, which also reads
 /// whether their contacts are subscribed; their workspaces come from
-/// `workspaces`, read once per claim that meets a new one.
-async fn claim(state: &AppState, limit: usize, workspaces: &Workspaces) -> AppResult<Vec<Outgoing>> {
+/// `store::workspace_config`, read again only after a change.
+async fn claim(state: &AppState, limit: usize) -> AppResult<Vec<Outgoing>> {
     let now = state.clock.now();
     let batch =
         store::outbox::claim_due(&state.db, &state.instance_id, now, lease_until(state, now), limit as u64).await?;
     let mut sends = Vec::with_capacity(batch.len());
     for task in batch {
-        let workspace = workspaces.get(state, &task.workspace_id).await?;
+        let workspace = store::workspace_config::workspace(state, &state.reads, &task.workspace_id).await?;
         // An automatic mail queued before its contact unsubscribed is not sent.
         let automatic = NotificationKind::from_stored(&task.kind).is_some_and(NotificationKind::is_automatic);
         let suppressed = automatic && task.contact_id.is_some() && !task.contact_subscribed;
         sends.push(Outgoing { task, workspace, suppressed });
     }
     Ok(sends)
-}
-
-/// Workspaces (sender name and address) as read at most `WORKSPACE_FRESH` ago.
-#[derive(Default)]
-struct Workspaces(Mutex<HashMap<Id, (Workspace, std::time::Instant)>>);
-
-/// How stale a workspace's sender may be in a long delivery run.
-const WORKSPACE_FRESH: Duration = Duration::from_secs(1);
-
-impl Workspaces {
-    async fn get(&self, state: &AppState, id: &Id) -> AppResult<Workspace> {
-        if let Some((ws, read)) = self.lock().get(id)
-            && read.elapsed() < WORKSPACE_FRESH
-        {
-            return Ok(ws.clone());
-        }
-        let ws = store::workspaces::get(&state.db, id).await?;
-        self.lock().insert(id.clone(), (ws.clone(), std::time::Instant::now()));
-        Ok(ws)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Id, (Workspace, std::time::Instant)>> {
-        // A cache: a panic elsewhere leaves nothing to repair.
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
 }
 
 /// Records how sends ended: everything sent in one statement; suppressed,

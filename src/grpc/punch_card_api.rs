@@ -9,7 +9,7 @@ use crate::{
         punch_cards::{CardFields, RegistrationFields},
     },
     domain::{
-        format::{api_date, local_today},
+        format::api_date,
         page::PageRequest,
         punch_card::{CardState, PunchCard, Registration, Unit},
     },
@@ -112,8 +112,7 @@ fn fields(v: &mut Violations, c: pb::PunchCard) -> CardFields {
 
 impl PunchCardApi {
     async fn today(&self, ws: &crate::domain::Id) -> Result<NaiveDate, Status> {
-        let w = crate::store::workspaces::get(&self.state.db, ws).await?;
-        Ok(local_today(self.state.clock.now(), w.time_zone.0))
+        Ok(crate::app::punch_cards::today(&self.state, ws).await?)
     }
 }
 

@@ -1,19 +1,35 @@
 //! Forwards PostgreSQL NOTIFYs on the inbox channel to this process's streams,
 //! reconnecting after errors. While it is down, streams still catch up on
 //! their heartbeat tick, so a lost notification delays and never loses.
-//! It also hears that credentials changed on another replica, and the
-//! credential cache serves only while it is connected.
+//! It also hears that credentials or a workspace's configuration changed on
+//! another replica, and those caches serve only while it is connected.
 use super::{LiveHub, PG_CHANNEL};
-use crate::auth::credential_cache::{self, CredentialCache};
+use crate::{
+    auth::credential_cache::{self, CredentialCache},
+    store::workspace_config::{self, WorkspaceConfigCache},
+};
 use sea_orm::sqlx::postgres::PgListener;
 use std::{sync::Arc, time::Duration};
 use tokio_util::sync::CancellationToken;
+
+/// The caches that other replicas' changes empty.
+pub struct Caches {
+    pub credentials: Arc<CredentialCache>,
+    pub workspace_config: Arc<WorkspaceConfigCache>,
+}
+
+impl Caches {
+    fn set_serving(&self, serving: bool) {
+        self.credentials.set_serving(serving);
+        self.workspace_config.set_serving(serving);
+    }
+}
 
 /// `ready` is signalled once the first LISTEN is in place.
 pub async fn run(
     url: String,
     hub: LiveHub,
-    credentials: Arc<CredentialCache>,
+    caches: Caches,
     stop: CancellationToken,
     ready: tokio::sync::oneshot::Sender<()>,
 ) {
@@ -22,9 +38,9 @@ pub async fn run(
         if stop.is_cancelled() {
             return;
         }
-        let outcome = listen(&url, &hub, &credentials, &stop, &mut ready).await;
-        // Deaf to other replicas' changes: check every key in the database.
-        credentials.set_serving(false);
+        let outcome = listen(&url, &hub, &caches, &stop, &mut ready).await;
+        // Deaf to other replicas' changes: read everything from the database.
+        caches.set_serving(false);
         match outcome {
             Ok(()) => return,
             Err(e) => {
@@ -41,14 +57,14 @@ pub async fn run(
 async fn listen(
     url: &str,
     hub: &LiveHub,
-    credentials: &CredentialCache,
+    caches: &Caches,
     stop: &CancellationToken,
     ready: &mut Option<tokio::sync::oneshot::Sender<()>>,
 ) -> anyhow::Result<()> {
     let mut listener = PgListener::connect(url).await?;
-    listener.listen_all([PG_CHANNEL, credential_cache::CHANNEL]).await?;
+    listener.listen_all([PG_CHANNEL, credential_cache::CHANNEL, workspace_config::CHANNEL]).await?;
     // Hearing again: whatever changed meanwhile was forgotten on the way down.
-    credentials.set_serving(true);
+    caches.set_serving(true);
     if let Some(r) = ready.take() {
         let _ = r.send(());
     }
@@ -60,7 +76,9 @@ async fn listen(
             n = listener.recv() => {
                 let n = n?;
                 if n.channel() == credential_cache::CHANNEL {
-                    credentials.forget_all();
+                    caches.credentials.forget_all();
+                } else if n.channel() == workspace_config::CHANNEL {
+                    caches.workspace_config.forget_all();
                 } else {
                     hub.publish_notification(n.payload());
                 }

@@ -93,7 +93,7 @@ impl Audience {
 }
 
 pub async fn dispatch(state: &AppState, tx: &Tx, workspace: &Workspace, event: CustomerEvent) -> AppResult<Dispatched> {
-    let setting = store::notification_settings::of_kind(tx, &workspace.id, event.kind).await?;
+    let setting = store::workspace_config::kind_setting(state, tx, &workspace.id, event.kind).await?;
     if !setting.mode.wants(event.per_item) || !(setting.email || setting.hub) {
         return Ok(Dispatched::default());
     }
@@ -109,7 +109,7 @@ pub async fn dispatch_to(
     audience: &Audience,
     event: CustomerEvent,
 ) -> AppResult<Dispatched> {
-    let setting = store::notification_settings::of_kind(tx, &workspace.id, event.kind).await?;
+    let setting = store::workspace_config::kind_setting(state, tx, &workspace.id, event.kind).await?;
     if !setting.mode.wants(event.per_item) || !(setting.email || setting.hub) {
         return Ok(Dispatched::default());
     }
@@ -128,7 +128,7 @@ async fn dispatch_wanted(
     let (customer, contacts) = (&audience.customer, &audience.contacts);
     let locale = audience.locale(workspace);
     let tone = customer.tone.unwrap_or(workspace.default_tone);
-    let source = template_source(tx, &workspace.id, event.kind, locale, tone).await?;
+    let source = template_source(state, tx, &workspace.id, event.kind, locale, tone).await?;
     let hub = workspace.hub_base_url.trim_end_matches('/');
     let now = state.clock.now();
     // One query each for the whole customer, not per contact.
@@ -233,14 +233,15 @@ async fn dispatch_wanted(
 
 /// The workspace's own template of a kind, language and tone, else the shipped default.
 pub(crate) async fn template_source(
+    state: &AppState,
     tx: &Tx,
     workspace_id: &Id,
     kind: NotificationKind,
     locale: crate::domain::Locale,
     tone: crate::domain::Tone,
 ) -> AppResult<TemplateSource> {
-    Ok(match store::templates::get(tx, workspace_id, kind, locale, tone).await? {
-        Some(t) => t.source,
+    Ok(match store::workspace_config::own_template(state, tx, workspace_id, kind, locale, tone).await? {
+        Some(source) => source,
         None => TemplateSource::default_for(kind, locale, tone),
     })
 }

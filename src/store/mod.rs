@@ -25,6 +25,7 @@ pub mod staff;
 pub mod subscriptions;
 pub mod templates;
 pub mod time_entries;
+pub mod workspace_config;
 pub mod workspaces;
 
 use crate::{config::Settings, error::AppError};

@@ -377,6 +377,12 @@ async fn templates_are_checked_used_and_reset(app: TestApp) {
         .unwrap();
     assert!(!reset.customized);
     assert_eq!(reset.body, t.body);
+    // The engine uses the default again at once.
+    app.smtp.clear();
+    app.fire(NotificationKind::PunchesLow, &c.id, None).await;
+    app.deliver_all().await;
+    let mail = app.smtp.wait_for(1).await.remove(0);
+    assert_ne!(mail.subject(), "Snart tomt: <card_name>", "the reset template is forgotten");
 }
 
 /// Unsubscribing through the HUB page's RPC and through the one-click POST

@@ -1117,3 +1117,42 @@ both_databases!(
     deleting_a_staff_user_revokes_its_keys,
     api_keys_by_role,
 );
+
+/// Two replicas on one PostgreSQL: replica b reads the workspace for a
+/// registration and keeps it (`store::workspace_config`); a change made
+/// through a applies on b as soon as the NOTIFY arrives, long before the
+/// cache's ten seconds are up (b's clock does not move at all).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workspace_changed_on_one_replica_applies_on_the_others() {
+    let a = spawn_app(Backend::Postgres).await;
+    let b = spawn_app_with(Backend::Postgres, Some(a.database_url.clone()), |_| {}).await;
+    let c = a.admin_customers().create_customer(company("Replika ApS", &[])).await.unwrap().into_inner();
+    let mut req = card(&c.customer.unwrap().id, "Udløbet", 10);
+    req.punch_card.as_mut().unwrap().expiry_date = "2026-02-01".into();
+    let k = a.admin_cards().create_punch_card(req).await.unwrap().into_inner().punch_card.unwrap();
+    let punch = || pb::RegisterPunchRequest { punch_card_id: k.id.clone(), amount: 1, ..Default::default() };
+    let err = b.cards(&a.admin_key).register_punch(punch()).await.unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "b has read that expired cards refuse: {err:?}");
+
+    a.admin_workspace()
+        .update_workspace(pb::UpdateWorkspaceRequest {
+            workspace: Some(pb::Workspace { allow_expired_card_registration: true, ..Default::default() }),
+            update_mask: mask(&["allow_expired_card_registration"]),
+        })
+        .await
+        .unwrap();
+
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match b.cards(&a.admin_key).register_punch(punch()).await {
+            Ok(r) => {
+                assert_eq!(r.into_inner().punch_card.unwrap().used, 1);
+                break;
+            }
+            Err(e) if e.code() == Code::FailedPrecondition && tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await
+            }
+            Err(e) => panic!("replica b still refuses 5 s after a allowed expired cards: {e:?}"),
+        }
+    }
+}
