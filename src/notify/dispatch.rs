@@ -20,7 +20,7 @@ use crate::{
         outbox::{NewNotification, QUEUED, Recorded, SENT, SUPPRESSED},
     },
 };
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Something that happened to a customer that its contacts may hear about.
 #[derive(Debug, Clone)]
@@ -77,13 +77,26 @@ pub fn ineligible(customer: &Customer, contact: &Contact, kind: NotificationKind
 pub struct Audience {
     pub customer: Customer,
     pub contacts: Vec<Contact>,
+    /// Each contact's unsubscribe token, for the links in what it is sent.
+    tokens: HashMap<Id, String>,
 }
 
 impl Audience {
     pub async fn read(tx: &Tx, workspace: &Workspace, customer_id: &Id) -> AppResult<Self> {
         let scope = CustomerScope { workspace_id: workspace.id.clone(), areas: None };
-        let (customer, contacts) = store::customers::get_with_contacts(tx, &scope, customer_id).await?;
-        Ok(Self { customer, contacts })
+        let (customer, read) = store::customers::get_with_contact_tokens(tx, &scope, customer_id).await?;
+        let mut contacts = Vec::with_capacity(read.len());
+        let mut tokens = HashMap::with_capacity(read.len());
+        for (contact, token) in read {
+            let token = match token {
+                Some(t) => t,
+                // Made on first use.
+                None => store::subscriptions::token_of(tx, &contact.id).await?,
+            };
+            tokens.insert(contact.id.clone(), token);
+            contacts.push(contact);
+        }
+        Ok(Self { customer, contacts, tokens })
     }
 
     /// The language of the customer's texts.
@@ -131,9 +144,7 @@ async fn dispatch_wanted(
     let source = template_source(state, tx, &workspace.id, event.kind, locale, tone).await?;
     let hub = workspace.hub_base_url.trim_end_matches('/');
     let now = state.clock.now();
-    // One query each for the whole customer, not per contact.
-    let contact_ids: Vec<Id> = contacts.iter().map(|c| c.id.clone()).collect();
-    let tokens = store::subscriptions::tokens_of(tx, &contact_ids).await?;
+    // One query for the whole customer, not per contact.
     let erased = if setting.email {
         let emails: Vec<&str> = contacts.iter().map(|c| c.email.as_str()).collect();
         store::privacy::suppressed_among(tx, &workspace.id, &emails).await?
@@ -143,7 +154,7 @@ async fn dispatch_wanted(
     let mut records = vec![];
     let mut messages = vec![];
     for contact in contacts {
-        let token = tokens.get(&contact.id).cloned().unwrap_or_default();
+        let token = audience.tokens.get(&contact.id).cloned().unwrap_or_default();
         let unsubscribe_link = format!("{hub}/unsubscribe?token={token}");
         let mut vars: BTreeMap<String, String> = event.vars.clone();
         vars.insert("business_name".into(), workspace.name.clone());

@@ -104,14 +104,29 @@ pub async fn get(conn: &impl ConnectionTrait, scope: &CustomerScope, id: &Id) ->
 }
 
 pub async fn all_of_customer(conn: &impl ConnectionTrait, customer_id: &Id) -> AppResult<Vec<Contact>> {
+    Ok(all_of_customer_with_tokens(conn, customer_id).await?.into_iter().map(|(c, _)| c).collect())
+}
+
+/// The customer's contacts with their unsubscribe tokens (`None`: not made
+/// yet; `subscriptions::token_of` makes one), read in the same statement.
+pub async fn all_of_customer_with_tokens(
+    conn: &impl ConnectionTrait,
+    customer_id: &Id,
+) -> AppResult<Vec<(Contact, Option<String>)>> {
     Ok(Entity::find()
         .filter(Column::CustomerId.eq(customer_id.as_str()))
         .order_by_asc(Column::Id)
         .all(conn)
         .await?
         .into_iter()
-        .map(to_domain)
+        .map(with_token)
         .collect())
+}
+
+/// A stored contact and its unsubscribe token, if it has one.
+pub(super) fn with_token(mut m: Model) -> (Contact, Option<String>) {
+    let token = m.unsubscribe_token.take();
+    (to_domain(m), token)
 }
 
 pub async fn list(

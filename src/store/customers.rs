@@ -226,12 +226,26 @@ pub async fn get_with_contacts(
     scope: &CustomerScope,
     id: &Id,
 ) -> AppResult<(Customer, Vec<crate::domain::contact::Contact>)> {
-    let m = scoped(scope)
+    let (customer, contacts) = get_with_contact_tokens(conn, scope, id).await?;
+    Ok((customer, contacts.into_iter().map(|(c, _)| c).collect()))
+}
+
+/// `get_with_contacts` with each contact's unsubscribe token, if it has one.
+pub async fn get_with_contact_tokens(
+    conn: &impl ConnectionTrait,
+    scope: &CustomerScope,
+    id: &Id,
+) -> AppResult<(Customer, Vec<(crate::domain::contact::Contact, Option<String>)>)> {
+    // One statement: the customer LEFT JOIN its contacts.
+    let (m, contacts) = scoped(scope)
         .filter(customer::Column::Id.eq(id.as_str()))
-        .one(conn)
+        .find_with_related(contact::Entity)
+        .order_by_asc(contact::Column::Id)
+        .all(conn)
         .await?
+        .pop()
         .ok_or_else(|| AppError::not_found("customer", id.as_str()))?;
-    let contacts = super::contacts::all_of_customer(conn, id).await?;
+    let contacts: Vec<_> = contacts.into_iter().map(super::contacts::with_token).collect();
     Ok((to_domain(m, contacts.len() as i64), contacts))
 }
 

@@ -95,32 +95,6 @@ pub async fn find_by_token(conn: &impl ConnectionTrait, token: &str) -> AppResul
         .map(|m| (Id::from_stored(m.workspace_id), Id::from_stored(m.id), m.email)))
 }
 
-/// The unsubscribe tokens of many contacts (one query; contacts without
-/// one yet get theirs as in `token_of`).
-pub async fn tokens_of(conn: &impl ConnectionTrait, ids: &[Id]) -> AppResult<std::collections::HashMap<Id, String>> {
-    let mut out = std::collections::HashMap::new();
-    if ids.is_empty() {
-        return Ok(out);
-    }
-    let rows: Vec<(String, Option<String>)> = contact::Entity::find()
-        .filter(contact::Column::Id.is_in(ids.iter().map(Id::to_string)))
-        .select_only()
-        .column(contact::Column::Id)
-        .column(contact::Column::UnsubscribeToken)
-        .into_tuple()
-        .all(conn)
-        .await?;
-    for (id, token) in rows {
-        let id = Id::from_stored(id);
-        let token = match token {
-            Some(t) => t,
-            None => token_of(conn, &id).await?,
-        };
-        out.insert(id, token);
-    }
-    Ok(out)
-}
-
 /// The contact's unsubscribe token, made on first use.
 pub async fn token_of(conn: &impl ConnectionTrait, contact_id: &Id) -> AppResult<String> {
     let existing =
