@@ -37,15 +37,6 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    #[sea_orm(has_many = "super::contact::Entity")]
-    Contact,
-}
-
-impl Related<super::contact::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Contact.def()
-    }
-}
+pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}

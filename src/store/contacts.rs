@@ -124,7 +124,7 @@ pub async fn all_of_customer_with_tokens(
 }
 
 /// A stored contact and its unsubscribe token, if it has one.
-pub(super) fn with_token(mut m: Model) -> (Contact, Option<String>) {
+fn with_token(mut m: Model) -> (Contact, Option<String>) {
     let token = m.unsubscribe_token.take();
     (to_domain(m), token)
 }

@@ -236,16 +236,13 @@ pub async fn get_with_contact_tokens(
     scope: &CustomerScope,
     id: &Id,
 ) -> AppResult<(Customer, Vec<(crate::domain::contact::Contact, Option<String>)>)> {
-    // One statement: the customer LEFT JOIN its contacts.
-    let (m, contacts) = scoped(scope)
+    // Two statements: one LEFT JOIN measured slower (BENCHMARKS.md, fix 16).
+    let m = scoped(scope)
         .filter(customer::Column::Id.eq(id.as_str()))
-        .find_with_related(contact::Entity)
-        .order_by_asc(contact::Column::Id)
-        .all(conn)
+        .one(conn)
         .await?
-        .pop()
         .ok_or_else(|| AppError::not_found("customer", id.as_str()))?;
-    let contacts: Vec<_> = contacts.into_iter().map(super::contacts::with_token).collect();
+    let contacts = super::contacts::all_of_customer_with_tokens(conn, id).await?;
     Ok((to_domain(m, contacts.len() as i64), contacts))
 }
 
