@@ -43,6 +43,27 @@ pub struct Application {
     state: AppState,
 }
 
+/// Starts the PostgreSQL listener (`live::pg_listener`): other replicas'
+/// inbox writes and cache changes reach this process through it. The
+/// receiver fires once it listens. Only for a PostgreSQL `state`.
+pub fn spawn_pg_listener(
+    state: &AppState,
+    stop: CancellationToken,
+) -> (tokio::task::JoinHandle<()>, tokio::sync::oneshot::Receiver<()>) {
+    let (ready_tx, ready) = tokio::sync::oneshot::channel();
+    let task = tokio::spawn(crate::live::pg_listener::run(
+        state.settings.database_url(),
+        state.live.clone(),
+        crate::live::pg_listener::Caches {
+            credentials: state.credentials.clone(),
+            workspace_config: state.workspace_config.clone(),
+        },
+        stop,
+        ready_tx,
+    ));
+    (task, ready)
+}
+
 /// Opens the database and runs migrations, then assembles the state.
 pub async fn build_state(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
     let db = store::connect(&settings).await?;
@@ -99,17 +120,7 @@ impl Application {
             .then(|| tokio::spawn(crate::jobs::run_until_stopped(state.clone(), stop.clone())));
         // Other replicas' inbox writes reach this process's streams through PostgreSQL.
         let pg_listener = if store::is_postgres(&state.db) {
-            let (ready_tx, ready) = tokio::sync::oneshot::channel();
-            let task = tokio::spawn(crate::live::pg_listener::run(
-                state.settings.database_url(),
-                state.live.clone(),
-                crate::live::pg_listener::Caches {
-                    credentials: state.credentials.clone(),
-                    workspace_config: state.workspace_config.clone(),
-                },
-                stop.clone(),
-                ready_tx,
-            ));
+            let (task, ready) = spawn_pg_listener(&state, stop.clone());
             // A replica serves once it can hear the others.
             if tokio::time::timeout(Duration::from_secs(10), ready).await.is_err() {
                 tracing::warn!("inbox listener not ready after 10 s; serving anyway (streams catch up on heartbeats)");

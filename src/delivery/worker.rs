@@ -1,14 +1,18 @@
 use super::{backoff, pace::Pace};
 use crate::{
     app::AppState,
-    domain::{notification::NotificationKind, workspace::Workspace},
+    domain::{Id, notification::NotificationKind, workspace::Workspace},
     error::AppResult,
     mail::OutgoingMail,
     store::{self, outbox::Claimed},
 };
 use chrono::Duration as ChronoDuration;
 use futures::future::BoxFuture;
-use std::{collections::VecDeque, sync::Arc, time::Duration};
+use std::{
+    collections::{HashMap, VecDeque},
+    sync::Arc,
+    time::Duration,
+};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -200,8 +204,17 @@ async fn claim(state: &AppState, limit: usize) -> AppResult<Vec<Outgoing>> {
     let batch =
         store::outbox::claim_due(&state.db, &state.instance_id, now, lease_until(state, now), limit as u64).await?;
     let mut sends = Vec::with_capacity(batch.len());
+    // Once per claim even while the cache is off (its listener reconnecting).
+    let mut workspaces: HashMap<Id, Arc<Workspace>> = HashMap::new();
     for task in batch {
-        let workspace = store::workspace_config::workspace(state, &state.reads, &task.workspace_id).await?;
+        let workspace = match workspaces.get(&task.workspace_id) {
+            Some(w) => w.clone(),
+            None => {
+                let w = store::workspace_config::workspace(state, &state.reads, &task.workspace_id).await?;
+                workspaces.insert(task.workspace_id.clone(), w.clone());
+                w
+            }
+        };
         // An automatic mail queued before its contact unsubscribed is not sent.
         let automatic = NotificationKind::from_stored(&task.kind).is_some_and(NotificationKind::is_automatic);
         let suppressed = automatic && task.contact_id.is_some() && !task.contact_subscribed;

@@ -335,6 +335,13 @@ async fn deliver(
         ..Default::default()
     };
     let state = customerhub::startup::build_state(settings, Arc::new(SystemClock)).await?;
+    // As in `serve`: on PostgreSQL the workspace cache serves once the listener hears the others.
+    let listening = CancellationToken::new();
+    if customerhub::store::is_postgres(&state.db) {
+        let (_task, ready) = customerhub::startup::spawn_pg_listener(&state, listening.clone());
+        tokio::time::timeout(Duration::from_secs(10), ready).await??;
+    }
+    let _stop_listening = listening.drop_guard();
     let queued = count(&state.db, "SELECT COUNT(*) FROM notifications WHERE state = 'queued'").await?;
     if queued == 0 {
         bail!("nothing queued");
