@@ -2,10 +2,10 @@
 //! cache and the workspace configuration cache share.
 //!
 //! Whatever changes what an entry holds commits through a `commit_change`
-//! (see `store::credentials` and `store::workspace_config`): on PostgreSQL it
-//! NOTIFYs the cache's channel inside the transaction, which every replica's
-//! listener turns into `forget_all`, and after the commit it calls
-//! `forget_all` here. So a change is seen at once on the replica that made
+//! (see `store::credentials` and `store::workspace_config`), which uses
+//! `store::commit_notifying`: on PostgreSQL it NOTIFYs the cache's channel
+//! inside the transaction, which every replica's listener turns into
+//! `forget_all`, and after the commit it calls `forget_all` here. So a change is seen at once on the replica that made
 //! it and within a notification's delay on the others.
 //!
 //! On PostgreSQL a cache serves only while that listener is connected:
@@ -69,6 +69,23 @@ impl<K: Eq + Hash, V: Clone> SharedCache<K, V> {
             inner.entries.clear();
         }
         inner.entries.insert(key, (value, read_at));
+    }
+
+    /// The value read less than the TTL ago, else what `read` gives, kept
+    /// for the next lookup.
+    pub async fn get_or_read<E, F>(&self, key: K, now: Timestamp, read: impl FnOnce() -> F) -> Result<V, E>
+    where
+        F: std::future::Future<Output = Result<V, E>>,
+    {
+        let ticket = match self.get(&key, now) {
+            Ok(value) => return Ok(value),
+            Err(ticket) => ticket,
+        };
+        let value = read().await?;
+        if let Some(ticket) = ticket {
+            self.remember(ticket, key, value.clone(), now);
+        }
+        Ok(value)
     }
 
     /// Drops every entry; lookups in flight will not store theirs.
@@ -142,6 +159,22 @@ mod tests {
         assert!(cache.get(&"h", at(1)).is_ok());
         cache.set_serving(false);
         assert!(matches!(cache.get(&"h", at(1)), Err(None)));
+    }
+
+    #[tokio::test]
+    async fn get_or_read_reads_once_then_serves() {
+        let cache = cache(true);
+        let reads = std::cell::Cell::new(0);
+        let read = || async {
+            reads.set(reads.get() + 1);
+            Ok::<_, ()>(7)
+        };
+        assert_eq!(cache.get_or_read("h", at(0), read).await, Ok(7));
+        assert_eq!(cache.get_or_read("h", at(1), read).await, Ok(7));
+        assert_eq!(reads.get(), 1);
+        let failing = || async { Err::<u32, _>("down") };
+        assert_eq!(cache.get_or_read("other", at(1), failing).await, Err("down"));
+        assert!(cache.get(&"other", at(1)).is_err(), "a failed read is not kept");
     }
 
     #[test]

@@ -20,7 +20,7 @@ use crate::{
         outbox::{NewNotification, QUEUED, Recorded, SENT, SUPPRESSED},
     },
 };
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// Something that happened to a customer that its contacts may hear about.
 #[derive(Debug, Clone)]
@@ -77,8 +77,8 @@ pub fn ineligible(customer: &Customer, contact: &Contact, kind: NotificationKind
 pub struct Audience {
     pub customer: Customer,
     pub contacts: Vec<Contact>,
-    /// Each contact's unsubscribe token, for the links in what it is sent.
-    tokens: HashMap<Id, String>,
+    /// `contacts[i]`'s unsubscribe token, for the links in what it is sent.
+    tokens: Vec<String>,
 }
 
 impl Audience {
@@ -86,14 +86,13 @@ impl Audience {
         let scope = CustomerScope { workspace_id: workspace.id.clone(), areas: None };
         let (customer, read) = store::customers::get_with_contact_tokens(tx, &scope, customer_id).await?;
         let mut contacts = Vec::with_capacity(read.len());
-        let mut tokens = HashMap::with_capacity(read.len());
+        let mut tokens = Vec::with_capacity(read.len());
         for (contact, token) in read {
-            let token = match token {
+            tokens.push(match token {
                 Some(t) => t,
                 // Made on first use.
                 None => store::subscriptions::token_of(tx, &contact.id).await?,
-            };
-            tokens.insert(contact.id.clone(), token);
+            });
             contacts.push(contact);
         }
         Ok(Self { customer, contacts, tokens })
@@ -153,8 +152,7 @@ async fn dispatch_wanted(
     };
     let mut records = vec![];
     let mut messages = vec![];
-    for contact in contacts {
-        let token = audience.tokens.get(&contact.id).cloned().unwrap_or_default();
+    for (contact, token) in contacts.iter().zip(&audience.tokens) {
         let unsubscribe_link = format!("{hub}/unsubscribe?token={token}");
         let mut vars: BTreeMap<String, String> = event.vars.clone();
         vars.insert("business_name".into(), workspace.name.clone());

@@ -7,8 +7,7 @@ use crate::{
 };
 use entity::{api_key, contact, customer, hub_session, staff_user};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, JoinType, QueryFilter, QuerySelect,
-    Statement,
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, JoinType, QueryFilter, QuerySelect,
     sea_query::{Expr, ExprTrait},
 };
 
@@ -51,19 +50,10 @@ async fn resolve_api_key(state: &AppState, token: &str) -> AppResult<Caller> {
 }
 
 /// Commits a transaction that changed what API keys resolve to (a revoke, a
-/// user's role or areas, a deleted user or area). On PostgreSQL it NOTIFYs
-/// inside the transaction, so every replica's listener hears it exactly when
-/// the change is visible and forgets the keys it holds; this replica forgets
-/// its own once committed. The one way to commit such a change.
+/// user's role or areas, a deleted user or area); every replica forgets the
+/// keys it holds (`store::commit_notifying`). The one way to commit such a change.
 pub async fn commit_change(state: &AppState, tx: super::Tx) -> AppResult<()> {
-    if super::is_postgres(&tx) {
-        tx.execute_raw(Statement::from_string(
-            DbBackend::Postgres,
-            format!("SELECT pg_notify('{}', '')", credential_cache::CHANNEL),
-        ))
-        .await?;
-    }
-    tx.commit().await?;
+    super::commit_notifying(tx, credential_cache::CHANNEL).await?;
     state.credentials.forget_all();
     Ok(())
 }

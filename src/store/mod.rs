@@ -28,10 +28,14 @@ pub mod time_entries;
 pub mod workspace_config;
 pub mod workspaces;
 
-use crate::{config::Settings, error::AppError};
+use crate::{
+    config::Settings,
+    error::{AppError, AppResult},
+};
 use migration::MigratorTrait;
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr, RuntimeErr, SqlErr, sqlx::sqlite::SqliteJournalMode,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, RuntimeErr, SqlErr, Statement,
+    sqlx::sqlite::SqliteJournalMode,
 };
 use std::time::Duration;
 
@@ -125,8 +129,21 @@ pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn is_postgres(db: &impl sea_orm::ConnectionTrait) -> bool {
+pub fn is_postgres(db: &impl ConnectionTrait) -> bool {
     db.get_database_backend() == DbBackend::Postgres
+}
+
+/// Commits a transaction that changed what a `cache::SharedCache` holds. On
+/// PostgreSQL it NOTIFYs `channel` inside the transaction, so every
+/// replica's listener forgets exactly when the change is visible; the
+/// caller forgets this replica's own entries once it returns.
+pub async fn commit_notifying(tx: Tx, channel: &str) -> AppResult<()> {
+    if is_postgres(&tx) {
+        tx.execute_raw(Statement::from_string(DbBackend::Postgres, format!("SELECT pg_notify('{channel}', '')")))
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 /// A unique index said no: the caller asked for something that exists.

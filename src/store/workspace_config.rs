@@ -21,7 +21,7 @@ use crate::{
     error::AppResult,
     mail::templates::TemplateSource,
 };
-use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use sea_orm::ConnectionTrait;
 use std::sync::Arc;
 
 /// The PostgreSQL channel that says "workspace configuration changed: forget it".
@@ -68,17 +68,8 @@ impl WorkspaceConfigCache {
 
 /// The workspace (`NOT_FOUND` if there is none).
 pub async fn workspace(state: &AppState, conn: &impl ConnectionTrait, id: &Id) -> AppResult<Arc<Workspace>> {
-    let cache = &state.workspace_config.workspaces;
-    let now = state.clock.now();
-    let ticket = match cache.get(id, now) {
-        Ok(w) => return Ok(w),
-        Err(ticket) => ticket,
-    };
-    let w = Arc::new(super::workspaces::get(conn, id).await?);
-    if let Some(ticket) = ticket {
-        cache.remember(ticket, id.clone(), w.clone(), now);
-    }
-    Ok(w)
+    let read = || async { super::workspaces::get(conn, id).await.map(Arc::new) };
+    state.workspace_config.workspaces.get_or_read(id.clone(), state.clock.now(), read).await
 }
 
 /// The workspace's setting of one kind, else the kind's default.
@@ -88,18 +79,8 @@ pub async fn kind_setting(
     workspace_id: &Id,
     kind: NotificationKind,
 ) -> AppResult<KindSetting> {
-    let cache = &state.workspace_config.settings;
-    let now = state.clock.now();
-    let key = (workspace_id.clone(), kind);
-    let ticket = match cache.get(&key, now) {
-        Ok(s) => return Ok(s),
-        Err(ticket) => ticket,
-    };
-    let s = super::notification_settings::of_kind(conn, workspace_id, kind).await?;
-    if let Some(ticket) = ticket {
-        cache.remember(ticket, key, s, now);
-    }
-    Ok(s)
+    let read = || super::notification_settings::of_kind(conn, workspace_id, kind);
+    state.workspace_config.settings.get_or_read((workspace_id.clone(), kind), state.clock.now(), read).await
 }
 
 /// The workspace's own template of a kind, language and tone, if it has one.
@@ -111,30 +92,16 @@ pub async fn own_template(
     locale: Locale,
     tone: Tone,
 ) -> AppResult<Option<TemplateSource>> {
-    let cache = &state.workspace_config.templates;
-    let now = state.clock.now();
+    let read = || async { Ok(super::templates::get(conn, workspace_id, kind, locale, tone).await?.map(|t| t.source)) };
     let key = (workspace_id.clone(), kind, locale, tone);
-    let ticket = match cache.get(&key, now) {
-        Ok(t) => return Ok(t),
-        Err(ticket) => ticket,
-    };
-    let t = super::templates::get(conn, workspace_id, kind, locale, tone).await?.map(|t| t.source);
-    if let Some(ticket) = ticket {
-        cache.remember(ticket, key, t.clone(), now);
-    }
-    Ok(t)
+    state.workspace_config.templates.get_or_read(key, state.clock.now(), read).await
 }
 
 /// Commits a transaction that changed a workspace's row, notification
-/// settings or templates. On PostgreSQL it NOTIFYs inside the transaction,
-/// so every replica forgets exactly when the change is visible; this
-/// replica forgets once committed. The one way to commit such a change.
+/// settings or templates; every replica forgets what it holds
+/// (`store::commit_notifying`). The one way to commit such a change.
 pub async fn commit_change(state: &AppState, tx: super::Tx) -> AppResult<()> {
-    if super::is_postgres(&tx) {
-        tx.execute_raw(Statement::from_string(DbBackend::Postgres, format!("SELECT pg_notify('{CHANNEL}', '')")))
-            .await?;
-    }
-    tx.commit().await?;
+    super::commit_notifying(tx, CHANNEL).await?;
     state.workspace_config.forget_all();
     Ok(())
 }
