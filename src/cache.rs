@@ -1,12 +1,14 @@
-//! A cache that every replica can be told to empty: what the credential
-//! cache and the workspace configuration cache share.
+//! A cache that every replica can be told to empty: what the credential,
+//! workspace configuration and customer caches share.
 //!
 //! Whatever changes what an entry holds commits through a `commit_change`
-//! (see `store::credentials` and `store::workspace_config`), which uses
-//! `store::commit_notifying`: on PostgreSQL it NOTIFYs the cache's channel
-//! inside the transaction, which every replica's listener turns into
-//! `forget_all`, and after the commit it calls `forget_all` here. So a change is seen at once on the replica that made
-//! it and within a notification's delay on the others.
+//! (see `store::credentials`, `store::workspace_config` and
+//! `store::customer_cache`), which uses `store::commit_notifying`: on
+//! PostgreSQL it NOTIFYs the cache's channel inside the transaction, which
+//! every replica's listener turns into `forget_all` (or `forget` of the keys
+//! its payload names), and after the commit it does the same here. So a
+//! change is seen at once on the replica that made it and within a
+//! notification's delay on the others.
 //!
 //! On PostgreSQL a cache serves only while that listener is connected:
 //! without it, changes made elsewhere would go unheard. Every entry lives at
@@ -93,6 +95,20 @@ impl<K: Eq + Hash, V: Clone> SharedCache<K, V> {
         self.lock().forget();
     }
 
+    /// Drops these keys' entries. Lookups in flight, of any key, will not
+    /// store theirs: a ticket does not say which key it was taken for, and
+    /// declining a few stores is cheaper than tracking that.
+    pub fn forget<'a>(&self, keys: impl IntoIterator<Item = &'a K>)
+    where
+        K: 'a,
+    {
+        let mut inner = self.lock();
+        inner.generation += 1;
+        for key in keys {
+            inner.entries.remove(key);
+        }
+    }
+
     /// Turns serving on or off (the PostgreSQL listener connected or lost);
     /// either way, what was held is forgotten: changes may have gone unheard.
     pub fn set_serving(&self, serving: bool) {
@@ -147,6 +163,21 @@ mod tests {
         cache.remember(ticket, "h", 7, at(0));
         cache.forget_all();
         assert!(cache.get(&"h", at(1)).is_err());
+    }
+
+    #[test]
+    fn forget_drops_only_its_keys_and_lookups_in_flight() {
+        let cache = SharedCache::new(true, chrono::Duration::seconds(10), 10);
+        for (k, v) in [("a", 1), ("b", 2)] {
+            let ticket = cache.get(&k, at(0)).unwrap_err().unwrap();
+            cache.remember(ticket, k, v, at(0));
+        }
+        let in_flight = cache.get(&"c", at(0)).unwrap_err().unwrap();
+        cache.forget(&["a"]);
+        assert!(cache.get(&"a", at(1)).is_err());
+        assert_eq!(cache.get(&"b", at(1)).ok(), Some(2));
+        cache.remember(in_flight, "c", 3, at(0));
+        assert!(cache.get(&"c", at(1)).is_err(), "a lookup begun before the change is not stored");
     }
 
     #[test]

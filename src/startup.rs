@@ -57,6 +57,7 @@ pub fn spawn_pg_listener(
         crate::live::pg_listener::Caches {
             credentials: state.credentials.clone(),
             workspace_config: state.workspace_config.clone(),
+            customers: state.customers.clone(),
         },
         stop,
         ready_tx,

@@ -13,7 +13,7 @@ use crate::{
         page::{Page, PageRequest},
     },
     error::{AppError, AppResult, Violations},
-    store::{self, TransactionTrait},
+    store::{self, TransactionTrait, customer_cache::Changed},
 };
 
 pub async fn create(
@@ -57,7 +57,7 @@ pub async fn create(
         let workspace = store::workspace_config::workspace(state, &tx, ws).await?;
         welcome::queue(state, &tx, &workspace, &customer, &contact).await?;
     }
-    tx.commit().await?;
+    store::customer_cache::commit_change(state, tx, Changed::Customer(&customer_id)).await?;
     if send_welcome_mail {
         state.outbox_signal.notify_one();
     }
@@ -153,7 +153,7 @@ pub async fn update(state: &AppState, caller: &StaffPrincipal, req: UpdateContac
     if (was_open && !updated.hub_access) || old_email != updated.email {
         store::sessions::delete_for_contact(&tx, &id).await?;
     }
-    tx.commit().await?;
+    store::customer_cache::commit_change(state, tx, Changed::Customer(&updated.customer_id)).await?;
     Ok(updated)
 }
 
@@ -170,6 +170,5 @@ pub async fn delete(state: &AppState, caller: &StaffPrincipal, id: &str) -> AppR
     }
     store::sessions::delete_for_contact(&tx, &id).await?;
     store::contacts::delete(&tx, &caller.workspace_id, &id).await?;
-    tx.commit().await?;
-    Ok(())
+    store::customer_cache::commit_change(state, tx, Changed::Customer(&contact.customer_id)).await
 }

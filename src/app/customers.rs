@@ -17,7 +17,7 @@ use crate::{
         page::{Page, PageRequest},
     },
     error::{AppError, AppResult, Violations},
-    store::{self, TransactionTrait, Tx, contacts::NewContact, customers::CustomerFilter},
+    store::{self, TransactionTrait, Tx, contacts::NewContact, customer_cache::Changed, customers::CustomerFilter},
 };
 use sea_orm::ConnectionTrait;
 
@@ -171,8 +171,8 @@ pub async fn create(state: &AppState, caller: &StaffPrincipal, req: CreateCustom
 }
 
 async fn get_with_contacts(state: &AppState, scope: &CustomerScope, id: &Id) -> AppResult<CustomerWithContacts> {
-    let (customer, contacts) = store::customers::get_with_contacts(&state.reads, scope, id).await?;
-    Ok(CustomerWithContacts { customer, contacts })
+    let found = store::customer_cache::get(state, &state.reads, scope, id).await?;
+    Ok(std::sync::Arc::unwrap_or_clone(found))
 }
 
 pub fn parse_customer_id(field: &str, raw: &str) -> AppResult<Id> {
@@ -251,7 +251,7 @@ pub async fn update(state: &AppState, caller: &StaffPrincipal, req: UpdateCustom
     if updated.kind == CustomerKind::Private {
         store::contacts::sync_primary(&tx, &updated, now).await?;
     }
-    tx.commit().await?;
+    store::customer_cache::commit_change(state, tx, Changed::Customer(&id)).await?;
     get_with_contacts(state, &unscoped, &id).await
 }
 
@@ -259,8 +259,7 @@ pub async fn delete(state: &AppState, caller: &StaffPrincipal, id: &str) -> AppR
     let id = parse_customer_id("customer_id", id)?;
     let tx = state.db.begin().await?;
     store::customers::delete(&tx, &caller.scope(), &id).await?;
-    tx.commit().await?;
-    Ok(())
+    store::customer_cache::commit_change(state, tx, Changed::Customer(&id)).await
 }
 
 pub struct SetSmsConsent {
@@ -296,6 +295,6 @@ pub async fn set_sms_consent(
     };
     store::customers::update(&tx, &scope, &customer, now).await?;
     store::customers::record_consent_event(&tx, &caller.workspace_id, &id, &customer.sms_consent, now).await?;
-    tx.commit().await?;
+    store::customer_cache::commit_change(state, tx, Changed::Customer(&id)).await?;
     get_with_contacts(state, &scope, &id).await
 }

@@ -9,7 +9,7 @@ use crate::{
         customer::Customer,
     },
     error::{AppError, AppResult, Violations},
-    store::{self, TransactionTrait},
+    store::{self, TransactionTrait, customer_cache::Changed},
 };
 use chrono::Duration;
 
@@ -66,7 +66,7 @@ pub async fn activate(state: &AppState, token: &str, password: &str) -> AppResul
         return Err(bad_link());
     }
     let token = store::sessions::create(&tx, &target.workspace_id, &target.contact_id, now, expires_at).await?;
-    tx.commit().await?;
+    store::customer_cache::commit_change(state, tx, Changed::Customer(&target.customer_id)).await?;
     Ok(HubSession { token, expires_at, profile: profile(state, &target.workspace_id, &target.contact_id).await? })
 }
 
@@ -128,7 +128,7 @@ pub async fn login(
     let tx = state.db.begin().await?;
     store::contacts::record_login(&tx, &chosen.contact_id, now).await?;
     let token = store::sessions::create(&tx, &ws, &chosen.contact_id, now, expires_at).await?;
-    tx.commit().await?;
+    store::customer_cache::commit_change(state, tx, Changed::Customer(&chosen.customer_id)).await?;
     Ok(HubSession { token, expires_at, profile: profile(state, &ws, &chosen.contact_id).await? })
 }
 

@@ -10,7 +10,7 @@ use super::{
 use crate::{
     domain::{Id, StaffPrincipal, caller::CustomerScope, customer::CustomerKind},
     error::{AppError, AppResult, FieldViolation, Violations},
-    store::{self, TransactionTrait},
+    store::{self, TransactionTrait, customer_cache::Changed},
 };
 
 pub struct ImportRow {
@@ -143,7 +143,7 @@ async fn import_row_inner(state: &AppState, caller: &StaffPrincipal, row: Import
             }
         }
     }
-    tx.commit().await?;
+    store::customer_cache::commit_change(state, tx, Changed::Customer(&updated.id)).await?;
     if row.send_welcome_mail {
         state.outbox_signal.notify_one();
     }

@@ -60,6 +60,8 @@ pub struct AppState {
     /// Workspaces, notification settings and templates read a moment ago
     /// (`store::workspace_config`).
     pub workspace_config: Arc<crate::store::workspace_config::WorkspaceConfigCache>,
+    /// Customers with their contacts read a moment ago (`store::customer_cache`).
+    pub customers: Arc<crate::store::customer_cache::CustomerCache>,
     /// Per-workspace request rate limit.
     pub rate_limiter: crate::auth::rate_limit::RateLimiter,
     /// Names this process's claims in the outbox.
@@ -85,6 +87,7 @@ impl AppState {
         let one_process = !crate::store::is_postgres(&db);
         let credentials = Arc::new(crate::auth::credential_cache::new(one_process));
         let workspace_config = Arc::new(crate::store::workspace_config::WorkspaceConfigCache::new(one_process));
+        let customers = Arc::new(crate::store::customer_cache::CustomerCache::new(one_process));
         Self {
             reads: db.clone(),
             db,
@@ -98,6 +101,7 @@ impl AppState {
             live: crate::live::LiveHub::new(),
             credentials,
             workspace_config,
+            customers,
             rate_limiter,
             instance_id: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
             shutdown: tokio_util::sync::CancellationToken::new(),

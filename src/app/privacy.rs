@@ -3,7 +3,7 @@ use super::AppState;
 use crate::{
     domain::{Id, StaffPrincipal},
     error::{AppError, AppResult},
-    store::{self, TransactionTrait},
+    store::{self, TransactionTrait, customer_cache::Changed},
 };
 
 async fn scoped_contact(state: &AppState, caller: &StaffPrincipal, contact_id: &str) -> AppResult<Id> {
@@ -23,8 +23,8 @@ pub async fn erase(state: &AppState, caller: &StaffPrincipal, contact_id: &str) 
     let id = scoped_contact(state, caller, contact_id).await?;
     let now = state.clock.now();
     let tx = state.db.begin().await?;
-    store::privacy::erase(&tx, &caller.workspace_id, &id, &caller.staff_user_id, now).await?;
-    tx.commit().await?;
+    let customer = store::privacy::erase(&tx, &caller.workspace_id, &id, &caller.staff_user_id, now).await?;
+    store::customer_cache::commit_change(state, tx, Changed::Customer(&customer)).await?;
     tracing::info!(contact = %id, by = %caller.staff_user_id, "personal data erased");
     Ok(now)
 }

@@ -9,7 +9,7 @@ use crate::{
         page::{Page, PageRequest},
     },
     error::{AppError, AppResult},
-    store::{self, TransactionTrait},
+    store::{self, TransactionTrait, customer_cache::Changed},
 };
 
 /// Sets the state; records an event only when it changes. Returns the event, if any.
@@ -38,7 +38,7 @@ async fn set(
         state.clock.now(),
     )
     .await?;
-    tx.commit().await?;
+    store::customer_cache::commit_change(state, tx, Changed::Customer(&contact.customer_id)).await?;
     Ok(Some(event))
 }
 

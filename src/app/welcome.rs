@@ -7,7 +7,7 @@ use crate::{
     domain::notification::NotificationKind,
     domain::{Id, StaffPrincipal, contact::Contact, customer::Customer, workspace::Workspace},
     error::{AppError, AppResult, Precondition},
-    store::{self, TransactionTrait, Tx, outbox::NewNotification},
+    store::{self, TransactionTrait, Tx, customer_cache::Changed, outbox::NewNotification},
 };
 use chrono::Duration;
 use minijinja::context;
@@ -111,7 +111,7 @@ pub async fn send(state: &AppState, caller: &StaffPrincipal, contact_id: &str) -
     let customer = store::customers::get(&tx, &scope, &contact.customer_id).await?;
     let workspace = store::workspace_config::workspace(state, &tx, &caller.workspace_id).await?;
     queue(state, &tx, &workspace, &customer, &contact).await?;
-    tx.commit().await?;
+    store::customer_cache::commit_change(state, tx, Changed::Customer(&customer.id)).await?;
     state.outbox_signal.notify_one();
     store::contacts::get_unscoped(&state.db, &caller.workspace_id, &id).await
 }

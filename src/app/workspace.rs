@@ -6,7 +6,7 @@ use crate::{
         workspace::{Area, SmsPayer, Workspace},
     },
     error::{AppError, AppResult, Violations},
-    store::{self, TransactionTrait},
+    store::{self, TransactionTrait, customer_cache::Changed},
 };
 
 pub async fn get(state: &AppState, caller: &StaffPrincipal) -> AppResult<Workspace> {
@@ -149,6 +149,10 @@ pub async fn delete_area(state: &AppState, caller: &StaffPrincipal, id: &str) ->
     let id = Id::parse(id).map_err(|e| AppError::invalid("area_id", e))?;
     let tx = state.db.begin().await?;
     store::areas::delete(&tx, &caller.workspace_id, &id).await?;
+    // Its customers move out of it (the foreign key sets their area to none).
+    store::customer_cache::announce(&tx, &Changed::All).await?;
     // Supervisors of the area lose it from what their keys resolve to.
-    store::credentials::commit_change(state, tx).await
+    store::credentials::commit_change(state, tx).await?;
+    store::customer_cache::forget(state, &Changed::All);
+    Ok(())
 }

@@ -1,12 +1,15 @@
 //! Forwards PostgreSQL NOTIFYs on the inbox channel to this process's streams,
 //! reconnecting after errors. While it is down, streams still catch up on
 //! their heartbeat tick, so a lost notification delays and never loses.
-//! It also hears that credentials or a workspace's configuration changed on
-//! another replica, and those caches serve only while it is connected.
+//! It also hears that credentials, a workspace's configuration or customers
+//! changed on another replica, and those caches serve only while it is connected.
 use super::{LiveHub, PG_CHANNEL};
 use crate::{
     auth::credential_cache::{self, CredentialCache},
-    store::workspace_config::{self, WorkspaceConfigCache},
+    store::{
+        customer_cache::{self, CustomerCache},
+        workspace_config::{self, WorkspaceConfigCache},
+    },
 };
 use sea_orm::sqlx::postgres::PgListener;
 use std::{sync::Arc, time::Duration};
@@ -16,12 +19,14 @@ use tokio_util::sync::CancellationToken;
 pub struct Caches {
     pub credentials: Arc<CredentialCache>,
     pub workspace_config: Arc<WorkspaceConfigCache>,
+    pub customers: Arc<CustomerCache>,
 }
 
 impl Caches {
     fn set_serving(&self, serving: bool) {
         self.credentials.set_serving(serving);
         self.workspace_config.set_serving(serving);
+        self.customers.set_serving(serving);
     }
 }
 
@@ -62,7 +67,9 @@ async fn listen(
     ready: &mut Option<tokio::sync::oneshot::Sender<()>>,
 ) -> anyhow::Result<()> {
     let mut listener = PgListener::connect(url).await?;
-    listener.listen_all([PG_CHANNEL, credential_cache::CHANNEL, workspace_config::CHANNEL]).await?;
+    listener
+        .listen_all([PG_CHANNEL, credential_cache::CHANNEL, workspace_config::CHANNEL, customer_cache::CHANNEL])
+        .await?;
     // Hearing again: whatever changed meanwhile was forgotten on the way down.
     caches.set_serving(true);
     if let Some(r) = ready.take() {
@@ -79,6 +86,8 @@ async fn listen(
                     caches.credentials.forget_all();
                 } else if n.channel() == workspace_config::CHANNEL {
                     caches.workspace_config.forget_all();
+                } else if n.channel() == customer_cache::CHANNEL {
+                    caches.customers.forget_announced(n.payload());
                 } else {
                     hub.publish_notification(n.payload());
                 }

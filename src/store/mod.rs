@@ -10,6 +10,7 @@ pub mod book_again;
 pub mod bookings;
 pub mod contacts;
 pub mod credentials;
+pub mod customer_cache;
 pub mod customers;
 pub mod idempotency;
 pub mod inbox;
@@ -138,11 +139,22 @@ pub fn is_postgres(db: &impl ConnectionTrait) -> bool {
 /// replica's listener forgets exactly when the change is visible; the
 /// caller forgets this replica's own entries once it returns.
 pub async fn commit_notifying(tx: Tx, channel: &str) -> AppResult<()> {
-    if is_postgres(&tx) {
-        tx.execute_raw(Statement::from_string(DbBackend::Postgres, format!("SELECT pg_notify('{channel}', '')")))
-            .await?;
-    }
+    notify_on_commit(&tx, channel, "").await?;
     tx.commit().await?;
+    Ok(())
+}
+
+/// On PostgreSQL, NOTIFYs `channel` with `payload` when `tx` commits (and
+/// never if it rolls back); on SQLite, one process, there is nobody to tell.
+pub async fn notify_on_commit(tx: &Tx, channel: &str, payload: &str) -> AppResult<()> {
+    if is_postgres(tx) {
+        tx.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_notify($1, $2)",
+            [channel.into(), payload.into()],
+        ))
+        .await?;
+    }
     Ok(())
 }
 

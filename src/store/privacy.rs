@@ -122,7 +122,7 @@ pub async fn erase(
     contact_id: &Id,
     staff_user_id: &Id,
     now: Timestamp,
-) -> AppResult<()> {
+) -> AppResult<Id> {
     let Some(c) = contact::Entity::find_by_id(contact_id.to_string())
         .filter(contact::Column::WorkspaceId.eq(workspace_id.as_str()))
         .one(conn)
@@ -261,7 +261,7 @@ pub async fn erase(
     })
     .exec_without_returning(conn)
     .await?;
-    Ok(())
+    Ok(Id::from_stored(c.customer_id))
 }
 
 /// Retention: delivered (or otherwise finished) notifications and HUB

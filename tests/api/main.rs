@@ -6,6 +6,7 @@ mod support;
 mod access;
 mod bookings;
 mod credentials;
+mod customer_cache;
 mod customers;
 mod fuzz;
 mod grpc_web;

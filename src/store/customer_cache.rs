@@ -1,0 +1,111 @@
+//! Customers with their contacts as read a moment ago, for GetCustomer:
+//! the read that backends and support make most, where two statements on
+//! SQLite cost more in hand-offs to its worker thread than in SQL
+//! (BENCHMARKS.md, fix 19).
+//!
+//! Entries are keyed by customer and hold the whole record, whatever the
+//! caller's areas; `get` applies the caller's scope to what it finds, as
+//! `customers::get_with_contacts` does in SQL.
+//!
+//! Every transaction that changes a customer's row or any of its contacts
+//! commits through `commit_change`, naming the customer it changed: every
+//! replica forgets that one (`cache::SharedCache::forget`; the NOTIFY's
+//! payload names it). A change to many at once (an area deleted, which moves its
+//! customers out of it) forgets all. Creating a customer needs no
+//! announcement: nothing can hold a customer that did not exist.
+use crate::{
+    app::AppState,
+    cache::SharedCache,
+    domain::{Id, caller::CustomerScope, customer::CustomerWithContacts},
+    error::{AppError, AppResult},
+};
+use sea_orm::ConnectionTrait;
+use std::sync::Arc;
+
+/// The PostgreSQL channel that says "this customer changed: forget it".
+/// The payload is its id; empty means all.
+pub const CHANNEL: &str = "customerhub_customers";
+
+/// How long an entry is trusted at most.
+const TTL: chrono::Duration = chrono::Duration::seconds(10);
+
+/// Past this many customers the cache starts over rather than grow (a
+/// customer with two contacts is about 1.5 KiB).
+const MOST_ENTRIES: usize = 4_096;
+
+/// Entries are `(workspace, record)`: ids are unique across workspaces,
+/// and the workspace is checked on every hit.
+pub struct CustomerCache(SharedCache<Id, (Id, Arc<CustomerWithContacts>)>);
+
+impl CustomerCache {
+    /// `serving`: as `SharedCache::new`.
+    pub fn new(serving: bool) -> Self {
+        Self(SharedCache::new(serving, TTL, MOST_ENTRIES))
+    }
+
+    pub fn set_serving(&self, serving: bool) {
+        self.0.set_serving(serving);
+    }
+
+    /// What the listener heard: a payload of `CHANNEL`.
+    pub fn forget_announced(&self, payload: &str) {
+        if payload.is_empty() {
+            self.0.forget_all();
+        } else {
+            self.0.forget([&Id::from_stored(payload.to_string())]);
+        }
+    }
+}
+
+/// The customer with its contacts, if `scope` may see it (else `NOT_FOUND`).
+pub async fn get(
+    state: &AppState,
+    conn: &impl ConnectionTrait,
+    scope: &CustomerScope,
+    id: &Id,
+) -> AppResult<Arc<CustomerWithContacts>> {
+    let read = || async {
+        let whole_workspace = CustomerScope { workspace_id: scope.workspace_id.clone(), areas: None };
+        let (customer, contacts) = super::customers::get_with_contacts(conn, &whole_workspace, id).await?;
+        Ok::<_, AppError>((scope.workspace_id.clone(), Arc::new(CustomerWithContacts { customer, contacts })))
+    };
+    let (workspace_id, found) = state.customers.0.get_or_read(id.clone(), state.clock.now(), read).await?;
+    if workspace_id != scope.workspace_id || !scope.allows_area(found.customer.area_id.as_ref()) {
+        return Err(AppError::not_found("customer", id.as_str()));
+    }
+    Ok(found)
+}
+
+/// Which customers a transaction changed.
+pub enum Changed<'a> {
+    Customer(&'a Id),
+    /// Too many to name (an area deleted moves all of its customers).
+    All,
+}
+
+/// Commits a transaction that changed customers or their contacts; every
+/// replica forgets them. The one way to commit such a change.
+pub async fn commit_change(state: &AppState, tx: super::Tx, changed: Changed<'_>) -> AppResult<()> {
+    announce(&tx, &changed).await?;
+    tx.commit().await?;
+    forget(state, &changed);
+    Ok(())
+}
+
+/// The NOTIFY half of `commit_change`, for a transaction that another
+/// cache's `commit_change` commits; call `forget` after it.
+pub async fn announce(tx: &super::Tx, changed: &Changed<'_>) -> AppResult<()> {
+    let payload = match changed {
+        Changed::Customer(id) => id.as_str(),
+        Changed::All => "",
+    };
+    super::notify_on_commit(tx, CHANNEL, payload).await
+}
+
+/// This replica's half: what `commit_change` does after the commit.
+pub fn forget(state: &AppState, changed: &Changed<'_>) {
+    match changed {
+        Changed::Customer(id) => state.customers.0.forget([*id]),
+        Changed::All => state.customers.0.forget_all(),
+    }
+}
