@@ -4,17 +4,22 @@
 //! so public calls (HUB login, health, reflection) pass untouched.
 use crate::{app::AppState, domain::Caller, store};
 use futures::future::BoxFuture;
-use std::task::{Context, Poll};
+use std::{
+    sync::Arc,
+    task::{Context, Poll},
+};
 use tower::{Layer, Service};
 
+/// The state behind one `Arc`: every request takes a handle to it, and
+/// `AppState` is a dozen handles of its own.
 #[derive(Clone)]
 pub struct AuthLayer {
-    state: AppState,
+    state: Arc<AppState>,
 }
 
 impl AuthLayer {
     pub fn new(state: AppState) -> Self {
-        Self { state }
+        Self { state: Arc::new(state) }
     }
 }
 
@@ -29,7 +34,7 @@ impl<S> Layer<S> for AuthLayer {
 #[derive(Clone)]
 pub struct AuthService<S> {
     inner: S,
-    state: AppState,
+    state: Arc<AppState>,
 }
 
 impl<S, B> Service<http::Request<B>> for AuthService<S>
