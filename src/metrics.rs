@@ -4,9 +4,11 @@
 //! time, so every replica reports the shared truth.
 use crate::{app::AppState, store};
 use futures::future::BoxFuture;
+use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::{
-    sync::OnceLock,
+    collections::HashMap,
+    sync::{Mutex, OnceLock},
     task::{Context, Poll},
     time::Instant,
 };
@@ -87,26 +89,63 @@ where
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let method = req.uri().path().to_string();
+        // A cheap handle on the request's URI (its bytes are shared).
+        let uri = req.uri().clone();
         let start = Instant::now();
         Box::pin(async move {
             let res = inner.call(req).await;
             // An error status arrives in the headers (trailers-only); success in trailers.
-            let code = match &res {
+            let failure = match &res {
                 Ok(r) => r
                     .headers()
                     .get("grpc-status")
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| v.parse::<i32>().ok())
-                    .map(|c| format!("{:?}", tonic::Code::from_i32(c)))
-                    .unwrap_or_else(|| "Ok".into()),
-                Err(_) => "Transport".into(),
+                    .map(|c| format!("{:?}", tonic::Code::from_i32(c))),
+                Err(_) => Some("Transport".into()),
             };
-            metrics::counter!("customerhub_grpc_requests_total", "method" => method.clone(), "code" => code)
-                .increment(1);
-            metrics::histogram!("customerhub_grpc_request_duration_seconds", "method" => method)
-                .record(start.elapsed().as_secs_f64());
+            record(uri.path(), failure, start.elapsed().as_secs_f64());
             res
         })
+    }
+}
+
+/// The metrics of a successful call of each method, kept so that a call
+/// records them without building label sets and looking them up again.
+/// Only methods that answered OK are kept: they are the service's own, so
+/// the map cannot grow with whatever paths clients send.
+fn ok_handles() -> &'static Mutex<HashMap<String, (Counter, Histogram)>> {
+    static HANDLES: OnceLock<Mutex<HashMap<String, (Counter, Histogram)>>> = OnceLock::new();
+    HANDLES.get_or_init(Default::default)
+}
+
+fn duration_of(method: &str) -> Histogram {
+    metrics::histogram!("customerhub_grpc_request_duration_seconds", "method" => method.to_owned())
+}
+
+fn requests_of(method: &str, code: String) -> Counter {
+    metrics::counter!("customerhub_grpc_requests_total", "method" => method.to_owned(), "code" => code)
+}
+
+/// Counts one call by method and code (`None`: OK) and records its latency.
+fn record(method: &str, failure: Option<String>, seconds: f64) {
+    if let Some(code) = failure {
+        requests_of(method, code).increment(1);
+        duration_of(method).record(seconds);
+        return;
+    }
+    // The data are metric handles: a panic elsewhere leaves nothing to repair.
+    let mut handles = ok_handles().lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some((requests, duration)) = handles.get(method) {
+        requests.increment(1);
+        duration.record(seconds);
+        return;
+    }
+    let (requests, duration) = (requests_of(method, "Ok".into()), duration_of(method));
+    requests.increment(1);
+    duration.record(seconds);
+    // Handles taken before the recorder is installed record nowhere.
+    if HANDLE.get().is_some() {
+        handles.insert(method.to_owned(), (requests, duration));
     }
 }

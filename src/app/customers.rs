@@ -20,6 +20,7 @@ use crate::{
     store::{self, TransactionTrait, Tx, contacts::NewContact, customer_cache::Changed, customers::CustomerFilter},
 };
 use sea_orm::ConnectionTrait;
+use std::sync::Arc;
 
 pub struct CreateCustomer {
     pub customer: CustomerFields,
@@ -142,7 +143,11 @@ pub(crate) fn new_contact(c: &ValidContact, customer_hub_access: bool) -> NewCon
     }
 }
 
-pub async fn create(state: &AppState, caller: &StaffPrincipal, req: CreateCustomer) -> AppResult<CustomerWithContacts> {
+pub async fn create(
+    state: &AppState,
+    caller: &StaffPrincipal,
+    req: CreateCustomer,
+) -> AppResult<Arc<CustomerWithContacts>> {
     let ws = &caller.workspace_id;
     let mut v = Violations::new();
     let valid = validate_customer(&req.customer, &mut v);
@@ -170,16 +175,15 @@ pub async fn create(state: &AppState, caller: &StaffPrincipal, req: CreateCustom
     get_with_contacts(state, &caller.scope(), &id).await
 }
 
-async fn get_with_contacts(state: &AppState, scope: &CustomerScope, id: &Id) -> AppResult<CustomerWithContacts> {
-    let found = store::customer_cache::get(state, &state.reads, scope, id).await?;
-    Ok(std::sync::Arc::unwrap_or_clone(found))
+async fn get_with_contacts(state: &AppState, scope: &CustomerScope, id: &Id) -> AppResult<Arc<CustomerWithContacts>> {
+    store::customer_cache::get(state, &state.reads, scope, id).await
 }
 
 pub fn parse_customer_id(field: &str, raw: &str) -> AppResult<Id> {
     Id::parse(raw).map_err(|e| AppError::invalid(field, e))
 }
 
-pub async fn get(state: &AppState, caller: &StaffPrincipal, id: &str) -> AppResult<CustomerWithContacts> {
+pub async fn get(state: &AppState, caller: &StaffPrincipal, id: &str) -> AppResult<Arc<CustomerWithContacts>> {
     let id = parse_customer_id("customer_id", id)?;
     get_with_contacts(state, &caller.scope(), &id).await
 }
@@ -211,7 +215,11 @@ pub struct UpdateCustomer {
     pub etag: Option<i64>,
 }
 
-pub async fn update(state: &AppState, caller: &StaffPrincipal, req: UpdateCustomer) -> AppResult<CustomerWithContacts> {
+pub async fn update(
+    state: &AppState,
+    caller: &StaffPrincipal,
+    req: UpdateCustomer,
+) -> AppResult<Arc<CustomerWithContacts>> {
     let id = parse_customer_id("customer.id", &req.id)?;
     let paths = mask_paths(&req.mask, CUSTOMER_MASK_PATHS, &["id", "kind", "sms_consent", "contacts"])?;
     let scope = caller.scope();
@@ -273,7 +281,7 @@ pub async fn set_sms_consent(
     state: &AppState,
     caller: &StaffPrincipal,
     req: SetSmsConsent,
-) -> AppResult<CustomerWithContacts> {
+) -> AppResult<Arc<CustomerWithContacts>> {
     let mut v = Violations::new();
     let id = v.check("customer_id", Id::parse(&req.customer_id));
     let note = v.check("note", optional_text(&req.note, 500));

@@ -241,14 +241,15 @@ pub fn api_key_out(k: ApiKeyInfo) -> pb::ApiKey {
     }
 }
 
-pub fn contact_out(c: Contact) -> pb::Contact {
+// By reference: GetCustomer converts a customer shared with the cache.
+pub fn contact_out(c: &Contact) -> pb::Contact {
     pb::Contact {
-        id: c.id.to_string(),
-        customer_id: c.customer_id.to_string(),
-        first_name: c.first_name,
-        last_name: c.last_name,
-        email: c.email,
-        phone: c.phone,
+        id: c.id.as_str().to_owned(),
+        customer_id: c.customer_id.as_str().to_owned(),
+        first_name: c.first_name.clone(),
+        last_name: c.last_name.clone(),
+        email: c.email.clone(),
+        phone: c.phone.clone(),
         hub_access: c.hub_access,
         welcome_mail: Some(pb::WelcomeMailStatus {
             first_send_time: opt_ts(c.welcome_first_sent_at),
@@ -265,25 +266,26 @@ pub fn contact_out(c: Contact) -> pb::Contact {
     }
 }
 
-pub fn customer_out(c: Customer, contacts: Vec<Contact>) -> pb::Customer {
+pub fn customer_out(c: &Customer, contacts: &[Contact]) -> pb::Customer {
+    let id_string = |id: &Option<Id>| id.as_ref().map(|i| i.as_str().to_owned()).unwrap_or_default();
     pb::Customer {
-        id: c.id.to_string(),
+        id: c.id.as_str().to_owned(),
         kind: kind_out(c.kind),
-        company_name: c.company_name,
-        first_name: c.first_name,
-        last_name: c.last_name,
-        display_name: c.display_name,
-        email: c.email,
-        phone: c.phone,
+        company_name: c.company_name.clone(),
+        first_name: c.first_name.clone(),
+        last_name: c.last_name.clone(),
+        display_name: c.display_name.clone(),
+        email: c.email.clone(),
+        phone: c.phone.clone(),
         address: Some(pb::Address {
-            line1: c.address.line1,
-            line2: c.address.line2,
-            postal_code: c.address.postal_code,
-            city: c.address.city,
-            country_code: c.address.country_code,
+            line1: c.address.line1.clone(),
+            line2: c.address.line2.clone(),
+            postal_code: c.address.postal_code.clone(),
+            city: c.address.city.clone(),
+            country_code: c.address.country_code.clone(),
         }),
-        area_id: c.area_id.map(Id::into_string).unwrap_or_default(),
-        external_ref: c.external_ref.unwrap_or_default(),
+        area_id: id_string(&c.area_id),
+        external_ref: c.external_ref.clone().unwrap_or_default(),
         hub_access: c.hub_access,
         modules: modules_out(&c.modules),
         locale: locale_out(c.locale),
@@ -292,10 +294,10 @@ pub fn customer_out(c: Customer, contacts: Vec<Contact>) -> pb::Customer {
             granted: c.sms_consent.granted,
             record_time: opt_ts(c.sms_consent.recorded_at),
             method: consent_method_out(c.sms_consent.method),
-            note: c.sms_consent.note,
-            recorded_by_staff_user_id: c.sms_consent.recorded_by.map(Id::into_string).unwrap_or_default(),
+            note: c.sms_consent.note.clone(),
+            recorded_by_staff_user_id: id_string(&c.sms_consent.recorded_by),
         }),
-        contacts: contacts.into_iter().map(contact_out).collect(),
+        contacts: contacts.iter().map(contact_out).collect(),
         contact_count: c.contact_count as i32,
         create_time: Some(ts(c.created_at)),
         update_time: Some(ts(c.updated_at)),
@@ -303,8 +305,8 @@ pub fn customer_out(c: Customer, contacts: Vec<Contact>) -> pb::Customer {
     }
 }
 
-pub fn customer_with_contacts_out(c: CustomerWithContacts) -> pb::Customer {
-    customer_out(c.customer, c.contacts)
+pub fn customer_with_contacts_out(c: &CustomerWithContacts) -> pb::Customer {
+    customer_out(&c.customer, &c.contacts)
 }
 
 /// A customer message as app input; enum mistakes are collected in `v`.

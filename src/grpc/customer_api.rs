@@ -54,7 +54,7 @@ impl CustomerService for CustomerApi {
             },
         )
         .await?;
-        Ok(Response::new(pb::CreateCustomerResponse { customer: Some(customer_with_contacts_out(created)) }))
+        Ok(Response::new(pb::CreateCustomerResponse { customer: Some(customer_with_contacts_out(&created)) }))
     }
 
     async fn get_customer(
@@ -63,7 +63,7 @@ impl CustomerService for CustomerApi {
     ) -> Result<Response<pb::GetCustomerResponse>, Status> {
         let caller = staff(&req)?;
         let c = app::customers::get(&self.state, &caller, &req.get_ref().customer_id).await?;
-        Ok(Response::new(pb::GetCustomerResponse { customer: Some(customer_with_contacts_out(c)) }))
+        Ok(Response::new(pb::GetCustomerResponse { customer: Some(customer_with_contacts_out(&c)) }))
     }
 
     async fn list_customers(
@@ -84,7 +84,7 @@ impl CustomerService for CustomerApi {
         )
         .await?;
         Ok(Response::new(pb::ListCustomersResponse {
-            customers: page.items.into_iter().map(|c| customer_out(c, vec![])).collect(),
+            customers: page.items.iter().map(|c| customer_out(c, &[])).collect(),
             next_page_token: page.next_page_token,
         }))
     }
@@ -107,7 +107,7 @@ impl CustomerService for CustomerApi {
             UpdateCustomer { id, fields, mask: convert::mask(r.update_mask), etag },
         )
         .await?;
-        Ok(Response::new(pb::UpdateCustomerResponse { customer: Some(customer_with_contacts_out(updated)) }))
+        Ok(Response::new(pb::UpdateCustomerResponse { customer: Some(customer_with_contacts_out(&updated)) }))
     }
 
     async fn delete_customer(
@@ -134,7 +134,7 @@ impl CustomerService for CustomerApi {
             SetSmsConsent { customer_id: r.customer_id, granted: r.granted, method, note: r.note },
         )
         .await?;
-        Ok(Response::new(pb::SetSmsConsentResponse { customer: Some(customer_with_contacts_out(c)) }))
+        Ok(Response::new(pb::SetSmsConsentResponse { customer: Some(customer_with_contacts_out(&c)) }))
     }
 
     async fn create_contact(
@@ -146,7 +146,7 @@ impl CustomerService for CustomerApi {
         let fields = r.contact.map(contact_fields_in).unwrap_or_default();
         let c = app::contacts::create(&self.state, &caller, &r.customer_id, fields, r.send_welcome_mail, &r.request_id)
             .await?;
-        Ok(Response::new(pb::CreateContactResponse { contact: Some(contact_out(c)) }))
+        Ok(Response::new(pb::CreateContactResponse { contact: Some(contact_out(&c)) }))
     }
 
     async fn get_contact(
@@ -155,7 +155,7 @@ impl CustomerService for CustomerApi {
     ) -> Result<Response<pb::GetContactResponse>, Status> {
         let caller = staff(&req)?;
         let c = app::contacts::get(&self.state, &caller, &req.get_ref().contact_id).await?;
-        Ok(Response::new(pb::GetContactResponse { contact: Some(contact_out(c)) }))
+        Ok(Response::new(pb::GetContactResponse { contact: Some(contact_out(&c)) }))
     }
 
     async fn list_contacts(
@@ -167,7 +167,7 @@ impl CustomerService for CustomerApi {
         let page = PageRequest::parse(r.page_size, &r.page_token)?;
         let page = app::contacts::list(&self.state, &caller, &r.customer_id, page).await?;
         Ok(Response::new(pb::ListContactsResponse {
-            contacts: page.items.into_iter().map(contact_out).collect(),
+            contacts: page.items.iter().map(contact_out).collect(),
             next_page_token: page.next_page_token,
         }))
     }
@@ -193,7 +193,7 @@ impl CustomerService for CustomerApi {
             UpdateContact { id: c.id, fields, mask: convert::mask(r.update_mask), etag },
         )
         .await?;
-        Ok(Response::new(pb::UpdateContactResponse { contact: Some(contact_out(updated)) }))
+        Ok(Response::new(pb::UpdateContactResponse { contact: Some(contact_out(&updated)) }))
     }
 
     async fn delete_contact(
@@ -211,7 +211,7 @@ impl CustomerService for CustomerApi {
     ) -> Result<Response<pb::SendWelcomeMailResponse>, Status> {
         let caller = staff(&req)?;
         let c = app::welcome::send(&self.state, &caller, &req.get_ref().contact_id).await?;
-        Ok(Response::new(pb::SendWelcomeMailResponse { contact: Some(contact_out(c)) }))
+        Ok(Response::new(pb::SendWelcomeMailResponse { contact: Some(contact_out(&c)) }))
     }
 
     async fn export_personal_data(
