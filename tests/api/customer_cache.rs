@@ -5,16 +5,6 @@ use crate::{both_databases, support::*};
 use customerhub::grpc::pb;
 use tonic::Code;
 
-async fn get(app: &TestApp, id: &str) -> pb::Customer {
-    app.admin_customers()
-        .get_customer(pb::GetCustomerRequest { customer_id: id.into() })
-        .await
-        .unwrap()
-        .into_inner()
-        .customer
-        .unwrap()
-}
-
 fn contact_named<'a>(c: &'a pb::Customer, email: &str) -> &'a pb::Contact {
     c.contacts.iter().find(|k| k.email == email).unwrap_or_else(|| panic!("no contact {email} in {c:?}"))
 }
@@ -31,7 +21,7 @@ async fn staff_changes_show_in_the_next_get(app: TestApp) {
     let id = app.admin_customers().create_customer(req).await.unwrap().into_inner().customer.unwrap().id;
     let mut admin = app.admin_customers();
 
-    let before = get(&app, &id).await;
+    let before = app.customer(&id).await;
     admin
         .update_customer(pb::UpdateCustomerRequest {
             customer: Some(pb::Customer {
@@ -43,7 +33,7 @@ async fn staff_changes_show_in_the_next_get(app: TestApp) {
         })
         .await
         .unwrap();
-    let after = get(&app, &id).await;
+    let after = app.customer(&id).await;
     assert_eq!(after.company_name, "Cache & Co ApS");
     assert_ne!(after.etag, before.etag);
 
@@ -56,7 +46,7 @@ async fn staff_changes_show_in_the_next_get(app: TestApp) {
         })
         .await
         .unwrap();
-    assert!(get(&app, &id).await.sms_consent.unwrap().granted, "SetSmsConsent");
+    assert!(app.customer(&id).await.sms_consent.unwrap().granted, "SetSmsConsent");
 
     let bo = admin
         .create_contact(pb::CreateContactRequest {
@@ -74,7 +64,7 @@ async fn staff_changes_show_in_the_next_get(app: TestApp) {
         .into_inner()
         .contact
         .unwrap();
-    let got = get(&app, &id).await;
+    let got = app.customer(&id).await;
     assert_eq!((got.contacts.len(), got.contact_count), (2, 2), "CreateContact");
 
     admin
@@ -84,24 +74,24 @@ async fn staff_changes_show_in_the_next_get(app: TestApp) {
         })
         .await
         .unwrap();
-    assert_eq!(contact_named(&get(&app, &id).await, "bo@cache.example.dk").first_name, "Bodil", "UpdateContact");
+    assert_eq!(contact_named(&app.customer(&id).await, "bo@cache.example.dk").first_name, "Bodil", "UpdateContact");
 
     admin.send_welcome_mail(pb::SendWelcomeMailRequest { contact_id: bo.id.clone() }).await.unwrap();
-    let sent = contact_named(&get(&app, &id).await, "bo@cache.example.dk").welcome_mail.unwrap();
+    let sent = contact_named(&app.customer(&id).await, "bo@cache.example.dk").welcome_mail.unwrap();
     assert_eq!(sent.send_count, 1, "SendWelcomeMail");
 
     admin.delete_contact(pb::DeleteContactRequest { contact_id: bo.id.clone() }).await.unwrap();
-    let got = get(&app, &id).await;
+    let got = app.customer(&id).await;
     assert_eq!((got.contacts.len(), got.contact_count), (1, 1), "DeleteContact");
 
     let anna = got.contacts[0].id.clone();
     admin.erase_personal_data(pb::ErasePersonalDataRequest { contact_id: anna }).await.unwrap();
-    assert!(get(&app, &id).await.contacts.is_empty(), "ErasePersonalData");
+    assert!(app.customer(&id).await.contacts.is_empty(), "ErasePersonalData");
 
     // The area's deletion moves its customers out of it, in SQL.
-    assert_eq!(get(&app, &id).await.area_id, nord);
+    assert_eq!(app.customer(&id).await.area_id, nord);
     app.admin_workspace().delete_area(pb::DeleteAreaRequest { area_id: nord }).await.unwrap();
-    assert_eq!(get(&app, &id).await.area_id, "", "DeleteArea");
+    assert_eq!(app.customer(&id).await.area_id, "", "DeleteArea");
 
     admin.delete_customer(pb::DeleteCustomerRequest { customer_id: id.clone() }).await.unwrap();
     let err = admin.get_customer(pb::GetCustomerRequest { customer_id: id }).await.unwrap_err();
@@ -112,7 +102,7 @@ async fn staff_changes_show_in_the_next_get(app: TestApp) {
 async fn hub_and_import_changes_show_in_the_next_get(app: TestApp) {
     let email = "hanne@hub.example.dk";
     let c = app.welcomed_company("Hub ApS", &[("Hanne", "Hub", email)]).await;
-    let contact = contact_named(&get(&app, &c.id).await, email).clone();
+    let contact = contact_named(&app.customer(&c.id).await, email).clone();
     assert!(!contact.activated);
 
     app.admin_customers()
@@ -121,26 +111,17 @@ async fn hub_and_import_changes_show_in_the_next_get(app: TestApp) {
         .unwrap();
     app.deliver_all().await;
     let mail = app.smtp.wait_for(1).await.remove(0);
-    assert!(!contact_named(&get(&app, &c.id).await, email).activated);
-    let session = app
-        .anonymous_hub()
-        .activate_account(pb::ActivateAccountRequest {
-            token: activation_token(&mail),
-            password: "a-good-long-password".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .session_token;
-    assert!(contact_named(&get(&app, &c.id).await, email).activated, "ActivateAccount");
+    assert!(!contact_named(&app.customer(&c.id).await, email).activated);
+    let session = app.activate(&mail).await;
+    assert!(contact_named(&app.customer(&c.id).await, email).activated, "ActivateAccount");
 
     app.hub(&session)
         .set_email_subscription(pb::SetEmailSubscriptionRequest { subscribed: false, shown_text: "Nej tak".into() })
         .await
         .unwrap();
-    assert!(!contact_named(&get(&app, &c.id).await, email).subscribed, "SetEmailSubscription");
+    assert!(!contact_named(&app.customer(&c.id).await, email).subscribed, "SetEmailSubscription");
 
-    let activated_at = contact_named(&get(&app, &c.id).await, email).last_login_time;
+    let activated_at = contact_named(&app.customer(&c.id).await, email).last_login_time;
     app.clock.advance(chrono::Duration::seconds(1)); // a later login time, well within the cache's 10 s
     app.anonymous_hub()
         .login(pb::LoginRequest {
@@ -151,13 +132,13 @@ async fn hub_and_import_changes_show_in_the_next_get(app: TestApp) {
         })
         .await
         .unwrap();
-    let logged_in_at = contact_named(&get(&app, &c.id).await, email).last_login_time;
+    let logged_in_at = contact_named(&app.customer(&c.id).await, email).last_login_time;
     assert!(logged_in_at.is_some() && logged_in_at != activated_at, "Login: {activated_at:?} → {logged_in_at:?}");
 
     // An import row matched by its external reference updates the customer.
     app.execute(&format!("UPDATE customers SET external_ref = 'ERP-7' WHERE id = '{}'", c.id)).await;
     app.clock.advance(chrono::Duration::seconds(10)); // past the cache's bound on changes made by hand
-    assert_eq!(get(&app, &c.id).await.external_ref, "ERP-7");
+    assert_eq!(app.customer(&c.id).await.external_ref, "ERP-7");
     let row = pb::ImportCustomersRequest {
         external_ref: "ERP-7".into(),
         customer: Some(pb::Customer {
@@ -176,7 +157,7 @@ async fn hub_and_import_changes_show_in_the_next_get(app: TestApp) {
     };
     let res = app.admin_customers().import_customers(tokio_stream::iter(vec![row])).await.unwrap().into_inner();
     assert_eq!(res.updated_count, 1, "{res:?}");
-    let got = get(&app, &c.id).await;
+    let got = app.customer(&c.id).await;
     assert_eq!(got.company_name, "Hub Import ApS", "ImportCustomers");
     assert_eq!(contact_named(&got, email).last_name, "Importeret", "ImportCustomers");
 }
@@ -186,14 +167,14 @@ async fn hub_and_import_changes_show_in_the_next_get(app: TestApp) {
 async fn a_customer_read_is_kept_for_ten_seconds_at_most(app: TestApp) {
     let id = app.admin_customers().create_customer(company("Før ApS", &[])).await.unwrap().into_inner().customer;
     let id = id.unwrap().id;
-    assert_eq!(get(&app, &id).await.company_name, "Før ApS");
+    assert_eq!(app.customer(&id).await.company_name, "Før ApS");
     app.execute(&format!("UPDATE customers SET company_name = 'Efter ApS' WHERE id = '{id}'")).await;
 
-    assert_eq!(get(&app, &id).await.company_name, "Før ApS", "read a moment ago");
+    assert_eq!(app.customer(&id).await.company_name, "Før ApS", "read a moment ago");
     app.clock.advance(chrono::Duration::seconds(9));
-    assert_eq!(get(&app, &id).await.company_name, "Før ApS", "read 9 s ago");
+    assert_eq!(app.customer(&id).await.company_name, "Før ApS", "read 9 s ago");
     app.clock.advance(chrono::Duration::seconds(1));
-    assert_eq!(get(&app, &id).await.company_name, "Efter ApS", "read 10 s ago: read again");
+    assert_eq!(app.customer(&id).await.company_name, "Efter ApS", "read 10 s ago: read again");
 }
 
 /// The cache holds whole customers; each caller's scope still applies: a
@@ -204,7 +185,7 @@ async fn a_kept_customer_is_still_scoped(app: TestApp) {
     let mut req = company("Nordkunde ApS", &[]);
     req.customer.as_mut().unwrap().area_id = nord.clone();
     let id = app.admin_customers().create_customer(req).await.unwrap().into_inner().customer.unwrap().id;
-    get(&app, &id).await; // kept now
+    app.customer(&id).await; // kept now
 
     let (_, nord_key) = app.staff_with_key("nord@cache.example.dk", pb::StaffRole::Supervisor, vec![nord]).await;
     let (_, syd_key) = app.staff_with_key("syd@cache.example.dk", pb::StaffRole::Supervisor, vec![syd]).await;

@@ -55,16 +55,6 @@ async fn import(app: &TestApp, rows: Vec<pb::ImportCustomersRequest>) -> pb::Imp
     app.admin_customers().import_customers(tokio_stream::iter(rows)).await.unwrap().into_inner()
 }
 
-async fn get(app: &TestApp, id: &str) -> pb::Customer {
-    app.admin_customers()
-        .get_customer(pb::GetCustomerRequest { customer_id: id.into() })
-        .await
-        .unwrap()
-        .into_inner()
-        .customer
-        .unwrap()
-}
-
 async fn all_customers(app: &TestApp) -> Vec<pb::Customer> {
     app.admin_customers().list_customers(pb::ListCustomersRequest::default()).await.unwrap().into_inner().customers
 }
@@ -103,7 +93,7 @@ async fn import_reports_each_row(app: TestApp) {
         assert!(ok.field_errors.is_empty());
     }
 
-    let company = get(&app, &res.results[0].customer_id).await;
+    let company = app.customer(&res.results[0].customer_id).await;
     assert_eq!(company.kind, pb::CustomerKind::Company as i32);
     assert_eq!(company.display_name, "Bager Hansen ApS");
     assert_eq!(company.external_ref, "ERP-100");
@@ -114,7 +104,7 @@ async fn import_reports_each_row(app: TestApp) {
     assert_eq!(contact_by_email(&company, "bo@bager.example.dk").first_name, "Bo");
     assert!(company.contacts.iter().all(|c| c.hub_access && c.welcome_mail.as_ref().unwrap().send_count == 0));
 
-    let private = get(&app, &res.results[1].customer_id).await;
+    let private = app.customer(&res.results[1].customer_id).await;
     assert_eq!(private.kind, pb::CustomerKind::Private as i32);
     assert_eq!(private.display_name, "Karen Blixen");
     assert_eq!(private.external_ref, "ERP-200");
@@ -138,7 +128,7 @@ async fn import_reports_each_row(app: TestApp) {
 async fn reimport_updates_instead_of_duplicating(app: TestApp) {
     let first = import(&app, first_import()).await;
     let (company_id, private_id) = (first.results[0].customer_id.clone(), first.results[1].customer_id.clone());
-    let before = get(&app, &company_id).await;
+    let before = app.customer(&company_id).await;
     let anna_id = contact_by_email(&before, "anna@bager.example.dk").id.clone();
     let bo_id = contact_by_email(&before, "bo@bager.example.dk").id.clone();
 
@@ -150,9 +140,9 @@ async fn reimport_updates_instead_of_duplicating(app: TestApp) {
     assert_eq!(again.results[0].customer_id, company_id);
     assert_eq!(again.results[1].customer_id, private_id);
     assert_eq!(all_customers(&app).await.len(), 2, "no duplicates");
-    let same = get(&app, &company_id).await;
+    let same = app.customer(&company_id).await;
     assert_eq!(same.contacts.len(), 2, "no duplicate contacts");
-    assert_eq!(get(&app, &private_id).await.contacts.len(), 1);
+    assert_eq!(app.customer(&private_id).await.contacts.len(), 1);
 
     // Changed rows: a new company name, a contact matched by e-mail in another case and renamed,
     // a new contact, and a contact missing from the row (kept); the private customer renamed.
@@ -171,7 +161,7 @@ async fn reimport_updates_instead_of_duplicating(app: TestApp) {
     assert_eq!((res.created_count, res.updated_count, res.error_count), (0, 2, 0));
     assert_eq!(all_customers(&app).await.len(), 2);
 
-    let after = get(&app, &company_id).await;
+    let after = app.customer(&company_id).await;
     assert_eq!(after.display_name, "Bager Hansen & Søn ApS");
     assert_eq!(after.company_name, "Bager Hansen & Søn ApS");
     assert_eq!(after.phone, "+4511223344");
@@ -187,7 +177,7 @@ async fn reimport_updates_instead_of_duplicating(app: TestApp) {
     assert!(cecilie.hub_access, "a new contact defaults to the customer's HUB access");
     assert_eq!(cecilie.first_name, "Cecilie");
 
-    let private = get(&app, &private_id).await;
+    let private = app.customer(&private_id).await;
     assert_eq!(private.display_name, "Karen Dinesen");
     assert_eq!(private.email, "karen.d@example.dk");
     assert_eq!(private.contacts.len(), 1);
@@ -203,7 +193,7 @@ async fn reimport_updates_instead_of_duplicating(app: TestApp) {
     .await;
     assert_eq!(outcomes(&res), [Created, Updated]);
     assert_eq!(res.results[0].customer_id, res.results[1].customer_id);
-    assert_eq!(get(&app, &res.results[0].customer_id).await.display_name, "Cafe Ciao Ciao");
+    assert_eq!(app.customer(&res.results[0].customer_id).await.display_name, "Cafe Ciao Ciao");
     assert_eq!(all_customers(&app).await.len(), 3);
 }
 
@@ -214,7 +204,7 @@ async fn rows_that_cannot_apply_are_errors(app: TestApp) {
     in_nord.customer.as_mut().unwrap().area_id = nord.clone();
     let first = import(&app, vec![in_nord]).await;
     let id = first.results[0].customer_id.clone();
-    let before = get(&app, &id).await;
+    let before = app.customer(&id).await;
     assert_eq!(before.area_id, nord);
 
     // The same reference as a private customer: the kind cannot change.
@@ -242,7 +232,7 @@ async fn rows_that_cannot_apply_are_errors(app: TestApp) {
     assert!(res.results[..5].iter().all(|r| !r.error.is_empty() && r.customer_id.is_empty()));
 
     // Nothing of the refused rows was written.
-    let after = get(&app, &id).await;
+    let after = app.customer(&id).await;
     assert_eq!(after.kind, pb::CustomerKind::Company as i32);
     assert_eq!(after.display_name, "Firma Et ApS");
     assert_eq!(after.area_id, nord);
@@ -298,7 +288,7 @@ async fn import_sends_welcome_mail_once(app: TestApp) {
     }
     assert!(app.smtp.mails_to("dina@bager.example.dk").is_empty());
     assert!(app.smtp.mails_to("lars@lukket.example.dk").is_empty());
-    let company = get(&app, &company_id).await;
+    let company = app.customer(&company_id).await;
     for email in ["anna@bager.example.dk", "bo@bager.example.dk"] {
         assert_eq!(contact_by_email(&company, email).welcome_mail.as_ref().unwrap().send_count, 1);
     }
@@ -343,7 +333,7 @@ async fn welcome_mail_on_import_skips_customers_without_hub_access(app: TestApp)
     assert_eq!(again.results[0].customer_id, first.results[0].customer_id);
     assert_eq!(app.deliver_all().await, 0);
     assert_eq!(app.smtp.count(), 0);
-    let c = get(&app, &first.results[0].customer_id).await;
+    let c = app.customer(&first.results[0].customer_id).await;
     assert!(!c.hub_access);
     assert_eq!(c.contacts[0].welcome_mail.as_ref().unwrap().send_count, 0);
 }

@@ -530,9 +530,14 @@ impl TestApp {
             .find(|m| m.text_body().contains("activate?token="))
             .expect("a welcome mail");
         self.smtp.clear();
+        self.activate(&mail).await
+    }
+
+    /// Activates the HUB account a welcome mail is for; returns the session token.
+    pub async fn activate(&self, welcome: &smtp_sink::ReceivedMail) -> String {
         self.anonymous_hub()
             .activate_account(pb::ActivateAccountRequest {
-                token: activation_token(&mail),
+                token: activation_token(welcome),
                 password: "a-good-long-password".into(),
             })
             .await
@@ -551,6 +556,17 @@ impl TestApp {
     /// Waits until the server has stopped (at most `within`); false if it did not.
     pub async fn stopped_within(&mut self, within: std::time::Duration) -> bool {
         tokio::time::timeout(within, &mut self.server).await.is_ok()
+    }
+
+    /// GetCustomer as the admin; the customer must exist.
+    pub async fn customer(&self, id: &str) -> pb::Customer {
+        self.admin_customers()
+            .get_customer(pb::GetCustomerRequest { customer_id: id.into() })
+            .await
+            .unwrap()
+            .into_inner()
+            .customer
+            .unwrap()
     }
 
     pub fn clock_now(&self) -> chrono::DateTime<chrono::Utc> {
