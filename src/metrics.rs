@@ -129,23 +129,24 @@ fn requests_of(method: &str, code: String) -> Counter {
 
 /// Counts one call by method and code (`None`: OK) and records its latency.
 fn record(method: &str, failure: Option<String>, seconds: f64) {
-    if let Some(code) = failure {
-        requests_of(method, code).increment(1);
-        duration_of(method).record(seconds);
-        return;
-    }
-    // The data are metric handles: a panic elsewhere leaves nothing to repair.
-    let mut handles = ok_handles().lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some((requests, duration)) = handles.get(method) {
-        requests.increment(1);
-        duration.record(seconds);
-        return;
-    }
-    let (requests, duration) = (requests_of(method, "Ok".into()), duration_of(method));
+    let (requests, duration) = match failure {
+        Some(code) => (requests_of(method, code), duration_of(method)),
+        None => ok_metrics_of(method),
+    };
     requests.increment(1);
     duration.record(seconds);
+}
+
+fn ok_metrics_of(method: &str) -> (Counter, Histogram) {
+    // The data are metric handles: a panic elsewhere leaves nothing to repair.
+    let mut handles = ok_handles().lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(kept) = handles.get(method) {
+        return kept.clone();
+    }
+    let made = (requests_of(method, "Ok".into()), duration_of(method));
     // Handles taken before the recorder is installed record nowhere.
     if HANDLE.get().is_some() {
-        handles.insert(method.to_owned(), (requests, duration));
+        handles.insert(method.to_owned(), made.clone());
     }
+    made
 }

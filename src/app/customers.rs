@@ -176,7 +176,7 @@ pub async fn create(
 }
 
 async fn get_with_contacts(state: &AppState, scope: &CustomerScope, id: &Id) -> AppResult<Arc<CustomerWithContacts>> {
-    store::customer_cache::get(state, &state.reads, scope, id).await
+    store::customer_cache::get(state, scope, id).await
 }
 
 pub fn parse_customer_id(field: &str, raw: &str) -> AppResult<Id> {

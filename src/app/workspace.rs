@@ -153,6 +153,6 @@ pub async fn delete_area(state: &AppState, caller: &StaffPrincipal, id: &str) ->
     store::customer_cache::announce(&tx, &Changed::All).await?;
     // Supervisors of the area lose it from what their keys resolve to.
     store::credentials::commit_change(state, tx).await?;
-    store::customer_cache::forget(state, &Changed::All);
+    state.customers.forget(&Changed::All);
     Ok(())
 }

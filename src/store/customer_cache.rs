@@ -19,7 +19,6 @@ use crate::{
     domain::{Id, caller::CustomerScope, customer::CustomerWithContacts},
     error::{AppError, AppResult},
 };
-use sea_orm::ConnectionTrait;
 use std::sync::Arc;
 
 /// The PostgreSQL channel that says "this customer changed: forget it".
@@ -47,26 +46,26 @@ impl CustomerCache {
         self.0.set_serving(serving);
     }
 
-    /// What the listener heard: a payload of `CHANNEL`.
-    pub fn forget_announced(&self, payload: &str) {
-        if payload.is_empty() {
-            self.0.forget_all();
-        } else {
-            self.0.forget([&Id::from_stored(payload.to_string())]);
+    /// This replica's half of `commit_change`, after the commit.
+    pub fn forget(&self, changed: &Changed<'_>) {
+        match changed {
+            Changed::Customer(id) => self.0.forget([*id]),
+            Changed::All => self.0.forget_all(),
         }
+    }
+
+    /// What the listener heard: a payload of `CHANNEL` (see `announce`).
+    pub fn forget_announced(&self, payload: &str) {
+        let id = Id::from_stored(payload.to_string());
+        self.forget(&if payload.is_empty() { Changed::All } else { Changed::Customer(&id) });
     }
 }
 
 /// The customer with its contacts, if `scope` may see it (else `NOT_FOUND`).
-pub async fn get(
-    state: &AppState,
-    conn: &impl ConnectionTrait,
-    scope: &CustomerScope,
-    id: &Id,
-) -> AppResult<Arc<CustomerWithContacts>> {
+pub async fn get(state: &AppState, scope: &CustomerScope, id: &Id) -> AppResult<Arc<CustomerWithContacts>> {
     let read = || async {
         let whole_workspace = CustomerScope { workspace_id: scope.workspace_id.clone(), areas: None };
-        let (customer, contacts) = super::customers::get_with_contacts(conn, &whole_workspace, id).await?;
+        let (customer, contacts) = super::customers::get_with_contacts(&state.reads, &whole_workspace, id).await?;
         Ok::<_, AppError>((scope.workspace_id.clone(), Arc::new(CustomerWithContacts { customer, contacts })))
     };
     let (workspace_id, found) = state.customers.0.get_or_read(id.clone(), state.clock.now(), read).await?;
@@ -88,24 +87,16 @@ pub enum Changed<'a> {
 pub async fn commit_change(state: &AppState, tx: super::Tx, changed: Changed<'_>) -> AppResult<()> {
     announce(&tx, &changed).await?;
     tx.commit().await?;
-    forget(state, &changed);
+    state.customers.forget(&changed);
     Ok(())
 }
 
 /// The NOTIFY half of `commit_change`, for a transaction that another
-/// cache's `commit_change` commits; call `forget` after it.
+/// cache's `commit_change` commits; call `CustomerCache::forget` after it.
 pub async fn announce(tx: &super::Tx, changed: &Changed<'_>) -> AppResult<()> {
     let payload = match changed {
         Changed::Customer(id) => id.as_str(),
         Changed::All => "",
     };
     super::notify_on_commit(tx, CHANNEL, payload).await
-}
-
-/// This replica's half: what `commit_change` does after the commit.
-pub fn forget(state: &AppState, changed: &Changed<'_>) {
-    match changed {
-        Changed::Customer(id) => state.customers.0.forget([*id]),
-        Changed::All => state.customers.0.forget_all(),
-    }
 }
