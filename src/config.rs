@@ -50,6 +50,9 @@ pub struct Settings {
     /// and claims and records per statement (`delivery::pace` says how many
     /// more wait claimed behind them).
     pub delivery_concurrency: usize,
+    /// How many RegisterPunch batches (`app::registration_batch`) one
+    /// process writes at once on PostgreSQL; SQLite writes one at a time.
+    pub registration_batches: usize,
     /// On shutdown, how long a delivery being sent may take before it is
     /// abandoned and released for another replica.
     pub shutdown_grace_secs: u64,
@@ -124,6 +127,7 @@ impl Default for Settings {
             delivery_poll_ms: 1000,
             shutdown_grace_secs: 10,
             delivery_concurrency: 8,
+            registration_batches: 2,
             // OWASP's recommended Argon2id minimum: 19 MiB, 2 iterations.
             password_hash_memory_kib: 19 * 1024,
             password_hash_iterations: 2,
@@ -220,6 +224,9 @@ impl Settings {
         }
         if self.delivery_concurrency == 0 || self.delivery_concurrency > 256 {
             anyhow::bail!("CUSTOMERHUB_DELIVERY_CONCURRENCY must be between 1 and 256");
+        }
+        if self.registration_batches == 0 || self.registration_batches > 64 {
+            anyhow::bail!("CUSTOMERHUB_REGISTRATION_BATCHES must be between 1 and 64");
         }
         if self.db_acquire_timeout_ms == 0 {
             anyhow::bail!("CUSTOMERHUB_DB_ACQUIRE_TIMEOUT_MS must be at least 1");

@@ -15,6 +15,7 @@ pub mod inbox;
 pub mod notifications;
 pub mod privacy;
 pub mod punch_cards;
+pub mod registration_batch;
 pub mod reminder_firing;
 pub mod reminders;
 pub mod sms;
@@ -62,6 +63,8 @@ pub struct AppState {
     pub workspace_config: Arc<crate::store::workspace_config::WorkspaceConfigCache>,
     /// Customers with their contacts read a moment ago (`store::customer_cache`).
     pub customers: Arc<crate::store::customer_cache::CustomerCache>,
+    /// RegisterPunch calls waiting to share a transaction.
+    pub registrations: Arc<registration_batch::RegistrationQueue>,
     /// Per-workspace request rate limit.
     pub rate_limiter: crate::auth::rate_limit::RateLimiter,
     /// Names this process's claims in the outbox.
@@ -88,6 +91,9 @@ impl AppState {
         let credentials = Arc::new(crate::auth::credential_cache::new(one_process));
         let workspace_config = Arc::new(crate::store::workspace_config::WorkspaceConfigCache::new(one_process));
         let customers = Arc::new(crate::store::customer_cache::CustomerCache::new(one_process));
+        // SQLite has one writer: a second batch would only wait for it.
+        let batches = if one_process { 1 } else { settings.registration_batches };
+        let registrations = Arc::new(registration_batch::RegistrationQueue::new(batches));
         Self {
             reads: db.clone(),
             db,
@@ -102,6 +108,7 @@ impl AppState {
             credentials,
             workspace_config,
             customers,
+            registrations,
             rate_limiter,
             instance_id: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
             shutdown: tokio_util::sync::CancellationToken::new(),

@@ -76,9 +76,7 @@ async fn after_balance_change(
     audience: Option<&Audience>,
     out: &mut Vec<Dispatched>,
 ) -> AppResult<()> {
-    let (flags, fired) =
-        evaluate_thresholds(card.remaining(), card.unit.threshold(ws.punches_low_threshold), card.flags);
-    card.flags = flags;
+    let fired = cross_thresholds(ws, card);
     if fired.is_empty() {
         return Ok(());
     }
@@ -92,14 +90,33 @@ async fn after_balance_change(
     };
     let locale = audience.locale(ws);
     for kind in fired {
-        let mut vars = card_vars(card, locale);
-        vars.insert("booking_link".into(), ws.booking_url.clone());
-        out.push(notify::dispatch_to(state, tx, ws, audience, event(kind, card, None, vars)).await?);
+        out.push(notify::dispatch_to(state, tx, ws, audience, threshold_event(ws, card, kind, locale)).await?);
     }
     Ok(())
 }
 
-fn announce(state: &AppState, all: &[Dispatched]) {
+/// Sets the card's threshold flags for its balance; returns the thresholds
+/// this change crossed (each fires once per crossing).
+pub(super) fn cross_thresholds(ws: &Workspace, card: &mut PunchCard) -> Vec<NotificationKind> {
+    let (flags, fired) =
+        evaluate_thresholds(card.remaining(), card.unit.threshold(ws.punches_low_threshold), card.flags);
+    card.flags = flags;
+    fired
+}
+
+/// The notification of a threshold the card crossed.
+pub(super) fn threshold_event(
+    ws: &Workspace,
+    card: &PunchCard,
+    kind: NotificationKind,
+    locale: Locale,
+) -> CustomerEvent {
+    let mut vars = card_vars(card, locale);
+    vars.insert("booking_link".into(), ws.booking_url.clone());
+    event(kind, card, None, vars)
+}
+
+pub(super) fn announce(state: &AppState, all: &[Dispatched]) {
     for d in all {
         d.announce(state);
     }
@@ -313,65 +330,113 @@ pub async fn register(
     check_amount(&mut v, "amount", f.amount);
     let request_id = v.check("request_id", crate::domain::request_id(request_id)).flatten();
     v.into_result()?;
-    let (Some(id), Some(description)) = (id, description) else { unreachable!("violations are empty") };
+    let (Some(card_id), Some(description)) = (id, description) else { unreachable!("violations are empty") };
+    let input = NewRegistration { id: Id::generate(), card_id, date, description, amount: f.amount, notify: f.notify };
+    match request_id {
+        // Registrations arriving together share one transaction.
+        None => super::registration_batch::submit(state, caller, input).await,
+        // The key row decides replays, so a keyed registration goes alone.
+        Some(request_id) => register_one(state, caller, input, Some(&request_id)).await,
+    }
+}
+
+/// A registration checked and ready to write.
+#[derive(Debug, Clone)]
+pub(super) struct NewRegistration {
+    pub id: Id,
+    pub card_id: Id,
+    pub date: Option<NaiveDate>,
+    pub description: String,
+    pub amount: i64,
+    pub notify: Option<bool>,
+}
+
+/// One registration in a transaction of its own.
+pub(super) async fn register_one(
+    state: &AppState,
+    caller: &StaffPrincipal,
+    input: NewRegistration,
+    request_id: Option<&str>,
+) -> AppResult<Registered> {
     let ws_id = &caller.workspace_id;
     let scope = caller.scope();
-    let reg_id = Id::generate();
+    let id = &input.card_id;
     // A card the caller cannot see is NOT_FOUND whatever the request_id: a
     // replay checks it first; a fresh registration finds out in its
     // transaction, which then writes nothing (not even the request_id).
-    let tx = match begin_create(state, ws_id, "RegisterPunch", request_id.as_deref(), &reg_id).await? {
+    let tx = match begin_create(state, ws_id, "RegisterPunch", request_id, &input.id).await? {
         Begin::Replay(existing) => {
-            store::punch_cards::get(&state.db, &scope, &id, false).await?;
+            store::punch_cards::get(&state.db, &scope, id, false).await?;
             let r = store::punch_cards::get_registration(&state.db, ws_id, &existing).await?;
             let card = store::punch_cards::get(&state.db, &scope, &r.punch_card_id, false).await?;
             return Ok(Registered { registration: r, card, today: today(state, ws_id).await? });
         }
         Begin::Fresh(tx) => tx,
     };
-    let mut card = store::punch_cards::get(&tx, &scope, &id, true).await?;
+    let mut card = store::punch_cards::get(&tx, &scope, id, true).await?;
     let ws = store::workspace_config::workspace(state, &tx, ws_id).await?;
     let today = local_today(state.clock.now(), ws.time_zone.0);
-    if card.is_expired_on(today) && !ws.allow_expired_card_registration {
-        return Err(AppError::precondition(
-            "CARD_EXPIRED",
-            format!("punch-cards/{id}"),
-            format!(
-                "the card expired on {}; the workspace does not allow registering on expired cards",
-                card.expiry_date.map(format::api_date).unwrap_or_default()
-            ),
-        ));
-    }
+    check_not_expired(&ws, &card, today)?;
     let now = state.clock.now();
-    let reg = Registration {
-        id: reg_id.clone(),
-        punch_card_id: id.clone(),
-        customer_id: card.customer_id.clone(),
-        date: date.unwrap_or(today),
-        description,
-        amount: f.amount,
-        registered_by: Some(caller.staff_user_id.clone()),
-        notify: f.notify,
-        version: 1,
-        created_at: now,
-        updated_at: now,
-    };
+    let reg = registration(caller, input, &card, today, now);
     store::punch_cards::insert_registration(&tx, ws_id, &reg).await?;
-    card.used += f.amount;
+    card.used += reg.amount;
     // Read once for the registration's texts and for every notification it causes.
     let audience = Audience::read(&tx, &ws, &card.customer_id).await?;
-    let locale = audience.locale(&ws);
-    let mut vars = card_vars(&card, locale);
-    vars.insert("registration_date".into(), format::date(reg.date, locale));
-    vars.insert("registration_description".into(), reg.description.clone());
-    vars.insert("registration_amount".into(), card.unit.format(reg.amount, locale));
-    let registered = event(NotificationKind::PunchRegistered, &card, reg.notify, vars);
+    let registered = registered_event(&card, &reg, audience.locale(&ws));
     let mut dispatched = vec![notify::dispatch_to(state, &tx, &ws, &audience, registered).await?];
     after_balance_change(state, &tx, &ws, &mut card, Some(&audience), &mut dispatched).await?;
     let card = store::punch_cards::save(&tx, ws_id, &card, now).await?;
     tx.commit().await?;
     announce(state, &dispatched);
     Ok(Registered { registration: reg, card, today })
+}
+
+/// Refuses a registration on an expired card unless the workspace allows it.
+pub(super) fn check_not_expired(ws: &Workspace, card: &PunchCard, today: NaiveDate) -> AppResult<()> {
+    if card.is_expired_on(today) && !ws.allow_expired_card_registration {
+        return Err(AppError::precondition(
+            "CARD_EXPIRED",
+            format!("punch-cards/{}", card.id),
+            format!(
+                "the card expired on {}; the workspace does not allow registering on expired cards",
+                card.expiry_date.map(format::api_date).unwrap_or_default()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The registration as stored; its date defaults to the workspace's today.
+pub(super) fn registration(
+    caller: &StaffPrincipal,
+    input: NewRegistration,
+    card: &PunchCard,
+    today: NaiveDate,
+    now: crate::clock::Timestamp,
+) -> Registration {
+    Registration {
+        id: input.id,
+        punch_card_id: input.card_id,
+        customer_id: card.customer_id.clone(),
+        date: input.date.unwrap_or(today),
+        description: input.description,
+        amount: input.amount,
+        registered_by: Some(caller.staff_user_id.clone()),
+        notify: input.notify,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// The "registered" notification; `card` already includes the registration.
+pub(super) fn registered_event(card: &PunchCard, reg: &Registration, locale: Locale) -> CustomerEvent {
+    let mut vars = card_vars(card, locale);
+    vars.insert("registration_date".into(), format::date(reg.date, locale));
+    vars.insert("registration_description".into(), reg.description.clone());
+    vars.insert("registration_amount".into(), card.unit.format(reg.amount, locale));
+    event(NotificationKind::PunchRegistered, card, reg.notify, vars)
 }
 
 pub async fn list_registrations(

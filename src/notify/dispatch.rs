@@ -20,7 +20,7 @@ use crate::{
         outbox::{NewNotification, QUEUED, Recorded, SENT, SUPPRESSED},
     },
 };
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 /// Something that happened to a customer that its contacts may hear about.
 #[derive(Debug, Clone)]
@@ -85,12 +85,17 @@ impl Audience {
     pub async fn read(tx: &Tx, workspace: &Workspace, customer_id: &Id) -> AppResult<Self> {
         let scope = CustomerScope { workspace_id: workspace.id.clone(), areas: None };
         let (customer, read) = store::customers::get_with_contact_tokens(tx, &scope, customer_id).await?;
+        Self::from_read(tx, customer, read).await
+    }
+
+    /// The audience from a customer and its contacts with their tokens as
+    /// read; a contact without a token yet gets one made (first use).
+    pub async fn from_read(tx: &Tx, customer: Customer, read: Vec<(Contact, Option<String>)>) -> AppResult<Self> {
         let mut contacts = Vec::with_capacity(read.len());
         let mut tokens = Vec::with_capacity(read.len());
         for (contact, token) in read {
             tokens.push(match token {
                 Some(t) => t,
-                // Made on first use.
                 None => store::subscriptions::token_of(tx, &contact.id).await?,
             });
             contacts.push(contact);
@@ -101,6 +106,11 @@ impl Audience {
     /// The language of the customer's texts.
     pub fn locale(&self, workspace: &Workspace) -> crate::domain::Locale {
         self.customer.locale.unwrap_or(workspace.default_locale)
+    }
+
+    /// The contacts' e-mail addresses, for `store::privacy::suppressed_among`.
+    pub fn emails(&self) -> impl Iterator<Item = &str> {
+        self.contacts.iter().map(|c| c.email.as_str())
     }
 }
 
@@ -136,22 +146,59 @@ async fn dispatch_wanted(
     setting: KindSetting,
     event: CustomerEvent,
 ) -> AppResult<Dispatched> {
-    let mut out = Dispatched::default();
+    // One query for the whole customer, not per contact.
+    let erased = if setting.email {
+        let emails: Vec<&str> = audience.emails().collect();
+        store::privacy::suppressed_among(tx, &workspace.id, &emails).await?
+    } else {
+        Default::default()
+    };
+    let planned = plan_wanted(state, tx, workspace, audience, setting, event, &erased).await?;
+    Ok(write(state, tx, vec![planned]).await?.pop().unwrap_or_default())
+}
+
+/// A dispatch decided but not yet written, so that `write` can store
+/// several in one statement per table (`app::registration_batch`).
+#[derive(Default)]
+pub struct Planned<'a> {
+    records: Vec<Recorded>,
+    messages: Vec<NewInboxMessage<'a>>,
+    emails_queued: usize,
+    suppressed: usize,
+}
+
+/// `dispatch_to` without the writing: `erased` must hold whichever of the
+/// audience's addresses are erased (`store::privacy::suppressed_among`).
+pub async fn plan<'a>(
+    state: &AppState,
+    tx: &Tx,
+    workspace: &'a Workspace,
+    audience: &'a Audience,
+    event: CustomerEvent,
+    erased: &HashSet<String>,
+) -> AppResult<Planned<'a>> {
+    let setting = store::workspace_config::kind_setting(state, tx, &workspace.id, event.kind).await?;
+    if !setting.mode.wants(event.per_item) || !(setting.email || setting.hub) {
+        return Ok(Planned::default());
+    }
+    plan_wanted(state, tx, workspace, audience, setting, event, erased).await
+}
+
+async fn plan_wanted<'a>(
+    state: &AppState,
+    tx: &Tx,
+    workspace: &'a Workspace,
+    audience: &'a Audience,
+    setting: KindSetting,
+    event: CustomerEvent,
+    erased: &HashSet<String>,
+) -> AppResult<Planned<'a>> {
+    let mut out = Planned::default();
     let (customer, contacts) = (&audience.customer, &audience.contacts);
     let locale = audience.locale(workspace);
     let tone = customer.tone.unwrap_or(workspace.default_tone);
     let source = template_source(state, tx, &workspace.id, event.kind, locale, tone).await?;
     let hub = workspace.hub_base_url.trim_end_matches('/');
-    let now = state.clock.now();
-    // One query for the whole customer, not per contact.
-    let erased = if setting.email {
-        let emails: Vec<&str> = contacts.iter().map(|c| c.email.as_str()).collect();
-        store::privacy::suppressed_among(tx, &workspace.id, &emails).await?
-    } else {
-        Default::default()
-    };
-    let mut records = vec![];
-    let mut messages = vec![];
     for (contact, token) in contacts.iter().zip(&audience.tokens) {
         let unsubscribe_link = format!("{hub}/unsubscribe?token={token}");
         let mut vars: BTreeMap<String, String> = event.vars.clone();
@@ -183,7 +230,7 @@ async fn dispatch_wanted(
                 .or(erased.contains(&contact.email).then_some("address_erased"));
             match skip {
                 Some(why) => {
-                    records.push(Recorded { notification: email, state: SUPPRESSED, suppress_reason: Some(why) });
+                    out.records.push(Recorded { notification: email, state: SUPPRESSED, suppress_reason: Some(why) });
                     out.suppressed += 1;
                 }
                 None => {
@@ -202,7 +249,7 @@ async fn dispatch_wanted(
                         headers_json: serde_json::to_string(&headers).map_err(anyhow::Error::from)?,
                         ..email
                     };
-                    records.push(Recorded { notification: email, state: QUEUED, suppress_reason: None });
+                    out.records.push(Recorded { notification: email, state: QUEUED, suppress_reason: None });
                     out.emails_queued += 1;
                 }
             }
@@ -212,12 +259,12 @@ async fn dispatch_wanted(
             let record = NewNotification { channel: "hub".into(), recipient: contact.id.to_string(), ..base };
             match reason {
                 Some(why) => {
-                    records.push(Recorded { notification: record, state: SUPPRESSED, suppress_reason: Some(why) });
+                    out.records.push(Recorded { notification: record, state: SUPPRESSED, suppress_reason: Some(why) });
                     out.suppressed += 1;
                 }
                 None => {
-                    records.push(Recorded { notification: record, state: SENT, suppress_reason: None });
-                    messages.push(NewInboxMessage {
+                    out.records.push(Recorded { notification: record, state: SENT, suppress_reason: None });
+                    out.messages.push(NewInboxMessage {
                         workspace_id: &workspace.id,
                         recipient_kind: RecipientKind::Contact,
                         recipient_id: &contact.id,
@@ -231,13 +278,34 @@ async fn dispatch_wanted(
             }
         }
     }
-    store::outbox::record_many(tx, records, state.message_domain(), now).await?;
-    let stored = store::inbox::append_many(tx, &messages, now).await?;
-    for (m, stored) in messages.iter().zip(stored) {
-        live::notify_in_tx(tx, m.recipient_id, stored.seq).await?;
-        out.inbox.push((m.recipient_id.clone(), stored));
-    }
     Ok(out)
+}
+
+/// Writes planned dispatches, in their order, with one statement per table
+/// for all of them; returns what each wrote, for announcing after commit.
+pub async fn write(state: &AppState, tx: &Tx, plans: Vec<Planned<'_>>) -> AppResult<Vec<Dispatched>> {
+    let now = state.clock.now();
+    let mut outs = Vec::with_capacity(plans.len());
+    let mut records = vec![];
+    let mut messages = vec![];
+    let mut owners = vec![];
+    for (i, p) in plans.into_iter().enumerate() {
+        records.extend(p.records);
+        owners.extend(std::iter::repeat_n(i, p.messages.len()));
+        messages.extend(p.messages);
+        outs.push(Dispatched { inbox: vec![], emails_queued: p.emails_queued, suppressed: p.suppressed });
+    }
+    if !records.is_empty() {
+        store::outbox::record_many(tx, records, state.message_domain(), now).await?;
+    }
+    if !messages.is_empty() {
+        let stored = store::inbox::append_many(tx, &messages, now).await?;
+        for ((m, stored), i) in messages.iter().zip(stored).zip(owners) {
+            live::notify_in_tx(tx, m.recipient_id, stored.seq).await?;
+            outs[i].inbox.push((m.recipient_id.clone(), stored));
+        }
+    }
+    Ok(outs)
 }
 
 /// The workspace's own template of a kind, language and tone, else the shipped default.

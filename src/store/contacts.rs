@@ -123,6 +123,24 @@ pub async fn all_of_customer_with_tokens(
         .collect())
 }
 
+/// The contacts of several customers with their tokens, by customer id,
+/// each customer's in the order `all_of_customer_with_tokens` gives.
+pub async fn all_of_customers_with_tokens(
+    conn: &impl ConnectionTrait,
+    customer_ids: &[&Id],
+) -> AppResult<std::collections::HashMap<String, Vec<(Contact, Option<String>)>>> {
+    let mut out: std::collections::HashMap<String, Vec<(Contact, Option<String>)>> = Default::default();
+    let rows = Entity::find()
+        .filter(Column::CustomerId.is_in(customer_ids.iter().map(|id| id.as_str())))
+        .order_by_asc(Column::Id)
+        .all(conn)
+        .await?;
+    for m in rows {
+        out.entry(m.customer_id.clone()).or_default().push(with_token(m));
+    }
+    Ok(out)
+}
+
 /// A stored contact and its unsubscribe token, if it has one.
 fn with_token(mut m: Model) -> (Contact, Option<String>) {
     let token = m.unsubscribe_token.take();

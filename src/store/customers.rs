@@ -246,6 +246,28 @@ pub async fn get_with_contact_tokens(
     Ok((to_domain(m, contacts.len() as i64), contacts))
 }
 
+/// A customer with its workspace, and its contacts with their unsubscribe tokens.
+pub type CustomerWithTokens = (Id, Customer, Vec<(crate::domain::contact::Contact, Option<String>)>);
+
+/// Customers by id with their workspaces and contacts, whatever the caller:
+/// a registration batch (`app::registration_batch`) checks each caller's
+/// scope itself. Two statements for the whole batch.
+pub async fn get_many_with_contact_tokens(
+    conn: &impl ConnectionTrait,
+    ids: &[&Id],
+) -> AppResult<Vec<CustomerWithTokens>> {
+    let customers =
+        customer::Entity::find().filter(customer::Column::Id.is_in(ids.iter().map(|id| id.as_str()))).all(conn).await?;
+    let mut contacts = super::contacts::all_of_customers_with_tokens(conn, ids).await?;
+    Ok(customers
+        .into_iter()
+        .map(|m| {
+            let read = contacts.remove(&m.id).unwrap_or_default();
+            (Id::from_stored(m.workspace_id.clone()), to_domain(m, read.len() as i64), read)
+        })
+        .collect())
+}
+
 /// The customer with this external reference, whatever the caller's areas.
 pub async fn find_by_external_ref(conn: &impl ConnectionTrait, workspace_id: &Id, r: &str) -> AppResult<Option<Id>> {
     Ok(customer::Entity::find()

@@ -192,7 +192,22 @@ pub async fn claim_expiry_flag(conn: &impl ConnectionTrait, id: &Id, expired: bo
 }
 
 pub async fn insert_registration(conn: &impl ConnectionTrait, workspace_id: &Id, r: &Registration) -> AppResult<()> {
-    reg::Entity::insert(reg::ActiveModel {
+    insert_registrations(conn, &[(workspace_id, r)]).await
+}
+
+/// Registrations of any workspaces, in one statement.
+pub async fn insert_registrations(conn: &impl ConnectionTrait, regs: &[(&Id, &Registration)]) -> AppResult<()> {
+    if regs.is_empty() {
+        return Ok(());
+    }
+    reg::Entity::insert_many(regs.iter().map(|(workspace_id, r)| registration_row(workspace_id, r)))
+        .exec_without_returning(conn)
+        .await?;
+    Ok(())
+}
+
+fn registration_row(workspace_id: &Id, r: &Registration) -> reg::ActiveModel {
+    reg::ActiveModel {
         id: Set(r.id.to_string()),
         workspace_id: Set(workspace_id.to_string()),
         punch_card_id: Set(r.punch_card_id.to_string()),
@@ -205,10 +220,7 @@ pub async fn insert_registration(conn: &impl ConnectionTrait, workspace_id: &Id,
         version: Set(r.version),
         created_at: Set(r.created_at),
         updated_at: Set(r.updated_at),
-    })
-    .exec_without_returning(conn)
-    .await?;
-    Ok(())
+    }
 }
 
 pub async fn get_registration(conn: &impl ConnectionTrait, workspace_id: &Id, id: &Id) -> AppResult<Registration> {
@@ -261,6 +273,46 @@ pub async fn delete_registration(conn: &impl ConnectionTrait, workspace_id: &Id,
         .filter(reg::Column::Id.eq(id.as_str()))
         .filter(reg::Column::WorkspaceId.eq(workspace_id.as_str()))
         .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Cards by id with their workspace, whatever the caller: a registration
+/// batch (`app::registration_batch`) checks each caller's scope itself. On
+/// PostgreSQL the rows are locked in id order, so two batches cannot
+/// deadlock on each other's cards.
+pub async fn lock_many(conn: &impl ConnectionTrait, ids: &[&Id]) -> AppResult<Vec<(Id, PunchCard)>> {
+    let mut q = card::Entity::find()
+        .filter(card::Column::Id.is_in(ids.iter().map(|id| id.as_str())))
+        .order_by_asc(card::Column::Id);
+    if super::is_postgres(conn) {
+        q = q.lock_exclusive();
+    }
+    Ok(q.all(conn).await?.into_iter().map(|m| (Id::from_stored(m.workspace_id.clone()), card_out(m))).collect())
+}
+
+/// Writes the balances and flags of cards locked by `lock_many`, each with
+/// its version and `updated_at` already advanced: one statement for all of
+/// them (an upsert whose rows all exist, so every row is an update).
+pub async fn save_balances(conn: &impl ConnectionTrait, cards: &[(&Id, &PunchCard)]) -> AppResult<()> {
+    if cards.is_empty() {
+        return Ok(());
+    }
+    let rows = cards.iter().map(|(ws, c)| card_row(ws, c));
+    card::Entity::insert_many(rows)
+        .on_conflict(
+            sea_orm::sea_query::OnConflict::column(card::Column::Id)
+                .update_columns([
+                    card::Column::Used,
+                    card::Column::LowFired,
+                    card::Column::UsedUpFired,
+                    card::Column::OverdrawnFired,
+                    card::Column::Version,
+                    card::Column::UpdatedAt,
+                ])
+                .to_owned(),
+        )
+        .exec_without_returning(conn)
         .await?;
     Ok(())
 }
