@@ -141,6 +141,12 @@ async fn write_batch(state: &AppState, batch: Vec<Pending>) {
                 let _ = p.reply.send(answer);
             }
         }
+        // The database is away: alone, each would only wait for it again.
+        Err(AppError::Unavailable(why)) => {
+            for p in batch {
+                let _ = p.reply.send(Err(AppError::Unavailable(why.clone())));
+            }
+        }
         Err(e) if batch.len() == 1 => {
             let p = batch.into_iter().next().expect("one registration");
             let _ = p.reply.send(Err(e));

@@ -20,6 +20,7 @@ mod ops;
 mod outages;
 mod punch_cards;
 mod raw_rpc;
+mod registration_batches;
 mod reminders;
 mod replicas;
 mod timesheets;
