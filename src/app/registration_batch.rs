@@ -30,7 +30,6 @@ use crate::{
     notify::{self, Audience},
     store::{self, TransactionTrait},
 };
-use chrono::SubsecRound;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::{
     Arc, Mutex,
@@ -201,8 +200,7 @@ async fn register_many(
     }
     let no_erased = HashSet::new();
 
-    // The database keeps microseconds; the answers say what a read will.
-    let now = state.clock.now().trunc_subsecs(6);
+    let now = state.clock.now();
     let mut answers = Vec::with_capacity(items.len());
     let mut registrations = vec![];
     let mut plans = vec![];

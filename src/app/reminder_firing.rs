@@ -269,6 +269,7 @@ impl Message<'_> {
         .map(|(k, v)| (k.to_string(), v))
         .collect();
         let rendered = render(state, NotificationKind::StaffReminder, source, locale, ws.default_tone, &vars);
+        let html = rendered.html();
         NewNotification {
             workspace_id: ws.id.clone(),
             customer_id: Some(r.customer_id.clone()),
@@ -277,8 +278,8 @@ impl Message<'_> {
             channel: String::new(),
             recipient: String::new(),
             subject: rendered.subject,
+            body_html: Some(html),
             body_text: rendered.text,
-            body_html: Some(rendered.html),
             headers_json: "[]".into(),
         }
     }

@@ -81,6 +81,7 @@ pub(crate) async fn queue(
             link_valid_days => (ttl_hours + 23) / 24,
         },
     )?;
+    let html = rendered.html();
     store::outbox::enqueue(
         tx,
         NewNotification {
@@ -91,8 +92,8 @@ pub(crate) async fn queue(
             channel: "email".into(),
             recipient: contact.email.clone(),
             subject: rendered.subject,
+            body_html: Some(html),
             body_text: rendered.text,
-            body_html: Some(rendered.html),
             headers_json: "[]".into(),
         },
         state.message_domain(),

@@ -131,7 +131,7 @@ impl NotificationService for NotificationApi {
         let source = (!t.subject.is_empty() || !t.body.is_empty())
             .then_some(TemplateSource { subject: t.subject, body: t.body });
         let r = app::notifications::preview(&self.state, &caller, key, source).await?;
-        Ok(Response::new(pb::PreviewTemplateResponse { subject: r.subject, text: r.text, html: r.html }))
+        Ok(Response::new(pb::PreviewTemplateResponse { html: r.html(), subject: r.subject, text: r.text }))
     }
 
     async fn list_deliveries(

@@ -144,7 +144,14 @@ fn split(source: &str) -> anyhow::Result<TemplateSource> {
 pub struct Rendered {
     pub subject: String,
     pub text: String,
-    pub html: String,
+}
+
+impl Rendered {
+    /// The text as HTML (`text_to_html`), made only where a caller sends
+    /// this text as it is: the notification engine adds a footer first.
+    pub fn html(&self) -> String {
+        text_to_html(&self.text)
+    }
 }
 
 pub struct Templates {
@@ -182,8 +189,7 @@ impl Templates {
         let text = self.env.render_str(&source.body, &vars)?;
         // A subject is one line, whatever a placeholder held.
         let subject = subject.split_whitespace().collect::<Vec<_>>().join(" ");
-        let html = text_to_html(&text);
-        Ok(Rendered { subject, text, html })
+        Ok(Rendered { subject, text })
     }
 
     /// Checks syntax and placeholders, naming `template.subject` or
@@ -220,38 +226,58 @@ impl Templates {
     }
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+/// Appends `s` with `& < > "` escaped, in one pass.
+fn push_escaped(out: &mut String, s: &str) {
+    let mut rest = s;
+    while let Some(i) = rest.find(['&', '<', '>', '"']) {
+        out.push_str(&rest[..i]);
+        out.push_str(match rest.as_bytes()[i] {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            _ => "&quot;",
+        });
+        rest = &rest[i + 1..];
+    }
+    out.push_str(rest);
 }
 
-/// Paragraphs become `<p>`, line breaks `<br>`, and URLs links.
+/// Paragraphs become `<p>`, line breaks `<br>`, and URLs links. Written in
+/// one pass into one string: every notification e-mail is made with it.
 pub fn text_to_html(text: &str) -> String {
-    let mut html = String::from(
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"></head>\n\
-         <body style=\"font-family: sans-serif; line-height: 1.5; color: #222;\">\n",
-    );
+    const HEAD: &str = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"></head>\n\
+         <body style=\"font-family: sans-serif; line-height: 1.5; color: #222;\">\n";
+    let mut html = String::with_capacity(HEAD.len() + text.len() * 5 / 4 + 64);
+    html.push_str(HEAD);
     for para in text.split("\n\n").map(str::trim).filter(|p| !p.is_empty()) {
-        let lines: Vec<String> = para.lines().map(linkify).collect();
         html.push_str("<p>");
-        html.push_str(&lines.join("<br>\n"));
+        for (n, line) in para.lines().enumerate() {
+            if n > 0 {
+                html.push_str("<br>\n");
+            }
+            push_linkified(&mut html, line);
+        }
         html.push_str("</p>\n");
     }
     html.push_str("</body></html>\n");
     html
 }
 
-fn linkify(line: &str) -> String {
-    line.split(' ')
-        .map(|word| {
-            if word.starts_with("https://") || word.starts_with("http://") {
-                let url = escape(word);
-                format!("<a href=\"{url}\">{url}</a>")
-            } else {
-                escape(word)
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+fn push_linkified(out: &mut String, line: &str) {
+    for (n, word) in line.split(' ').enumerate() {
+        if n > 0 {
+            out.push(' ');
+        }
+        if word.starts_with("https://") || word.starts_with("http://") {
+            out.push_str("<a href=\"");
+            push_escaped(out, word);
+            out.push_str("\">");
+            push_escaped(out, word);
+            out.push_str("</a>");
+        } else {
+            push_escaped(out, word);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -275,6 +301,18 @@ mod tests {
     }
 
     #[test]
+    fn html_has_paragraphs_breaks_links_and_escapes() {
+        let html = text_to_html("Hej & <du>\nSe https://x.dk/?a=1&b=\"2\"\n\n  Næste  \n\n\n");
+        let body = html.split_once("\">\n").unwrap().1;
+        assert_eq!(
+            body,
+            "<p>Hej &amp; &lt;du&gt;<br>\nSe <a href=\"https://x.dk/?a=1&amp;b=&quot;2&quot;\">\
+             https://x.dk/?a=1&amp;b=&quot;2&quot;</a></p>\n<p>Næste</p>\n</body></html>\n"
+        );
+        assert!(html.starts_with("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"></head>\n<body style="));
+    }
+
+    #[test]
     fn welcome_carries_the_activation_link() {
         let t = Templates::new();
         for locale in Locale::ALL {
@@ -283,7 +321,7 @@ mod tests {
                     t.render_default(NotificationKind::Welcome, locale, tone, sample_vars(NotificationKind::Welcome));
                 let r = r.unwrap();
                 assert!(r.text.contains("https://hub.example.dk/activate?token=sample"), "{locale:?} {tone:?}");
-                assert!(r.html.contains("<a href=\"https://hub.example.dk/activate?token=sample\">"));
+                assert!(r.html().contains("<a href=\"https://hub.example.dk/activate?token=sample\">"));
             }
         }
     }

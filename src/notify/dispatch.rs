@@ -336,10 +336,9 @@ pub(crate) fn render(
     let value = minijinja::Value::from_serialize(vars);
     state.templates.render(source, value.clone()).unwrap_or_else(|e| {
         tracing::error!(error = %e, kind = kind.as_str(), "workspace template failed; using the default");
-        state.templates.render_default(kind, locale, tone, value).unwrap_or_else(|_| Rendered {
-            subject: kind.as_str().into(),
-            text: String::new(),
-            html: String::new(),
-        })
+        state
+            .templates
+            .render_default(kind, locale, tone, value)
+            .unwrap_or_else(|_| Rendered { subject: kind.as_str().into(), text: String::new() })
     })
 }
