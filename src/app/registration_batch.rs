@@ -30,7 +30,9 @@ use crate::{
     notify::{self, Audience},
     store::{self, TransactionTrait},
 };
+use futures::FutureExt;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::panic::AssertUnwindSafe;
 use std::sync::{
     Arc, Mutex,
     atomic::{AtomicUsize, Ordering},
@@ -127,7 +129,11 @@ async fn run(state: AppState, mut permit: OwnedSemaphorePermit) {
         let n = batch.len();
         state.registrations.largest_batch.fetch_max(n, Ordering::SeqCst);
         metrics::histogram!("customerhub_registration_batch_size").record(n as f64);
-        write_batch(&state, batch).await;
+        // A panic (a bug) answers this batch's callers INTERNAL, as their
+        // dropped replies say, and must not strand the ones queued behind it.
+        if AssertUnwindSafe(write_batch(&state, batch)).catch_unwind().await.is_err() {
+            tracing::error!(registrations = n, "a registration batch panicked; its calls were answered INTERNAL");
+        }
         state.registrations.in_batches.fetch_sub(n, Ordering::SeqCst);
     }
 }
