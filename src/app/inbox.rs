@@ -32,6 +32,10 @@ pub async fn mark_read(state: &AppState, recipient: &Id, ids: &[String], all: bo
             v.add("message_ids", "name at least one message, or set `all`");
         }
         v.into_result()?;
+        // Naming a message that is not the recipient's is NOT_FOUND, nothing changed.
+        if let Some(id) = store::inbox::first_unknown(&state.db, recipient, &parsed).await? {
+            return Err(AppError::not_found("message", id.as_str()));
+        }
         store::inbox::mark_read(&state.db, recipient, Some(&parsed), state.clock.now()).await?;
     } else {
         store::inbox::mark_read(&state.db, recipient, None, state.clock.now()).await?;

@@ -224,7 +224,11 @@ pub async fn retry_deliveries(state: &AppState, caller: &StaffPrincipal, ids: &[
             return Err(AppError::invalid("delivery_ids", "name at least one delivery, or set `all_failed`"));
         }
         let ids = parse_ids(ids)?;
-        store::outbox::retry_failed(&state.db, &caller.workspace_id, Some(&ids), state.clock.now()).await?
+        let tx = state.db.begin().await?;
+        require_known(&tx, caller, &ids).await?;
+        let n = store::outbox::retry_failed(&tx, &caller.workspace_id, Some(&ids), state.clock.now()).await?;
+        tx.commit().await?;
+        n
     };
     state.outbox_signal.notify_one();
     Ok(n)
@@ -236,5 +240,18 @@ pub async fn cancel_deliveries(state: &AppState, caller: &StaffPrincipal, ids: &
         return Err(AppError::invalid("delivery_ids", "name at least one delivery"));
     }
     let ids = parse_ids(ids)?;
-    store::outbox::cancel_queued(&state.db, &caller.workspace_id, &ids, state.clock.now()).await
+    let tx = state.db.begin().await?;
+    require_known(&tx, caller, &ids).await?;
+    let n = store::outbox::cancel_queued(&tx, &caller.workspace_id, &ids, state.clock.now()).await?;
+    tx.commit().await?;
+    Ok(n)
+}
+
+/// Every named delivery is the workspace's (else NOT_FOUND, nothing changed);
+/// one that is in another state is merely not counted.
+async fn require_known(tx: &crate::store::Tx, caller: &StaffPrincipal, ids: &[Id]) -> AppResult<()> {
+    match store::outbox::first_unknown(tx, &caller.workspace_id, ids).await? {
+        Some(id) => Err(AppError::not_found("delivery", id.as_str())),
+        None => Ok(()),
+    }
 }

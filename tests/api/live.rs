@@ -119,11 +119,12 @@ async fn inboxes_are_private(app: TestApp) {
         let a_session = app.hub_session_for(&a.contacts[0].id).await;
         app.hub(&a_session).list_messages(pb::ListMessagesRequest::default()).await.unwrap().into_inner().messages
     };
-    // Marking someone else's message read does nothing.
-    b_hub
+    // Someone else's message is NOT_FOUND, and stays unread.
+    let err = b_hub
         .mark_messages_read(pb::MarkMessagesReadRequest { message_ids: vec![a_inbox_ids[0].id.clone()], all: false })
         .await
-        .unwrap();
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound, "{err:?}");
     let a_session = app.hub_session_for(&a.contacts[0].id).await;
     assert_eq!(
         app.hub(&a_session).list_messages(pb::ListMessagesRequest::default()).await.unwrap().into_inner().unread_count,

@@ -145,6 +145,41 @@ async fn failed_deliveries_are_retried_and_queued_ones_cancelled(app: TestApp) {
     assert_eq!(n, 1);
     assert_eq!(app.deliver_all().await, 0);
 
+    // A delivery that is not the workspace's is NOT_FOUND, and nothing named with it changes.
+    app.fire(NotificationKind::CardExpiring, &c.id, None).await;
+    let queued = app
+        .admin_notifications()
+        .list_deliveries(pb::ListDeliveriesRequest { customer_id: c.id.clone(), ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner()
+        .deliveries
+        .into_iter()
+        .find(|d| d.state == pb::DeliveryState::Queued as i32)
+        .unwrap();
+    let unknown = "0190c6f2-0000-7000-8000-00000000beef".to_string();
+    let err = app
+        .admin_notifications()
+        .cancel_deliveries(pb::CancelDeliveriesRequest { delivery_ids: vec![queued.id.clone(), unknown.clone()] })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound, "{err:?}");
+    assert!(err.message().contains(&unknown), "{err:?}");
+    let err = app
+        .admin_notifications()
+        .retry_deliveries(pb::RetryDeliveriesRequest { delivery_ids: vec![unknown], all_failed: false })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound, "{err:?}");
+    let (_, other_admin) = app.other_workspace().await;
+    let err = app
+        .notifications(&other_admin)
+        .cancel_deliveries(pb::CancelDeliveriesRequest { delivery_ids: vec![queued.id.clone()] })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound, "another workspace's delivery: {err:?}");
+    assert_eq!(app.deliver_all().await, 1, "the queued delivery was not cancelled");
+
     let nord = app.area("Nord").await;
     let (_, sup) = app.staff_with_key("sup@rengoering.example.dk", pb::StaffRole::Supervisor, vec![nord]).await;
     let err =
