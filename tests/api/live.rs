@@ -266,6 +266,13 @@ async fn staff_inbox_and_stream(app: TestApp) {
             .messages
             .is_empty()
     );
+    // ... and this user's message is not theirs to mark.
+    let err = app
+        .notifications(&other)
+        .mark_staff_messages_read(pb::MarkStaffMessagesReadRequest { message_ids: vec![got.id.clone()], all: false })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound, "{err:?}");
 }
 
 both_databases!(
