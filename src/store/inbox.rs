@@ -204,14 +204,5 @@ pub async fn mark_read(
 
 /// The first of `ids` that is not a message of the recipient's, if any.
 pub async fn first_unknown(conn: &impl ConnectionTrait, recipient: &Id, ids: &[Id]) -> AppResult<Option<Id>> {
-    let found: Vec<String> = Entity::find()
-        .filter(Column::RecipientId.eq(recipient.as_str()))
-        .filter(Column::Id.is_in(ids.iter().map(Id::as_str)))
-        .select_only()
-        .column(Column::Id)
-        .into_tuple()
-        .all(conn)
-        .await?;
-    let found: std::collections::HashSet<String> = found.into_iter().collect();
-    Ok(ids.iter().find(|id| !found.contains(id.as_str())).cloned())
+    super::first_unknown::<Entity>(conn, Column::RecipientId, recipient, Column::Id, ids).await
 }

@@ -189,3 +189,26 @@ fn is_connection_loss(e: &sea_orm::sqlx::Error) -> bool {
         _ => false,
     }
 }
+
+/// The first of `ids` with no row of `E` whose `owner` column is `owner_id`,
+/// if any: a bulk change naming one answers NOT_FOUND rather than quietly
+/// counting it out.
+pub(crate) async fn first_unknown<E: sea_orm::EntityTrait>(
+    conn: &impl ConnectionTrait,
+    owner: E::Column,
+    owner_id: &crate::domain::Id,
+    id: E::Column,
+    ids: &[crate::domain::Id],
+) -> AppResult<Option<crate::domain::Id>> {
+    use sea_orm::{ColumnTrait, QueryFilter, QuerySelect};
+    let found: Vec<String> = E::find()
+        .filter(owner.eq(owner_id.as_str()))
+        .filter(id.is_in(ids.iter().map(crate::domain::Id::as_str)))
+        .select_only()
+        .column(id)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let found: std::collections::HashSet<String> = found.into_iter().collect();
+    Ok(ids.iter().find(|id| !found.contains(id.as_str())).cloned())
+}

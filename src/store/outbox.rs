@@ -430,18 +430,7 @@ pub async fn cancel_queued(
         .rows_affected)
 }
 
-/// The first of `ids` that is not a notification of the workspace, if any:
-/// a bulk change naming one is NOT_FOUND rather than quietly counting 0.
+/// The first of `ids` that is not a notification of the workspace, if any.
 pub async fn first_unknown(conn: &impl ConnectionTrait, workspace_id: &Id, ids: &[Id]) -> AppResult<Option<Id>> {
-    use sea_orm::QuerySelect;
-    let found: Vec<String> = Entity::find()
-        .filter(Column::WorkspaceId.eq(workspace_id.as_str()))
-        .filter(Column::Id.is_in(ids.iter().map(Id::as_str)))
-        .select_only()
-        .column(Column::Id)
-        .into_tuple()
-        .all(conn)
-        .await?;
-    let found: std::collections::HashSet<String> = found.into_iter().collect();
-    Ok(ids.iter().find(|id| !found.contains(id.as_str())).cloned())
+    super::first_unknown::<Entity>(conn, Column::WorkspaceId, workspace_id, Column::Id, ids).await
 }

@@ -89,6 +89,13 @@ async fn health_follows_the_database() {
     assert!(recovered, "the service did not recover without a restart");
 }
 
+/// The customer's delivery that is queued now.
+async fn queued_delivery(app: &TestApp, customer_id: &str) -> pb::Delivery {
+    let req = pb::ListDeliveriesRequest { customer_id: customer_id.into(), ..Default::default() };
+    let deliveries = app.admin_notifications().list_deliveries(req).await.unwrap().into_inner().deliveries;
+    deliveries.into_iter().find(|d| d.state == pb::DeliveryState::Queued as i32).expect("a queued delivery")
+}
+
 /// Failed deliveries are listed with their error and retried (RPC and CLI);
 /// queued ones can be cancelled.
 async fn failed_deliveries_are_retried_and_queued_ones_cancelled(app: TestApp) {
@@ -125,16 +132,7 @@ async fn failed_deliveries_are_retried_and_queued_ones_cancelled(app: TestApp) {
 
     // Cancel a queued one: it is never sent.
     app.fire(NotificationKind::CardUsedUp, &c.id, None).await;
-    let queued = app
-        .admin_notifications()
-        .list_deliveries(pb::ListDeliveriesRequest { customer_id: c.id.clone(), ..Default::default() })
-        .await
-        .unwrap()
-        .into_inner()
-        .deliveries
-        .into_iter()
-        .find(|d| d.state == pb::DeliveryState::Queued as i32)
-        .unwrap();
+    let queued = queued_delivery(&app, &c.id).await;
     let n = app
         .admin_notifications()
         .cancel_deliveries(pb::CancelDeliveriesRequest { delivery_ids: vec![queued.id.clone()] })
@@ -147,16 +145,7 @@ async fn failed_deliveries_are_retried_and_queued_ones_cancelled(app: TestApp) {
 
     // A delivery that is not the workspace's is NOT_FOUND, and nothing named with it changes.
     app.fire(NotificationKind::CardExpiring, &c.id, None).await;
-    let queued = app
-        .admin_notifications()
-        .list_deliveries(pb::ListDeliveriesRequest { customer_id: c.id.clone(), ..Default::default() })
-        .await
-        .unwrap()
-        .into_inner()
-        .deliveries
-        .into_iter()
-        .find(|d| d.state == pb::DeliveryState::Queued as i32)
-        .unwrap();
+    let queued = queued_delivery(&app, &c.id).await;
     let unknown = "0190c6f2-0000-7000-8000-00000000beef".to_string();
     let err = app
         .admin_notifications()
