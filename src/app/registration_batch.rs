@@ -152,9 +152,11 @@ async fn write_batch(state: &AppState, batch: Vec<Pending>) {
                 let _ = p.reply.send(Err(AppError::Unavailable(why.clone())));
             }
         }
+        // Alone already: its own error is its answer.
         Err(e) if batch.len() == 1 => {
-            let p = batch.into_iter().next().expect("one registration");
-            let _ = p.reply.send(Err(e));
+            if let Some(p) = batch.into_iter().next() {
+                let _ = p.reply.send(Err(e));
+            }
         }
         Err(e) => {
             tracing::warn!(error = %e, registrations = batch.len(), "registration batch failed; registering each alone");

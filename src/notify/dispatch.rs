@@ -115,10 +115,9 @@ impl Audience {
 }
 
 pub async fn dispatch(state: &AppState, tx: &Tx, workspace: &Workspace, event: CustomerEvent) -> AppResult<Dispatched> {
-    let setting = store::workspace_config::kind_setting(state, tx, &workspace.id, event.kind).await?;
-    if !setting.mode.wants(event.per_item) || !(setting.email || setting.hub) {
+    let Some(setting) = wanted(state, tx, workspace, &event).await? else {
         return Ok(Dispatched::default());
-    }
+    };
     let audience = Audience::read(tx, workspace, &event.customer_id).await?;
     dispatch_wanted(state, tx, workspace, &audience, setting, event).await
 }
@@ -131,11 +130,22 @@ pub async fn dispatch_to(
     audience: &Audience,
     event: CustomerEvent,
 ) -> AppResult<Dispatched> {
-    let setting = store::workspace_config::kind_setting(state, tx, &workspace.id, event.kind).await?;
-    if !setting.mode.wants(event.per_item) || !(setting.email || setting.hub) {
+    let Some(setting) = wanted(state, tx, workspace, &event).await? else {
         return Ok(Dispatched::default());
-    }
+    };
     dispatch_wanted(state, tx, workspace, audience, setting, event).await
+}
+
+/// The workspace's setting for the event's kind, if it wants the event sent
+/// at all (its mode, the item's own choice, and at least one channel).
+async fn wanted(
+    state: &AppState,
+    tx: &Tx,
+    workspace: &Workspace,
+    event: &CustomerEvent,
+) -> AppResult<Option<KindSetting>> {
+    let setting = store::workspace_config::kind_setting(state, tx, &workspace.id, event.kind).await?;
+    Ok((setting.mode.wants(event.per_item) && (setting.email || setting.hub)).then_some(setting))
 }
 
 async fn dispatch_wanted(
@@ -177,10 +187,9 @@ pub async fn plan<'a>(
     event: CustomerEvent,
     erased: &HashSet<String>,
 ) -> AppResult<Planned<'a>> {
-    let setting = store::workspace_config::kind_setting(state, tx, &workspace.id, event.kind).await?;
-    if !setting.mode.wants(event.per_item) || !(setting.email || setting.hub) {
+    let Some(setting) = wanted(state, tx, workspace, &event).await? else {
         return Ok(Planned::default());
-    }
+    };
     plan_wanted(state, tx, workspace, audience, setting, event, erased).await
 }
 
