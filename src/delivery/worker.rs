@@ -105,8 +105,12 @@ pub async fn deliver_while_due(state: &AppState, stop: &CancellationToken) -> Ap
             });
         }
         let in_hand = waiting.len() + sending.len() + done.len() + being_recorded;
-        let room = (at_once + pace.most_waiting(at_once, lease)).saturating_sub(waiting.len() + sending.len());
-        if claiming.is_none() && !drained && !stop.is_cancelled() && (room >= group || in_hand == 0) {
+        let capacity = at_once + pace.most_waiting(at_once, lease);
+        let room = capacity.saturating_sub(waiting.len() + sending.len());
+        // Claims wait until half the capacity is free: fewer, larger claim
+        // statements, while the other half still keeps the sends busy.
+        let claim_from = group.max(capacity / 2);
+        if claiming.is_none() && !drained && !stop.is_cancelled() && (room >= claim_from || in_hand == 0) {
             claiming = Some(Box::pin(async move { (room, claim(state, room).await) }));
         }
         let idle = sending.is_empty() && waiting.is_empty() && claiming.is_none();

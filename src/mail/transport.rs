@@ -35,13 +35,20 @@ pub struct OutgoingMail {
 }
 
 impl Mailer {
-    /// `connections`: the SMTP pool's size, one per send the worker runs at once.
-    pub fn from_settings(smtp_url: Option<&str>, folder: PathBuf, connections: u32) -> anyhow::Result<Self> {
+    /// `sends_at_once`: how many mails the delivery worker sends at once.
+    ///
+    /// The pool keeps twice that many connections. lettre hands a finished
+    /// connection back to its pool on a spawned task, so the send that takes
+    /// the freed slot often finds the pool empty and opens a new connection;
+    /// with room for only `sends_at_once`, the surplus was closed again on
+    /// its return, and about one mail in six paid for a new SMTP session
+    /// (BENCHMARKS.md, fix 24).
+    pub fn from_settings(smtp_url: Option<&str>, folder: PathBuf, sends_at_once: u32) -> anyhow::Result<Self> {
         match smtp_url {
             Some(url) => Ok(Mailer::Smtp(
                 AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
                     .context("CUSTOMERHUB_SMTP_URL is not a valid lettre SMTP URL")?
-                    .pool_config(lettre::transport::smtp::PoolConfig::new().max_size(connections.max(1)))
+                    .pool_config(lettre::transport::smtp::PoolConfig::new().max_size(sends_at_once.max(1) * 2))
                     .build(),
             )),
             None => {

@@ -5,7 +5,8 @@ use crate::{clock::Timestamp, domain::Id, error::AppResult};
 use entity::notification::{ActiveModel, Column, Entity, Model};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, Statement,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult, QueryFilter, Statement,
+    TransactionTrait,
     sea_query::{Expr, ExprTrait},
 };
 
@@ -83,15 +84,51 @@ impl From<Model> for Claimed {
 /// `lease_until`, in one statement (the worker sends them concurrently). On
 /// PostgreSQL `FOR UPDATE SKIP LOCKED` lets replicas claim side by side;
 /// SQLite has one writer at a time, so the plain statement is already atomic.
+///
+/// On PostgreSQL the statement runs in a transaction with sorting off. A
+/// queue's statistics trail its bursts: planned with the statistics from
+/// before 10,000 rows were queued, the claim read and sorted every queued row
+/// to take the first few (28 ms a claim). With sorting off the planner walks
+/// `ix_notifications_due` in the claim's order and stops at `limit`
+/// (BENCHMARKS.md, fix 25).
 pub async fn claim_due(
-    conn: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     owner: &str,
     now: Timestamp,
     lease_until: Timestamp,
     limit: u64,
 ) -> AppResult<Vec<Claimed>> {
-    let backend = conn.get_database_backend();
-    let sql = match backend {
+    let backend = db.get_database_backend();
+    let values = [owner.into(), lease_until.into(), now.into(), (limit as i64).into()];
+    let statement = Statement::from_sql_and_values(backend, claim_sql(backend), values);
+    let rows = match backend {
+        DbBackend::Postgres => {
+            let tx = db.begin().await?;
+            tx.execute_unprepared(SORT_OFF).await?;
+            let rows = tx.query_all_raw(statement).await?;
+            tx.commit().await?;
+            rows
+        }
+        _ => db.query_all_raw(statement).await?,
+    };
+    let mut claimed = rows
+        .iter()
+        .map(|r| {
+            let mut c: Claimed = Model::from_query_result(r, "")?.into();
+            // No contact (none, or erased since): not subscribed.
+            c.contact_subscribed = r.try_get::<Option<bool>>("", "contact_subscribed")?.unwrap_or(false);
+            Ok(c)
+        })
+        .collect::<AppResult<Vec<Claimed>>>()?;
+    // RETURNING gives no order; ids are time-ordered (UUIDv7): oldest first.
+    claimed.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(claimed)
+}
+
+const SORT_OFF: &str = "SET LOCAL enable_sort = off";
+
+fn claim_sql(backend: DbBackend) -> &'static str {
+    match backend {
         DbBackend::Postgres => {
             "UPDATE notifications SET lease_owner = $1, lease_until = $2, attempts = attempts + 1, updated_at = $3 \
              WHERE id IN (SELECT id FROM notifications WHERE state = 'queued' AND next_attempt_at <= $3 \
@@ -107,21 +144,30 @@ pub async fn claim_due(
              RETURNING *, (SELECT c.subscribed FROM contacts c WHERE c.id = notifications.contact_id) \
                AS contact_subscribed"
         }
+    }
+}
+
+/// The plan the claim runs with, as the database explains it (one line per
+/// node), for a test that pins it and for an operator who wonders.
+pub async fn claim_plan(db: &DatabaseConnection, now: Timestamp) -> AppResult<Vec<String>> {
+    let backend = db.get_database_backend();
+    let explain = match backend {
+        DbBackend::Postgres => "EXPLAIN ",
+        _ => "EXPLAIN QUERY PLAN ",
     };
-    let values = [owner.into(), lease_until.into(), now.into(), (limit as i64).into()];
-    let rows = conn.query_all_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
-    let mut claimed = rows
-        .iter()
-        .map(|r| {
-            let mut c: Claimed = Model::from_query_result(r, "")?.into();
-            // No contact (none, or erased since): not subscribed.
-            c.contact_subscribed = r.try_get::<Option<bool>>("", "contact_subscribed")?.unwrap_or(false);
-            Ok(c)
-        })
-        .collect::<AppResult<Vec<Claimed>>>()?;
-    // RETURNING gives no order; ids are time-ordered (UUIDv7): oldest first.
-    claimed.sort_by(|a, b| a.id.cmp(&b.id));
-    Ok(claimed)
+    let values = ["explain".into(), now.into(), now.into(), 8i64.into()];
+    let statement = Statement::from_sql_and_values(backend, format!("{explain}{}", claim_sql(backend)), values);
+    let tx = db.begin().await?;
+    if backend == DbBackend::Postgres {
+        tx.execute_unprepared(SORT_OFF).await?;
+    }
+    let rows = tx.query_all_raw(statement).await?;
+    tx.rollback().await?;
+    let column = match backend {
+        DbBackend::Postgres => "QUERY PLAN",
+        _ => "detail",
+    };
+    rows.iter().map(|r| Ok(r.try_get::<String>("", column)?)).collect()
 }
 
 pub async fn mark_sent(
