@@ -14,7 +14,7 @@ mod m20261125_000009_create_time_entries;
 mod m20261125_000010_create_reminders;
 mod m20261125_000011_create_bookings;
 mod m20261125_000012_create_privacy_tables;
-mod m20261201_000013_reindex_notifications;
+mod m20261201_000013_tune_notifications;
 
 pub struct Migrator;
 
@@ -34,7 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000010_create_reminders::Migration),
             Box::new(m20261125_000011_create_bookings::Migration),
             Box::new(m20261125_000012_create_privacy_tables::Migration),
-            Box::new(m20261201_000013_reindex_notifications::Migration),
+            Box::new(m20261201_000013_tune_notifications::Migration),
         ]
     }
 }
