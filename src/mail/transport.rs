@@ -41,7 +41,7 @@ impl Mailer {
     /// connection back to its pool on a spawned task, so the send that takes
     /// the freed slot often finds the pool empty and opens a new connection;
     /// with room for only `sends_at_once`, the surplus was closed again on
-    /// its return, and about one mail in six paid for a new SMTP session
+    /// its return, and about one mail in fifteen paid for a new SMTP session
     /// (BENCHMARKS.md, fix 24).
     pub fn from_settings(smtp_url: Option<&str>, folder: PathBuf, sends_at_once: u32) -> anyhow::Result<Self> {
         match smtp_url {
