@@ -11,6 +11,10 @@ use crate::{
 use anyhow::{Context, anyhow};
 use minijinja::{Environment, UndefinedBehavior, Value};
 use std::collections::BTreeMap;
+use std::{
+    collections::HashMap,
+    sync::{PoisonError, RwLock},
+};
 
 const COMMON: &[&str] = &["business_name", "contact_name", "contact_first_name", "customer_name", "hub_link"];
 
@@ -155,7 +159,31 @@ impl Rendered {
 }
 
 pub struct Templates {
+    /// For checking sources (`validate`), never holds a template.
     env: Environment<'static>,
+    /// Sources compiled once and kept, for `render`.
+    compiled: RwLock<Compiled>,
+}
+
+/// A render compiled its template from source every time: about 3 % of a
+/// RegisterPunch's CPU (BENCHMARKS.md, fix 28). A workspace has a few dozen
+/// templates, so they are kept compiled, keyed by their source, so that an
+/// edited template is compiled anew and never confused with the old one.
+struct Compiled {
+    env: Environment<'static>,
+    names: HashMap<String, String>,
+}
+
+/// More distinct sources than this (many workspaces, many edits) and the
+/// cache starts over, so it cannot grow without bound.
+const MOST_COMPILED: usize = 2048;
+
+fn new_env() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    // Plain text: nothing is HTML-escaped here; the HTML part escapes itself.
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+    env
 }
 
 impl Default for Templates {
@@ -166,11 +194,30 @@ impl Default for Templates {
 
 impl Templates {
     pub fn new() -> Self {
-        let mut env = Environment::new();
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
-        // Plain text: nothing is HTML-escaped here; the HTML part escapes itself.
-        env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
-        Self { env }
+        Self { env: new_env(), compiled: RwLock::new(Compiled { env: new_env(), names: HashMap::new() }) }
+    }
+
+    /// Renders `source`, compiled on its first use and kept.
+    fn render_source(&self, source: &str, vars: &Value) -> Result<String, minijinja::Error> {
+        {
+            let compiled = self.compiled.read().unwrap_or_else(PoisonError::into_inner);
+            if let Some(name) = compiled.names.get(source) {
+                return compiled.env.get_template(name)?.render(vars);
+            }
+        }
+        let mut compiled = self.compiled.write().unwrap_or_else(PoisonError::into_inner);
+        let Compiled { env, names } = &mut *compiled;
+        if !names.contains_key(source) {
+            if names.len() >= MOST_COMPILED {
+                env.clear_templates();
+                names.clear();
+            }
+            let name = format!("template {}", names.len() + 1);
+            // A source that does not compile is not kept: it fails here each time.
+            env.add_template_owned(name.clone(), source.to_owned())?;
+            names.insert(source.to_owned(), name);
+        }
+        env.get_template(&names[source])?.render(vars)
     }
 
     pub fn render_default(
@@ -185,8 +232,8 @@ impl Templates {
     }
 
     pub fn render(&self, source: &TemplateSource, vars: Value) -> anyhow::Result<Rendered> {
-        let subject = self.env.render_str(&source.subject, &vars)?;
-        let text = self.env.render_str(&source.body, &vars)?;
+        let subject = self.render_source(&source.subject, &vars)?;
+        let text = self.render_source(&source.body, &vars)?;
         // A subject is one line, whatever a placeholder held.
         let subject = subject.split_whitespace().collect::<Vec<_>>().join(" ");
         Ok(Rendered { subject, text })
@@ -283,6 +330,66 @@ fn push_linkified(out: &mut String, line: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn source(subject: &str, body: &str) -> TemplateSource {
+        TemplateSource { subject: subject.into(), body: body.into() }
+    }
+
+    fn vars(name: &str) -> Value {
+        Value::from_serialize(BTreeMap::from([("contact_first_name", name)]))
+    }
+
+    fn kept(t: &Templates) -> usize {
+        t.compiled.read().unwrap().names.len()
+    }
+
+    #[test]
+    fn a_template_is_compiled_once_and_rendered_with_each_call_s_values() {
+        let t = Templates::new();
+        let s = source("Hej {{ contact_first_name }}", "Kære {{ contact_first_name }}");
+        let first = t.render(&s, vars("Anna")).unwrap();
+        let second = t.render(&s, vars("Bo")).unwrap();
+        assert_eq!((first.subject.as_str(), first.text.as_str()), ("Hej Anna", "Kære Anna"));
+        assert_eq!((second.subject.as_str(), second.text.as_str()), ("Hej Bo", "Kære Bo"));
+        assert_eq!(kept(&t), 2, "the subject and the body, each once");
+    }
+
+    #[test]
+    fn an_edited_template_renders_as_edited() {
+        let t = Templates::new();
+        t.render(&source("Hej {{ contact_first_name }}", "Før"), vars("Anna")).unwrap();
+        let edited = t.render(&source("Hej {{ contact_first_name }}", "Efter"), vars("Anna")).unwrap();
+        assert_eq!(edited.text, "Efter");
+        assert_eq!(kept(&t), 3);
+    }
+
+    #[test]
+    fn a_template_that_does_not_compile_fails_each_time_and_is_not_kept() {
+        let t = Templates::new();
+        let broken = source("Hej", "{% if %}");
+        assert!(t.render(&broken, vars("Anna")).is_err());
+        assert!(t.render(&broken, vars("Anna")).is_err());
+        assert_eq!(kept(&t), 1, "only the subject");
+        // A missing value fails the render, not the compiled template.
+        let strict = source("Hej", "{{ unknown }}");
+        assert!(t.render(&strict, vars("Anna")).is_err());
+        assert_eq!(t.render(&source("Hej", "Kære {{ contact_first_name }}"), vars("Bo")).unwrap().text, "Kære Bo");
+    }
+
+    #[test]
+    fn the_cache_starts_over_instead_of_growing_without_bound() {
+        let t = Templates::new();
+        for i in 0..MOST_COMPILED + 10 {
+            let r =
+                t.render(&source("Hej", &format!("nr. {i} til {{{{ contact_first_name }}}}")), vars("Anna")).unwrap();
+            assert_eq!(r.text, format!("nr. {i} til Anna"));
+        }
+        assert!(kept(&t) <= MOST_COMPILED, "{}", kept(&t));
+        assert_eq!(
+            t.render(&source("Hej", "nr. 3 til {{ contact_first_name }}"), vars("Bo")).unwrap().text,
+            "nr. 3 til Bo"
+        );
+    }
 
     #[test]
     fn every_default_is_valid_and_renders_with_samples() {
