@@ -165,8 +165,8 @@ pub struct Templates {
     compiled: RwLock<Compiled>,
 }
 
-/// A render compiled its template from source every time: about 3 % of a
-/// RegisterPunch's CPU (BENCHMARKS.md, fix 28). A workspace has a few dozen
+/// A render compiled its template from source every time, twice per
+/// notification (BENCHMARKS.md, fix 28). A workspace has a few dozen
 /// templates, so they are kept compiled, keyed by their source, so that an
 /// edited template is compiled anew and never confused with the old one.
 struct Compiled {
