@@ -21,7 +21,9 @@ impl MigrationTrait for Migration {
     /// is rewritten on every claim and record; with room on its page the new
     /// row version stays there and no index changes (a HOT update), instead
     /// of five index entries per write (BENCHMARKS.md, fix 26). SQLite updates
-    /// in place and has no such setting.
+    /// in place and has no such setting. The setting applies to pages written
+    /// from now on; rows already stored keep their packed pages until they
+    /// are purged, so nothing is rewritten while the migration holds its lock.
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager.drop_index(Index::drop().name("ix_notifications_due").table("notifications").to_owned()).await?;
         manager
