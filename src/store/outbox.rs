@@ -5,8 +5,8 @@ use crate::{clock::Timestamp, domain::Id, error::AppResult};
 use entity::notification::{ActiveModel, Column, Entity, Model};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult, QueryFilter, Statement,
-    TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait, FromQueryResult,
+    QueryFilter, Statement, TransactionTrait,
     sea_query::{Expr, ExprTrait},
 };
 
@@ -103,8 +103,7 @@ pub async fn claim_due(
     let statement = Statement::from_sql_and_values(backend, claim_sql(backend), values);
     let rows = match backend {
         DbBackend::Postgres => {
-            let tx = db.begin().await?;
-            tx.execute_unprepared(SORT_OFF).await?;
+            let tx = begin_claim(db).await?;
             let rows = tx.query_all_raw(statement).await?;
             tx.commit().await?;
             rows
@@ -125,7 +124,15 @@ pub async fn claim_due(
     Ok(claimed)
 }
 
-const SORT_OFF: &str = "SET LOCAL enable_sort = off";
+/// The claim's transaction: on PostgreSQL with sorting off (see `claim_due`).
+/// `claim_plan` explains the claim in the same kind of transaction.
+async fn begin_claim(db: &DatabaseConnection) -> AppResult<DatabaseTransaction> {
+    let tx = db.begin().await?;
+    if tx.get_database_backend() == DbBackend::Postgres {
+        tx.execute_unprepared("SET LOCAL enable_sort = off").await?;
+    }
+    Ok(tx)
+}
 
 fn claim_sql(backend: DbBackend) -> &'static str {
     match backend {
@@ -157,10 +164,7 @@ pub async fn claim_plan(db: &DatabaseConnection, now: Timestamp) -> AppResult<Ve
     };
     let values = ["explain".into(), now.into(), now.into(), 8i64.into()];
     let statement = Statement::from_sql_and_values(backend, format!("{explain}{}", claim_sql(backend)), values);
-    let tx = db.begin().await?;
-    if backend == DbBackend::Postgres {
-        tx.execute_unprepared(SORT_OFF).await?;
-    }
+    let tx = begin_claim(db).await?;
     let rows = tx.query_all_raw(statement).await?;
     tx.rollback().await?;
     let column = match backend {
