@@ -10,9 +10,8 @@ use crate::{
 };
 use anyhow::{Context, anyhow};
 use minijinja::{Environment, UndefinedBehavior, Value};
-use std::collections::BTreeMap;
 use std::{
-    collections::HashMap,
+    collections::{BTreeMap, HashMap},
     sync::{PoisonError, RwLock},
 };
 
