@@ -56,8 +56,9 @@ profile() {
     }' | tee -a "$OUT/rows"
 }
 
+# start_server: serves with ENVS (listening where they say); sets SERVER
+# once its health endpoint on $http answers.
 start_server() {
-  local port=$1 http=$2
   env "${ENVS[@]}" "$TARGET/customerhub" serve >"$OUT/serve.log" 2>&1 &
   SERVER=$!; PIDS+=($SERVER)
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$http/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
@@ -70,7 +71,7 @@ ENVS=(CUSTOMERHUB_DATA_DIR="$OUT/data" CUSTOMERHUB_DATABASE_URL="postgres://post
   CUSTOMERHUB_LISTEN=127.0.0.1:$port CUSTOMERHUB_HTTP_LISTEN=127.0.0.1:$http CUSTOMERHUB_RATE_LIMIT_PER_SECOND=0
   CUSTOMERHUB_RUN_WORKERS=false CUSTOMERHUB_LOG=warn)
 KEY=$(env "${ENVS[@]}" "$TARGET/customerhub" bootstrap --workspace "Budget" --admin-email admin@bench.example.dk | tail -n 1)
-start_server "$port" "$http"
+start_server
 "$TARGET/writes" setup --addr "http://127.0.0.1:$port" --key "$KEY" --cards 64 --out "$OUT/cards" >/dev/null
 "$TARGET/writes" grpc --addr "http://127.0.0.1:$port" --key "$KEY" --cards-file "$OUT/cards" --concurrency "$CONCURRENCY" \
   --duration 2 --warmup 0 >/dev/null # warm the statement caches
@@ -91,7 +92,7 @@ smtp=$(free_port); stats=$(free_port)
 "$TARGET/mail" sink --listen 127.0.0.1:$smtp --stats 127.0.0.1:$stats 2>"$OUT/sink.log" &
 SINK=$!; PIDS+=($SINK)
 KEY=$(env "${ENVS[@]}" "$TARGET/customerhub" bootstrap --workspace "Budget" --admin-email admin@bench.example.dk | tail -n 1)
-start_server "$port" "$http"
+start_server
 "$TARGET/mail" queue --addr "http://127.0.0.1:$port" --key "$KEY" --contacts 100 --registrations $((MAILS / 100 - 1)) >/dev/null
 kill $SERVER; wait $SERVER 2>/dev/null || true
 url="postgres://postgres@127.0.0.1:5432/$DB"
