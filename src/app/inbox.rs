@@ -7,10 +7,9 @@ use crate::{
         page::{Page, PageRequest},
     },
     error::{AppError, AppResult, Violations},
-    live::stream::{StreamError, StreamEvent, StreamOwner, inbox_stream},
+    live::stream::{InboxStream, StreamOwner, inbox_stream},
     store,
 };
-use tokio_stream::wrappers::ReceiverStream;
 
 pub struct InboxPage {
     pub page: Page<InboxMessage>,
@@ -43,12 +42,7 @@ pub async fn mark_read(state: &AppState, recipient: &Id, ids: &[String], all: bo
     store::inbox::unread_count(&state.db, recipient).await
 }
 
-pub fn subscribe(
-    state: &AppState,
-    owner: StreamOwner,
-    recipient: &Id,
-    after_sequence: i64,
-) -> AppResult<ReceiverStream<Result<StreamEvent, StreamError>>> {
+pub fn subscribe(state: &AppState, owner: StreamOwner, recipient: &Id, after_sequence: i64) -> AppResult<InboxStream> {
     if after_sequence < 0 {
         return Err(AppError::invalid("after_sequence", "must not be negative"));
     }

@@ -199,9 +199,6 @@ pub fn stream_item(r: Result<StreamEvent, StreamError>) -> Result<Item, Status> 
         Ok(StreamEvent::Heartbeat { at, last_seq }) => {
             Ok(Item::Heartbeat(pb::Heartbeat { time: Some(ts(at)), last_sequence: last_seq }))
         }
-        Err(StreamError::TooSlow { last_seq }) => Err(Status::resource_exhausted(format!(
-            "the client did not keep up; resubscribe with after_sequence = {last_seq}"
-        ))),
         Err(StreamError::App(e)) => Err((*e).into()),
         Err(StreamError::CredentialsEnded) => Err(Status::unauthenticated("the session behind this stream has ended")),
         Err(StreamError::LifetimeReached { last_seq }) => Err(Status::unavailable(format!(

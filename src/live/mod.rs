@@ -16,6 +16,7 @@ use std::{
     sync::{Arc, Mutex, MutexGuard},
 };
 use tokio::sync::broadcast;
+use tokio_stream::wrappers::BroadcastStream;
 
 pub const PG_CHANNEL: &str = "customerhub_inbox";
 
@@ -92,7 +93,7 @@ impl LiveHub {
         let key = recipient.to_string();
         let rx =
             self.lock().entry(key.clone()).or_insert_with(|| broadcast::channel(PER_RECIPIENT_BUFFER).0).subscribe();
-        Subscription { hub: self.clone(), recipient: key, rx, all: self.all.subscribe() }
+        Subscription { hub: self.clone(), recipient: key, rx, all: BroadcastStream::new(self.all.subscribe()) }
     }
 
     /// How many streams listen in this process.
@@ -106,7 +107,10 @@ pub struct Subscription {
     hub: LiveHub,
     recipient: String,
     pub rx: broadcast::Receiver<Wake>,
-    pub all: broadcast::Receiver<()>,
+    /// A stream rather than a receiver: its wait stays registered between
+    /// polls, so the one channel every stream listens on is not locked twice
+    /// per stream for each message a stream sends.
+    pub all: BroadcastStream<()>,
 }
 
 impl Drop for Subscription {

@@ -1,7 +1,14 @@
 //! One subscriber's stream: replay after its cursor, then live, in order, no
-//! gap, no duplicate. A client that does not keep up is cut off with
-//! RESOURCE_EXHAUSTED and resumes from its cursor, so memory stays bounded.
-use crate::live::Wake;
+//! gap, no duplicate.
+//!
+//! The stream is polled by the connection that sends it, with no task or
+//! buffer of its own: a message goes from the recipient's channel straight
+//! into the HTTP/2 stream. A client that reads slowly holds the stream back
+//! through HTTP/2 flow control; meanwhile its place in the recipient's small
+//! channel is overtaken (`Lagged`), and when it reads again the stream
+//! re-reads from its cursor. So a slow client costs a bounded amount of
+//! memory, misses nothing, and is never cut off.
+use crate::live::{Subscription, Wake};
 use crate::{
     app::AppState,
     clock::Timestamp,
@@ -9,12 +16,15 @@ use crate::{
     error::AppError,
     store,
 };
-use std::{sync::Arc, time::Duration};
-use tokio::sync::{broadcast::error::RecvError, mpsc};
-use tokio_stream::wrappers::ReceiverStream;
+use futures::{Stream, StreamExt};
+use std::{collections::VecDeque, pin::Pin, sync::Arc, time::Duration};
+use tokio::{
+    sync::broadcast::error::RecvError,
+    time::{Instant, Interval, MissedTickBehavior, Sleep},
+};
+use tokio_util::sync::WaitForCancellationFutureOwned;
 
-/// Messages buffered per stream before the client counts as too slow.
-pub const BUFFER: usize = 64;
+/// Messages read from the database at a time.
 const BATCH: u64 = 100;
 
 #[derive(Debug, Clone)]
@@ -29,11 +39,7 @@ pub enum StreamEvent {
 
 #[derive(Debug)]
 pub enum StreamError {
-    /// Boxed: every slot of a stream's buffer is as big as this enum.
     App(Box<AppError>),
-    TooSlow {
-        last_seq: i64,
-    },
     /// The session or key behind the stream ended (logout, expiry, revocation).
     CredentialsEnded,
     /// The stream reached its maximum lifetime; resubscribe from the cursor.
@@ -62,112 +68,121 @@ impl StreamOwner {
     }
 }
 
-pub fn inbox_stream(
-    state: AppState,
-    owner: StreamOwner,
-    recipient: Id,
-    after: i64,
-) -> ReceiverStream<Result<StreamEvent, StreamError>> {
-    let (tx, rx) = mpsc::channel(BUFFER);
-    // Listen before the first read (and before the caller sees the stream),
-    // so nothing committed in between is missed.
+pub type InboxStream = Pin<Box<dyn Stream<Item = Result<StreamEvent, StreamError>> + Send>>;
+
+/// The stream of `recipient`'s messages after `after`. It listens before
+/// its first read (and before the caller sees it), so nothing committed in
+/// between is missed.
+pub fn inbox_stream(state: AppState, owner: StreamOwner, recipient: Id, after: i64) -> InboxStream {
     let live = state.live.subscribe(&recipient);
-    tokio::spawn(run(state, owner, recipient, after, live, tx));
-    ReceiverStream::new(rx)
+    let beat = Duration::from_millis(state.settings.stream_heartbeat_ms);
+    let lifetime = Duration::from_secs(state.settings.stream_max_lifetime_secs);
+    let now = Instant::now();
+    let subscriber = Subscriber {
+        heartbeat: {
+            // A client that held the stream back gets one beat, not a burst.
+            let mut beats = tokio::time::interval_at(now + beat, beat);
+            beats.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            beats
+        },
+        deadline: Box::pin(tokio::time::sleep_until(now + lifetime)),
+        shutdown: Box::pin(state.shutdown.clone().cancelled_owned()),
+        state,
+        owner,
+        recipient,
+        last: after,
+        live,
+        read: true,
+        replay: VecDeque::new(),
+        ended: false,
+    };
+    Box::pin(futures::stream::unfold(subscriber, |mut s| async move {
+        let item = s.next().await?;
+        Some((item, s))
+    }))
 }
 
-async fn run(
+struct Subscriber {
     state: AppState,
     owner: StreamOwner,
     recipient: Id,
-    mut last: i64,
-    mut live: crate::live::Subscription,
-    tx: mpsc::Sender<Result<StreamEvent, StreamError>>,
-) {
-    let mut heartbeat = tokio::time::interval(Duration::from_millis(state.settings.stream_heartbeat_ms));
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(state.settings.stream_max_lifetime_secs);
-    heartbeat.tick().await;
-    'read: loop {
-        loop {
-            // Database futures are boxed: an idle stream's task then holds
-            // only what it waits on (memory per idle stream, BENCHMARKS.md).
-            let batch = match Box::pin(store::inbox::after(&state.db, &recipient, last, BATCH)).await {
-                Ok(b) => b,
-                Err(e) => {
-                    let _ = tx.send(Err(StreamError::App(Box::new(e)))).await;
-                    return;
-                }
-            };
-            let done = (batch.len() as u64) < BATCH;
-            for m in batch {
-                // Keep one slot free for the error that tells a slow client to resume.
-                if tx.capacity() <= 1 {
-                    let _ = tx.try_send(Err(StreamError::TooSlow { last_seq: last }));
-                    return;
-                }
-                let seq = m.seq;
-                if tx.try_send(Ok(StreamEvent::Message(Arc::new(m)))).is_err() {
-                    return;
-                }
-                last = seq;
-            }
-            if done {
-                break;
-            }
+    /// The sequence of the last message sent.
+    last: i64,
+    live: Subscription,
+    /// The database may hold messages after `last` that were not heard in hand.
+    read: bool,
+    /// Read from the database and not yet sent.
+    replay: VecDeque<InboxMessage>,
+    heartbeat: Interval,
+    deadline: Pin<Box<Sleep>>,
+    /// Kept across polls, like `live.all`: the token is shared by every
+    /// stream, and a wait made anew at each poll locks it twice.
+    shutdown: Pin<Box<WaitForCancellationFutureOwned>>,
+    /// An error was sent: the stream ends.
+    ended: bool,
+}
+
+impl Subscriber {
+    /// The next event; `None` ends the stream.
+    async fn next(&mut self) -> Option<Result<StreamEvent, StreamError>> {
+        if self.ended {
+            return None;
         }
+        let event = self.next_event().await;
+        self.ended = !matches!(event, Some(Ok(_)));
+        event
+    }
+
+    async fn next_event(&mut self) -> Option<Result<StreamEvent, StreamError>> {
         loop {
+            if let Some(m) = self.replay.pop_front() {
+                self.last = m.seq;
+                return Some(Ok(StreamEvent::Message(Arc::new(m))));
+            }
+            if self.read {
+                // Boxed: an idle stream then holds only what it waits on
+                // (memory per idle stream, BENCHMARKS.md).
+                let batch = match Box::pin(store::inbox::after(&self.state.db, &self.recipient, self.last, BATCH)).await
+                {
+                    Ok(b) => b,
+                    Err(e) => return Some(Err(StreamError::App(Box::new(e)))),
+                };
+                self.read = batch.len() as u64 == BATCH;
+                self.replay = batch.into();
+                continue;
+            }
             tokio::select! {
-                got = live.rx.recv() => match got {
+                got = self.live.rx.recv() => match got {
                     // The next message, in hand: no database read.
-                    Ok(Wake::Message(m)) if m.seq == last + 1 => {
-                        if tx.capacity() <= 1 {
-                            let _ = tx.try_send(Err(StreamError::TooSlow { last_seq: last }));
-                            return;
-                        }
-                        last = m.seq;
-                        if tx.try_send(Ok(StreamEvent::Message(m))).is_err() {
-                            return;
-                        }
+                    Ok(Wake::Message(m)) if m.seq == self.last + 1 => {
+                        self.last = m.seq;
+                        return Some(Ok(StreamEvent::Message(m)));
                     }
                     // Already sent (read from the database before it was heard,
                     // or heard in process before its NOTIFY came round).
-                    Ok(Wake::Message(m)) if m.seq <= last => {}
-                    Ok(Wake::Committed(seq)) if seq > 0 && seq <= last => {}
-                    // A gap, another replica's news, or too much at once.
-                    Ok(_) | Err(RecvError::Lagged(_)) => continue 'read,
-                    Err(RecvError::Closed) => return,
+                    Ok(Wake::Message(m)) if m.seq <= self.last => {}
+                    Ok(Wake::Committed(seq)) if seq > 0 && seq <= self.last => {}
+                    // A gap, another replica's news, or a client that read
+                    // too slowly to keep its place in the channel.
+                    Ok(_) | Err(RecvError::Lagged(_)) => self.read = true,
+                    Err(RecvError::Closed) => return None,
                 },
-                _ = live.all.recv() => continue 'read,
-                _ = state.shutdown.cancelled() => {
-                    let _ = tx.try_send(Err(StreamError::ShuttingDown { last_seq: last }));
-                    return;
+                _ = self.live.all.next() => self.read = true,
+                _ = &mut self.shutdown => {
+                    return Some(Err(StreamError::ShuttingDown { last_seq: self.last }));
                 }
-                _ = tokio::time::sleep_until(deadline) => {
-                    let _ = tx.try_send(Err(StreamError::LifetimeReached { last_seq: last }));
-                    return;
+                _ = &mut self.deadline => {
+                    return Some(Err(StreamError::LifetimeReached { last_seq: self.last }));
                 }
-                _ = heartbeat.tick() => {
-                    match Box::pin(owner.still_valid(&state)).await {
-                        Ok(true) => {}
-                        Ok(false) => {
-                            let _ = tx.try_send(Err(StreamError::CredentialsEnded));
-                            return;
-                        }
-                        // The database is away: keep the stream; the next beat checks again.
-                        Err(_) => {}
-                    }
-                    if tx.capacity() <= 1 {
-                        let _ = tx.try_send(Err(StreamError::TooSlow { last_seq: last }));
-                        return;
-                    }
-                    let beat = StreamEvent::Heartbeat { at: state.clock.now(), last_seq: last };
-                    if tx.try_send(Ok(beat)).is_err() {
-                        return;
+                _ = self.heartbeat.tick() => {
+                    // The database being away keeps the stream; the next beat checks again.
+                    if let Ok(false) = Box::pin(self.owner.still_valid(&self.state)).await {
+                        return Some(Err(StreamError::CredentialsEnded));
                     }
                     // Also a safety net for a notification that never arrived.
-                    continue 'read;
+                    self.read = true;
+                    return Some(Ok(StreamEvent::Heartbeat { at: self.state.clock.now(), last_seq: self.last }));
                 }
-                _ = tx.closed() => return,
             }
         }
     }
