@@ -12,6 +12,7 @@ use clap::{Parser, ValueEnum};
 use customerhub::grpc::pb as hub;
 use customerhub_bench::pb as ceiling;
 use hdrhistogram::Histogram;
+use prost::Message as _;
 use std::{
     sync::{
         Arc,
@@ -54,6 +55,10 @@ struct Args {
     /// Idle time after all streams are live, before RSS is read and messages start.
     #[arg(long, default_value_t = 2000)]
     settle_ms: u64,
+    /// Ceiling: pad each published body to this many bytes (e.g. the size of
+    /// customerhub's messages, so both send as many bytes).
+    #[arg(long, default_value_t = 0)]
+    body_bytes: usize,
     /// How long to wait for every stream to receive one message.
     #[arg(long, default_value_t = 15)]
     round_timeout_secs: u64,
@@ -77,6 +82,16 @@ fn rss_kib(pid: u32) -> anyhow::Result<u64> {
         .context("no VmRSS line")
 }
 
+/// CPU time the server's threads have used so far, in milliseconds (utime +
+/// stime from /proc/<pid>/stat, in clock ticks of 10 ms).
+fn cpu_ms(pid: u32) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).context("reading the server's stat")?;
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')').context("no command name")?.1.split_whitespace().collect();
+    let ticks: u64 = fields[11].parse::<u64>()? + fields[12].parse::<u64>()?;
+    Ok(ticks as f64 * 10.0)
+}
+
 fn bearer(secret: &str) -> anyhow::Result<MetadataValue<tonic::metadata::Ascii>> {
     format!("Bearer {secret}").parse().context("token is not a header value")
 }
@@ -85,6 +100,8 @@ struct Shared {
     live: AtomicUsize,
     errors: AtomicUsize,
     measuring: AtomicBool,
+    /// The largest measured message, as encoded (protobuf bytes).
+    message_bytes: AtomicUsize,
     first_error: std::sync::Mutex<Option<String>>,
 }
 
@@ -109,10 +126,11 @@ async fn run_stream(
     arrivals: mpsc::UnboundedSender<Arrival>,
 ) {
     let mut seen = 0usize;
-    let mut note = |shared: &Shared| {
+    let mut note = |shared: &Shared, bytes: usize| {
         if shared.measuring.load(Ordering::Acquire) {
             let _ = arrivals.send((seen, Instant::now()));
             seen += 1;
+            shared.message_bytes.fetch_max(bytes, Ordering::Relaxed);
         }
     };
     let permit = opening.acquire_owned().await;
@@ -130,9 +148,9 @@ async fn run_stream(
             shared.live.fetch_add(1, Ordering::AcqRel);
             loop {
                 match stream.message().await {
-                    Ok(Some(hub::SubscribeResponse { event: Some(hub::subscribe_response::Event::Message(_)) })) => {
-                        note(&shared)
-                    }
+                    Ok(Some(
+                        m @ hub::SubscribeResponse { event: Some(hub::subscribe_response::Event::Message(_)) },
+                    )) => note(&shared, m.encoded_len()),
                     Ok(Some(_)) => {}
                     Ok(None) => return shared.error("stream ended"),
                     Err(e) => return shared.error(e),
@@ -149,7 +167,7 @@ async fn run_stream(
             shared.live.fetch_add(1, Ordering::AcqRel);
             loop {
                 match stream.message().await {
-                    Ok(Some(_)) => note(&shared),
+                    Ok(Some(m)) => note(&shared, m.encoded_len()),
                     Ok(None) => return shared.error("stream ended"),
                     Err(e) => return shared.error(e),
                 }
@@ -163,6 +181,8 @@ struct Creator {
     channel: Channel,
     key: Option<MetadataValue<tonic::metadata::Ascii>>,
     punch_card_id: String,
+    /// Ceiling: the published body is padded to this many bytes.
+    body_bytes: usize,
 }
 
 impl Creator {
@@ -184,7 +204,7 @@ impl Creator {
             }
             Target::Ceiling => {
                 ceiling::ceiling_service_client::CeilingServiceClient::new(self.channel.clone())
-                    .publish(ceiling::PublishRequest { body: format!("event {n}") })
+                    .publish(ceiling::PublishRequest { body: format!("event {n:<width$}", width = self.body_bytes) })
                     .await?;
             }
         }
@@ -230,8 +250,13 @@ async fn main() -> anyhow::Result<()> {
         let ch = Channel::from_shared(args.addr.clone())?.connect().await.context("connecting")?;
         channels.push(ch);
     }
-    let shared =
-        Arc::new(Shared { live: 0.into(), errors: 0.into(), measuring: false.into(), first_error: None.into() });
+    let shared = Arc::new(Shared {
+        live: 0.into(),
+        errors: 0.into(),
+        measuring: false.into(),
+        message_bytes: 0.into(),
+        first_error: None.into(),
+    });
     let opening = Arc::new(Semaphore::new(512));
     let (tx, mut rx) = mpsc::unbounded_channel::<Arrival>();
     let started = Instant::now();
@@ -271,6 +296,7 @@ async fn main() -> anyhow::Result<()> {
         channel: Channel::from_shared(args.addr.clone())?.connect().await?,
         key: creator_key,
         punch_card_id,
+        body_bytes: args.body_bytes,
     };
     let mut latency = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3)?;
     let mut create_call = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3)?;
@@ -288,6 +314,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Ok(())
     };
+    let cpu_before = cpu_ms(args.server_pid)?;
     for k in 0..args.messages {
         let t0 = Instant::now();
         sent_at.push(t0);
@@ -305,6 +332,7 @@ async fn main() -> anyhow::Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(args.interval_ms)).await;
     }
+    let cpu_per_message = (cpu_ms(args.server_pid)? - cpu_before) / args.messages as f64;
     // Stragglers of earlier incomplete rounds.
     while let Ok(a) = rx.try_recv() {
         record(a, &sent_at, &mut received)?;
@@ -331,6 +359,8 @@ async fn main() -> anyhow::Result<()> {
             "p50": pct(&latency, 0.5), "p90": pct(&latency, 0.9), "p99": pct(&latency, 0.99),
             "max": latency.max() as f64 / 1000.0,
         },
+        "server_cpu_ms_per_message": cpu_per_message,
+        "message_bytes": shared.message_bytes.load(Ordering::Relaxed),
         "create_call_ms": { "p50": pct(&create_call, 0.5), "max": create_call.max() as f64 / 1000.0 },
         "rss_end_kib": rss_kib(args.server_pid)?,
     });
