@@ -1,7 +1,13 @@
 use crate::{both_databases, support::*};
 use customerhub::{
-    domain::notification::NotificationKind,
+    app::AppState,
+    domain::{
+        Id,
+        inbox::{InboxMessage, RecipientKind},
+        notification::NotificationKind,
+    },
     grpc::pb::{self, hub_service_client::HubServiceClient},
+    store::{self, inbox::NewInboxMessage},
 };
 use std::time::Duration;
 use tonic::{Code, Streaming};
@@ -22,6 +28,28 @@ async fn next_message(stream: &mut Streaming<pb::SubscribeResponse>) -> pb::Inbo
 
 async fn subscribe(client: &mut HubServiceClient<Authed>, after: i64) -> Streaming<pb::SubscribeResponse> {
     client.subscribe(pb::SubscribeRequest { after_sequence: after }).await.unwrap().into_inner()
+}
+
+/// Appends a message to `contact`'s inbox directly in the store (committed
+/// on its own) and returns it with its sequence; no stream hears of it yet.
+async fn append_to_contact(
+    state: &AppState,
+    workspace: &Id,
+    contact: &Id,
+    title: String,
+    body: String,
+) -> InboxMessage {
+    let m = NewInboxMessage {
+        workspace_id: workspace,
+        recipient_kind: RecipientKind::Contact,
+        recipient_id: contact,
+        customer_id: None,
+        kind: NotificationKind::PunchRegistered,
+        title,
+        body,
+        link: String::new(),
+    };
+    store::inbox::append(&state.db, m, chrono::Utc::now()).await.unwrap()
 }
 
 /// Replays after the cursor, streams live, and after a dropped connection
@@ -147,10 +175,6 @@ async fn inboxes_are_private(app: TestApp) {
 /// reads again it gets every message in order, the ones created while it
 /// was not reading included.
 async fn a_slow_reader_is_held_back_and_misses_nothing(app: TestApp) {
-    use customerhub::{
-        domain::{Id, inbox::RecipientKind},
-        store::{self, inbox::NewInboxMessage},
-    };
     let c = app.welcomed_company("Langsom ApS", &[("Lars", "Langsom", "lars@langsom.example.dk")]).await;
     let session = app.hub_session_for(&c.contacts[0].id).await;
     let ws = Id::parse(&app.workspace_id).unwrap();
@@ -165,17 +189,7 @@ async fn a_slow_reader_is_held_back_and_misses_nothing(app: TestApp) {
     let create = |i: i64| {
         let (state, ws, contact, body) = (app.state.clone(), ws.clone(), contact.clone(), body.clone());
         async move {
-            let m = NewInboxMessage {
-                workspace_id: &ws,
-                recipient_kind: RecipientKind::Contact,
-                recipient_id: &contact,
-                customer_id: None,
-                kind: NotificationKind::PunchRegistered,
-                title: format!("m{i}"),
-                body,
-                link: String::new(),
-            };
-            let m = store::inbox::append(&state.db, m, chrono::Utc::now()).await.unwrap();
+            let m = append_to_contact(&state, &ws, &contact, format!("m{i}"), body).await;
             state.live.publish_message(contact.as_str(), m);
         }
     };
@@ -199,10 +213,7 @@ async fn a_slow_reader_is_held_back_and_misses_nothing(app: TestApp) {
 
 /// Staff get their own inbox and stream.
 async fn staff_inbox_and_stream(app: TestApp) {
-    use customerhub::{
-        domain::{Id, inbox::RecipientKind},
-        store::{self, TransactionTrait, inbox::NewInboxMessage},
-    };
+    use customerhub::store::TransactionTrait;
     let mut notifications = app.admin_notifications();
     let mut stream = notifications
         .subscribe_staff_messages(pb::SubscribeStaffMessagesRequest { after_sequence: 0 })
@@ -346,10 +357,6 @@ async fn a_message_on_one_replica_reaches_a_subscriber_of_another() {
 /// subscriber assembles across reconnections has no gap, no duplicate, and
 /// keeps order (the check etcd's watch robustness tests make).
 async fn a_thousand_cuts_under_load(app: TestApp) {
-    use customerhub::{
-        domain::{Id, inbox::RecipientKind},
-        store::{self, inbox::NewInboxMessage},
-    };
     use rand::{Rng, SeedableRng};
     let c = app.welcomed_company("Snit ApS", &[("Sune", "Snit", "sune@snit.example.dk")]).await;
     let session = app.hub_session_for(&c.contacts[0].id).await;
@@ -360,17 +367,7 @@ async fn a_thousand_cuts_under_load(app: TestApp) {
         let contact = Id::parse(&c.contacts[0].id).unwrap();
         tokio::spawn(async move {
             for i in 0..total {
-                let m = NewInboxMessage {
-                    workspace_id: &ws,
-                    recipient_kind: RecipientKind::Contact,
-                    recipient_id: &contact,
-                    customer_id: None,
-                    kind: NotificationKind::PunchRegistered,
-                    title: format!("m{i}"),
-                    body: String::new(),
-                    link: String::new(),
-                };
-                let m = store::inbox::append(&state.db, m, chrono::Utc::now()).await.unwrap();
+                let m = append_to_contact(&state, &ws, &contact, format!("m{i}"), String::new()).await;
                 // Both ways a stream hears: the message in hand, or only its sequence.
                 if i % 2 == 0 {
                     state.live.publish_message(contact.as_str(), m);
