@@ -39,17 +39,14 @@ pub enum StreamEvent {
 
 #[derive(Debug)]
 pub enum StreamError {
+    /// Boxed: keeps every item of the stream small.
     App(Box<AppError>),
     /// The session or key behind the stream ended (logout, expiry, revocation).
     CredentialsEnded,
     /// The stream reached its maximum lifetime; resubscribe from the cursor.
-    LifetimeReached {
-        last_seq: i64,
-    },
+    LifetimeReached { last_seq: i64 },
     /// This replica is stopping; resubscribe (to another) from the cursor.
-    ShuttingDown {
-        last_seq: i64,
-    },
+    ShuttingDown { last_seq: i64 },
 }
 
 /// Whose credentials keep a stream open; re-checked at every heartbeat.
