@@ -20,7 +20,7 @@ use futures::{Stream, StreamExt};
 use std::{collections::VecDeque, pin::Pin, sync::Arc, time::Duration};
 use tokio::{
     sync::broadcast::error::RecvError,
-    time::{Instant, Interval, MissedTickBehavior, Sleep},
+    time::{Instant, Sleep},
 };
 use tokio_util::sync::WaitForCancellationFutureOwned;
 
@@ -76,13 +76,10 @@ pub fn inbox_stream(state: AppState, owner: StreamOwner, recipient: Id, after: i
     let lifetime = Duration::from_secs(state.settings.stream_max_lifetime_secs);
     let now = Instant::now();
     let subscriber = Subscriber {
-        heartbeat: {
-            // A client that held the stream back gets one beat, not a burst.
-            let mut beats = tokio::time::interval_at(now + beat, beat);
-            beats.set_missed_tick_behavior(MissedTickBehavior::Delay);
-            beats
-        },
-        deadline: Box::pin(tokio::time::sleep_until(now + lifetime)),
+        beat,
+        next_beat: now + beat,
+        deadline: now + lifetime,
+        timer: Box::pin(tokio::time::sleep_until((now + beat).min(now + lifetime))),
         shutdown: Box::pin(state.shutdown.clone().cancelled_owned()),
         state,
         owner,
@@ -110,8 +107,13 @@ struct Subscriber {
     read: bool,
     /// Read from the database and not yet sent.
     replay: VecDeque<InboxMessage>,
-    heartbeat: Interval,
-    deadline: Pin<Box<Sleep>>,
+    beat: Duration,
+    /// When the next heartbeat (and credential check) is due.
+    next_beat: Instant,
+    /// The end of the stream's lifetime.
+    deadline: Instant,
+    /// Wakes the stream at `next_beat` or `deadline`, whichever is first.
+    timer: Pin<Box<Sleep>>,
     /// Kept across polls, like `live.all`: the token is shared by every
     /// stream, and a wait made anew at each poll locks it twice.
     shutdown: Pin<Box<WaitForCancellationFutureOwned>>,
@@ -132,6 +134,11 @@ impl Subscriber {
 
     async fn next_event(&mut self) -> Option<Result<StreamEvent, StreamError>> {
         loop {
+            // Before every event, replayed or live: a stream catching up on a
+            // long backlog still ends on time and still re-checks its owner.
+            if let Some(due) = self.due().await {
+                return Some(due);
+            }
             if let Some(m) = self.replay.pop_front() {
                 self.last = m.seq;
                 return Some(Ok(StreamEvent::Message(Arc::new(m))));
@@ -149,6 +156,9 @@ impl Subscriber {
                 continue;
             }
             tokio::select! {
+                biased;
+                _ = &mut self.shutdown => {}
+                _ = &mut self.timer => {}
                 got = self.live.rx.recv() => match got {
                     // The next message, in hand: no database read.
                     Ok(Wake::Message(m)) if m.seq == self.last + 1 => {
@@ -165,22 +175,31 @@ impl Subscriber {
                     Err(RecvError::Closed) => return None,
                 },
                 _ = self.live.all.next() => self.read = true,
-                _ = &mut self.shutdown => {
-                    return Some(Err(StreamError::ShuttingDown { last_seq: self.last }));
-                }
-                _ = &mut self.deadline => {
-                    return Some(Err(StreamError::LifetimeReached { last_seq: self.last }));
-                }
-                _ = self.heartbeat.tick() => {
-                    // The database being away keeps the stream; the next beat checks again.
-                    if let Ok(false) = Box::pin(self.owner.still_valid(&self.state)).await {
-                        return Some(Err(StreamError::CredentialsEnded));
-                    }
-                    // Also a safety net for a notification that never arrived.
-                    self.read = true;
-                    return Some(Ok(StreamEvent::Heartbeat { at: self.state.clock.now(), last_seq: self.last }));
-                }
             }
         }
+    }
+
+    /// Shutdown, the end of the lifetime, or a heartbeat, when one is due.
+    async fn due(&mut self) -> Option<Result<StreamEvent, StreamError>> {
+        if self.state.shutdown.is_cancelled() {
+            return Some(Err(StreamError::ShuttingDown { last_seq: self.last }));
+        }
+        let now = Instant::now();
+        if now >= self.deadline {
+            return Some(Err(StreamError::LifetimeReached { last_seq: self.last }));
+        }
+        if now < self.next_beat {
+            return None;
+        }
+        // Counted from now: a client that held the stream back gets one beat, not a burst.
+        self.next_beat = now + self.beat;
+        self.timer.as_mut().reset(self.next_beat.min(self.deadline));
+        // The database being away keeps the stream; the next beat checks again.
+        if let Ok(false) = Box::pin(self.owner.still_valid(&self.state)).await {
+            return Some(Err(StreamError::CredentialsEnded));
+        }
+        // Also a safety net for a notification that never arrived.
+        self.read = true;
+        Some(Ok(StreamEvent::Heartbeat { at: self.state.clock.now(), last_seq: self.last }))
     }
 }

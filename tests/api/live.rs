@@ -211,6 +211,43 @@ async fn a_slow_reader_is_held_back_and_misses_nothing(app: TestApp) {
     assert_eq!(next_message(&mut stream).await.sequence, total + 1);
 }
 
+/// A stream working through a backlog that its client held back still
+/// re-checks its session at each heartbeat: logging out ends it before the
+/// backlog is through, not after.
+async fn a_stream_catching_up_still_ends_with_its_session(app: TestApp) {
+    let c = app.welcomed_company("Efterslæb ApS", &[("Eva", "Efterslæb", "eva@efterslaeb.example.dk")]).await;
+    let session = app.hub_session_for(&c.contacts[0].id).await;
+    let ws = Id::parse(&app.workspace_id).unwrap();
+    let contact = Id::parse(&c.contacts[0].id).unwrap();
+    // 8 MiB in all: most of it waits on the server, past the client's window.
+    let body = "x".repeat(32 * 1024);
+    let total = 250;
+    for i in 1..=total {
+        append_to_contact(&app.state, &ws, &contact, format!("m{i}"), body.clone()).await;
+    }
+    let mut hub = app.hub(&session);
+    let mut stream = subscribe(&mut hub, 0).await;
+    assert_eq!(next_message(&mut stream).await.sequence, 1);
+    app.hub(&session).logout(pb::LogoutRequest {}).await.unwrap();
+    // Longer than a heartbeat (300 ms in tests), reading nothing.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let mut got = 1;
+    let status = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match stream.message().await {
+                Ok(Some(pb::SubscribeResponse { event: Some(pb::subscribe_response::Event::Message(_)) })) => got += 1,
+                Ok(Some(_)) => {}
+                Ok(None) => panic!("ended without a status"),
+                Err(s) => return s,
+            }
+        }
+    })
+    .await
+    .expect("the stream outlived its session");
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+    assert!(got < total, "ended only after the whole backlog ({got} of {total})");
+}
+
 /// Staff get their own inbox and stream.
 async fn staff_inbox_and_stream(app: TestApp) {
     use customerhub::store::TransactionTrait;
@@ -286,6 +323,7 @@ both_databases!(
     stream_replays_goes_live_and_resumes_without_gaps,
     inboxes_are_private,
     a_slow_reader_is_held_back_and_misses_nothing,
+    a_stream_catching_up_still_ends_with_its_session,
     staff_inbox_and_stream,
 );
 
