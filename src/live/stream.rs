@@ -134,9 +134,12 @@ impl Subscriber {
 
     async fn next_event(&mut self) -> Option<Result<StreamEvent, StreamError>> {
         loop {
-            // Before every event, replayed or live: a stream catching up on a
-            // long backlog still ends on time and still re-checks its owner.
-            if let Some(due) = self.due().await {
+            // Before every replayed message: a stream catching up on a long
+            // backlog (say, one its client held back) still ends on time and
+            // still re-checks its owner. Live, the select below looks first.
+            if !self.replay.is_empty()
+                && let Some(due) = self.due().await
+            {
                 return Some(due);
             }
             if let Some(m) = self.replay.pop_front() {
@@ -156,9 +159,18 @@ impl Subscriber {
                 continue;
             }
             tokio::select! {
+                // Shutdown and the timer before messages, so a busy stream cannot starve them.
                 biased;
-                _ = &mut self.shutdown => {}
-                _ = &mut self.timer => {}
+                _ = &mut self.shutdown => {
+                    if let Some(due) = self.due().await {
+                        return Some(due);
+                    }
+                }
+                _ = &mut self.timer => {
+                    if let Some(due) = self.due().await {
+                        return Some(due);
+                    }
+                }
                 got = self.live.rx.recv() => match got {
                     // The next message, in hand: no database read.
                     Ok(Wake::Message(m)) if m.seq == self.last + 1 => {
@@ -189,6 +201,10 @@ impl Subscriber {
             return Some(Err(StreamError::LifetimeReached { last_seq: self.last }));
         }
         if now < self.next_beat {
+            // Should the timer ever wake early, it waits again rather than spin.
+            if self.timer.is_elapsed() {
+                self.timer.as_mut().reset(self.next_beat.min(self.deadline));
+            }
             return None;
         }
         // Counted from now: a client that held the stream back gets one beat, not a burst.
