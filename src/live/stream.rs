@@ -75,11 +75,12 @@ pub fn inbox_stream(state: AppState, owner: StreamOwner, recipient: Id, after: i
     let beat = Duration::from_millis(state.settings.stream_heartbeat_ms);
     let lifetime = Duration::from_secs(state.settings.stream_max_lifetime_secs);
     let now = Instant::now();
+    let (next_beat, deadline) = (now + beat, now + lifetime);
     let subscriber = Subscriber {
         beat,
-        next_beat: now + beat,
-        deadline: now + lifetime,
-        timer: Box::pin(tokio::time::sleep_until((now + beat).min(now + lifetime))),
+        next_beat,
+        deadline,
+        timer: Box::pin(tokio::time::sleep_until(next_beat.min(deadline))),
         shutdown: Box::pin(state.shutdown.clone().cancelled_owned()),
         state,
         owner,
@@ -161,11 +162,7 @@ impl Subscriber {
             tokio::select! {
                 // Shutdown and the timer before messages, so a busy stream cannot starve them.
                 biased;
-                _ = &mut self.shutdown => {
-                    if let Some(due) = self.due().await {
-                        return Some(due);
-                    }
-                }
+                _ = &mut self.shutdown => return Some(Err(StreamError::ShuttingDown { last_seq: self.last })),
                 _ = &mut self.timer => {
                     if let Some(due) = self.due().await {
                         return Some(due);

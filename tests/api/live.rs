@@ -30,6 +30,12 @@ async fn subscribe(client: &mut HubServiceClient<Authed>, after: i64) -> Streami
     client.subscribe(pb::SubscribeRequest { after_sequence: after }).await.unwrap().into_inner()
 }
 
+/// A backlog that outgrows what the client takes in: 250 messages of 32 KiB
+/// (8 MiB) against the 2 MiB HTTP/2 window its connection grants a stream,
+/// and more messages than a recipient's channel holds.
+const BACKLOG_BODY: usize = 32 * 1024;
+const BACKLOG: i64 = 250;
+
 /// Appends a message to `contact`'s inbox directly in the store (committed
 /// on its own) and returns it with its sequence; no stream hears of it yet.
 async fn append_to_contact(
@@ -179,13 +185,10 @@ async fn a_slow_reader_is_held_back_and_misses_nothing(app: TestApp) {
     let session = app.hub_session_for(&c.contacts[0].id).await;
     let ws = Id::parse(&app.workspace_id).unwrap();
     let contact = Id::parse(&c.contacts[0].id).unwrap();
-    // 32 KiB each: what the client leaves unread overflows the 2 MiB HTTP/2
-    // window its connection grants the stream, and there are more than the
-    // recipient's channel holds, so the stream falls behind the channel and
-    // must catch up from the database.
-    const BODY: usize = 32 * 1024;
-    let body = "x".repeat(BODY);
-    let total: i64 = 250;
+    // The stream falls behind the recipient's channel and must catch up
+    // from the database.
+    let body = "x".repeat(BACKLOG_BODY);
+    let total = BACKLOG;
     let create = |i: i64| {
         let (state, ws, contact, body) = (app.state.clone(), ws.clone(), contact.clone(), body.clone());
         async move {
@@ -204,7 +207,7 @@ async fn a_slow_reader_is_held_back_and_misses_nothing(app: TestApp) {
     tokio::time::sleep(Duration::from_millis(300)).await;
     for expected in 2..=total {
         let m = next_message(&mut stream).await;
-        assert_eq!((m.sequence, m.body.len()), (expected, BODY), "in order, no gap, no duplicate");
+        assert_eq!((m.sequence, m.body.len()), (expected, BACKLOG_BODY), "in order, no gap, no duplicate");
     }
     // Still open and live.
     create(total + 1).await;
@@ -219,9 +222,9 @@ async fn a_stream_catching_up_still_ends_with_its_session(app: TestApp) {
     let session = app.hub_session_for(&c.contacts[0].id).await;
     let ws = Id::parse(&app.workspace_id).unwrap();
     let contact = Id::parse(&c.contacts[0].id).unwrap();
-    // 8 MiB in all: most of it waits on the server, past the client's window.
-    let body = "x".repeat(32 * 1024);
-    let total = 250;
+    // Most of it waits on the server, past the client's window.
+    let body = "x".repeat(BACKLOG_BODY);
+    let total = BACKLOG;
     for i in 1..=total {
         append_to_contact(&app.state, &ws, &contact, format!("m{i}"), body.clone()).await;
     }
