@@ -109,6 +109,14 @@ impl<K: Eq + Hash, V: Clone> SharedCache<K, V> {
         }
     }
 
+    /// Drops the entries whose value `matches`; lookups in flight, of any
+    /// key, will not store theirs (as `forget`).
+    pub fn forget_where(&self, matches: impl Fn(&V) -> bool) {
+        let mut inner = self.lock();
+        inner.generation += 1;
+        inner.entries.retain(|_, (value, _)| !matches(value));
+    }
+
     /// Turns serving on or off (the PostgreSQL listener connected or lost);
     /// either way, what was held is forgotten: changes may have gone unheard.
     pub fn set_serving(&self, serving: bool) {
@@ -178,6 +186,22 @@ mod tests {
         assert_eq!(cache.get(&"b", at(1)).ok(), Some(2));
         cache.remember(in_flight, "c", 3, at(0));
         assert!(cache.get(&"c", at(1)).is_err(), "a lookup begun before the change is not stored");
+    }
+
+    #[test]
+    fn forget_where_drops_matching_values_and_lookups_in_flight() {
+        let cache = SharedCache::new(true, chrono::Duration::seconds(10), 10);
+        for (k, v) in [("a", 1), ("b", 2), ("c", 1)] {
+            let ticket = cache.get(&k, at(0)).unwrap_err().unwrap();
+            cache.remember(ticket, k, v, at(0));
+        }
+        let in_flight = cache.get(&"d", at(0)).unwrap_err().unwrap();
+        cache.forget_where(|v| *v == 1);
+        assert!(cache.get(&"a", at(1)).is_err());
+        assert!(cache.get(&"c", at(1)).is_err());
+        assert_eq!(cache.get(&"b", at(1)).ok(), Some(2));
+        cache.remember(in_flight, "d", 1, at(0));
+        assert!(cache.get(&"d", at(1)).is_err(), "a lookup begun before the change is not stored");
     }
 
     #[test]

@@ -132,8 +132,12 @@ pub async fn login(
     Ok(HubSession { token, expires_at, profile: profile(state, &ws, &chosen.contact_id).await? })
 }
 
+/// Ends the caller's session, on every replica (the session cache is
+/// forgotten with its customer).
 pub async fn logout(state: &AppState, caller: &HubPrincipal) -> AppResult<()> {
-    store::sessions::delete(&state.db, &caller.session_id).await
+    let tx = state.db.begin().await?;
+    store::sessions::delete(&tx, &caller.session_id).await?;
+    store::customer_cache::commit_change(state, tx, Changed::Customer(&caller.customer_id)).await
 }
 
 pub async fn get_profile(state: &AppState, caller: &HubPrincipal) -> AppResult<HubProfile> {

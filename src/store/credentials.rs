@@ -2,6 +2,7 @@
 use crate::{
     app::AppState,
     auth::{credential_cache, tokens},
+    clock::Timestamp,
     domain::{Caller, HubPrincipal, Id, Role, StaffPrincipal},
     error::AppResult,
 };
@@ -100,31 +101,72 @@ async fn read_api_key(db: &impl ConnectionTrait, key_hash: &str) -> AppResult<Ca
 }
 
 /// A session counts only while it is unexpired and both the contact and its
-/// customer still have HUB access.
+/// customer still have HUB access. Sessions that count are kept a moment
+/// (`auth::hub_session_cache`, inside `CustomerCache`).
 async fn resolve_hub(state: &AppState, token: &str) -> AppResult<Caller> {
-    let db = &state.reads;
+    let token_hash = tokens::hash(token);
     let now = state.clock.now();
-    let Some(session) = hub_session::Entity::find()
-        .filter(hub_session::Column::TokenHash.eq(tokens::hash(token)))
-        .filter(hub_session::Column::ExpiresAt.gt(now))
-        .one(db)
-        .await?
-    else {
+    let sessions = state.customers.hub_sessions();
+    let ticket = match sessions.get(&token_hash, now) {
+        Ok(principal) => return Ok(Caller::Hub(principal)),
+        Err(ticket) => ticket,
+    };
+    let Some(session) = read_hub_session(&state.reads, &token_hash, now).await? else {
         return Ok(Caller::Invalid);
     };
-    let Some(contact) = contact::Entity::find_by_id(session.contact_id.clone()).one(db).await? else {
-        return Ok(Caller::Invalid);
-    };
-    let Some(customer) = customer::Entity::find_by_id(contact.customer_id.clone()).one(db).await? else {
-        return Ok(Caller::Invalid);
-    };
-    if !contact.hub_access || !customer.hub_access {
-        return Ok(Caller::Invalid);
-    }
-    Ok(Caller::Hub(HubPrincipal {
+    let principal = HubPrincipal {
         workspace_id: Id::from_stored(session.workspace_id),
-        customer_id: Id::from_stored(customer.id),
-        contact_id: Id::from_stored(contact.id),
-        session_id: Id::from_stored(session.id),
-    }))
+        customer_id: Id::from_stored(session.customer_id),
+        contact_id: Id::from_stored(session.contact_id),
+        session_id: Id::from_stored(session.session_id),
+    };
+    if let Some(ticket) = ticket {
+        sessions.remember(ticket, token_hash, principal.clone(), session.expires_at, now);
+    }
+    Ok(Caller::Hub(principal))
+}
+
+/// A session that counts, with whose it is, read in one query.
+#[derive(FromQueryResult)]
+struct ActiveSession {
+    session_id: String,
+    workspace_id: String,
+    contact_id: String,
+    customer_id: String,
+    expires_at: Timestamp,
+}
+
+async fn read_hub_session(
+    db: &impl ConnectionTrait,
+    token_hash: &str,
+    now: Timestamp,
+) -> AppResult<Option<ActiveSession>> {
+    Ok(hub_session::Entity::find()
+        .select_only()
+        .column_as(hub_session::Column::Id, "session_id")
+        .column(hub_session::Column::WorkspaceId)
+        .column(hub_session::Column::ContactId)
+        .column_as(contact::Column::CustomerId, "customer_id")
+        .column(hub_session::Column::ExpiresAt)
+        .join(
+            JoinType::InnerJoin,
+            hub_session::Entity::belongs_to(contact::Entity)
+                .from(hub_session::Column::ContactId)
+                .to(contact::Column::Id)
+                .into(),
+        )
+        .join(
+            JoinType::InnerJoin,
+            contact::Entity::belongs_to(customer::Entity)
+                .from(contact::Column::CustomerId)
+                .to(customer::Column::Id)
+                .into(),
+        )
+        .filter(hub_session::Column::TokenHash.eq(token_hash))
+        .filter(hub_session::Column::ExpiresAt.gt(now))
+        .filter(contact::Column::HubAccess.eq(true))
+        .filter(customer::Column::HubAccess.eq(true))
+        .into_model::<ActiveSession>()
+        .one(db)
+        .await?)
 }

@@ -7,14 +7,19 @@
 //! caller's areas; `get` applies the caller's scope to what it finds, as
 //! `customers::get_with_contacts` does in SQL.
 //!
-//! Every transaction that changes a customer's row or any of its contacts
-//! commits through `commit_change`, naming the customer it changed: every
-//! replica forgets that one (`cache::SharedCache::forget`; the NOTIFY's
-//! payload names it). A change to many at once (an area deleted, which moves its
-//! customers out of it) forgets all. Creating a customer needs no
-//! announcement: nothing can hold a customer that did not exist.
+//! It also holds the HUB sessions (`auth::hub_session_cache`), whose
+//! validity hangs on their customer and contact.
+//!
+//! Every transaction that changes a customer's row, any of its contacts or
+//! their HUB sessions (a logout) commits through `commit_change`, naming the
+//! customer it changed: every replica forgets that one and its sessions
+//! (`cache::SharedCache::forget`; the NOTIFY's payload names it). A change
+//! to many at once (an area deleted, which moves its customers out of it)
+//! forgets all. Creating a customer or a session needs no announcement:
+//! nothing can hold what did not exist.
 use crate::{
     app::AppState,
+    auth::hub_session_cache::HubSessionCache,
     cache::SharedCache,
     domain::{Id, caller::CustomerScope, customer::CustomerWithContacts},
     error::{AppError, AppResult},
@@ -32,25 +37,42 @@ const TTL: chrono::Duration = chrono::Duration::seconds(10);
 /// customer with two contacts is about 1.5 KiB).
 const MOST_ENTRIES: usize = 4_096;
 
-/// Entries are `(workspace, record)`: ids are unique across workspaces,
-/// and the workspace is checked on every hit.
-pub struct CustomerCache(SharedCache<Id, (Id, Arc<CustomerWithContacts>)>);
+/// The customers, and what their contacts' HUB sessions resolve to: both
+/// are forgotten together, by customer, so nothing that changes a customer
+/// can forget one and not the other.
+pub struct CustomerCache {
+    /// Entries are `(workspace, record)`: ids are unique across workspaces,
+    /// and the workspace is checked on every hit.
+    records: SharedCache<Id, (Id, Arc<CustomerWithContacts>)>,
+    hub_sessions: HubSessionCache,
+}
 
 impl CustomerCache {
     /// `serving`: as `SharedCache::new`.
     pub fn new(serving: bool) -> Self {
-        Self(SharedCache::new(serving, TTL, MOST_ENTRIES))
+        Self { records: SharedCache::new(serving, TTL, MOST_ENTRIES), hub_sessions: HubSessionCache::new(serving) }
+    }
+
+    pub fn hub_sessions(&self) -> &HubSessionCache {
+        &self.hub_sessions
     }
 
     pub fn set_serving(&self, serving: bool) {
-        self.0.set_serving(serving);
+        self.records.set_serving(serving);
+        self.hub_sessions.set_serving(serving);
     }
 
     /// This replica's half of `commit_change`, after the commit.
     pub fn forget(&self, changed: &Changed<'_>) {
         match changed {
-            Changed::Customer(id) => self.0.forget([*id]),
-            Changed::All => self.0.forget_all(),
+            Changed::Customer(id) => {
+                self.records.forget([*id]);
+                self.hub_sessions.forget_customer(id);
+            }
+            Changed::All => {
+                self.records.forget_all();
+                self.hub_sessions.forget_all();
+            }
         }
     }
 
@@ -68,7 +90,7 @@ pub async fn get(state: &AppState, scope: &CustomerScope, id: &Id) -> AppResult<
         let (customer, contacts) = super::customers::get_with_contacts(&state.reads, &whole_workspace, id).await?;
         Ok::<_, AppError>((scope.workspace_id.clone(), Arc::new(CustomerWithContacts { customer, contacts })))
     };
-    let (workspace_id, found) = state.customers.0.get_or_read(id.clone(), state.clock.now(), read).await?;
+    let (workspace_id, found) = state.customers.records.get_or_read(id.clone(), state.clock.now(), read).await?;
     if workspace_id != scope.workspace_id || !scope.allows_area(found.customer.area_id.as_ref()) {
         return Err(AppError::not_found("customer", id.as_str()));
     }

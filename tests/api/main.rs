@@ -10,6 +10,7 @@ mod customer_cache;
 mod customers;
 mod fuzz;
 mod grpc_web;
+mod hub_session_cache;
 mod import;
 mod isolation;
 mod limits;

@@ -1,0 +1,169 @@
+//! The HUB session cache (`auth::hub_session_cache`): a session is looked up
+//! in the database once per ten seconds at most, yet it ends at its expiry
+//! to the second, and every change the service makes to what it resolves to
+//! (logout, HUB access, the contact or customer gone) applies to its very
+//! next call: on this replica at once, on the others as soon as PostgreSQL
+//! tells them.
+use crate::{both_databases, support::*};
+use customerhub::grpc::pb;
+use std::time::Duration;
+use tonic::Code;
+
+async fn profile(app: &TestApp, session: &str) -> Result<pb::GetProfileResponse, tonic::Status> {
+    app.hub(session).get_profile(pb::GetProfileRequest {}).await.map(|r| r.into_inner())
+}
+
+async fn assert_ended(app: &TestApp, session: &str, after: &str) {
+    let err = profile(app, session).await.expect_err(after);
+    assert_eq!(err.code(), Code::Unauthenticated, "{after}: {err:?}");
+}
+
+fn mask(paths: &[&str]) -> Option<prost_types::FieldMask> {
+    Some(prost_types::FieldMask { paths: paths.iter().map(|p| p.to_string()).collect() })
+}
+
+/// A customer whose contacts each have a HUB session, checked once (so the
+/// cache holds them). Returns the customer id and (contact id, session) pairs.
+async fn checked_sessions(app: &TestApp, name: &str, emails: &[&str]) -> (String, Vec<(String, String)>) {
+    let contacts: Vec<_> = emails.iter().map(|e| ("Hanne", "Hub", *e)).collect();
+    let customer = app.welcomed_company(name, &contacts).await;
+    let mut sessions = vec![];
+    for contact in &customer.contacts {
+        let session = app.hub_session_for(&contact.id).await;
+        profile(app, &session).await.expect("a fresh session works");
+        sessions.push((contact.id.clone(), session));
+    }
+    (customer.id, sessions)
+}
+
+/// A session checked a moment ago is not looked up again for ten seconds,
+/// so a change made behind the service's back (by hand in SQL) waits that long.
+async fn a_checked_session_is_trusted_for_ten_seconds(app: TestApp) {
+    let (_, sessions) = checked_sessions(&app, "Cache ApS", &["hanne@cache.example.dk"]).await;
+    let session = &sessions[0].1;
+    app.execute("DELETE FROM hub_sessions").await;
+
+    profile(&app, session).await.expect("still trusted: checked a moment ago");
+    app.clock.advance(chrono::Duration::seconds(9));
+    profile(&app, session).await.expect("still trusted after 9 s");
+    app.clock.advance(chrono::Duration::seconds(1));
+    assert_ended(&app, session, "checked 10 s ago: looked up again, and gone").await;
+}
+
+/// A session checked a second before it expires is not trusted past it.
+async fn a_checked_session_still_ends_at_its_expiry(app: TestApp) {
+    let (_, sessions) = checked_sessions(&app, "Udløb ApS", &["hanne@udlob.example.dk"]).await;
+    let session = &sessions[0].1;
+    let ttl = chrono::Duration::hours(app.state.settings.session_ttl_hours);
+    app.clock.advance(ttl - chrono::Duration::seconds(1));
+    profile(&app, session).await.expect("a second before its expiry");
+    app.clock.advance(chrono::Duration::seconds(1));
+    assert_ended(&app, session, "at its expiry, though checked a second ago").await;
+}
+
+/// Every change to what a session resolves to applies to its next call,
+/// though the session was checked just before; sessions of other
+/// customers, and a logged-out contact's other session, go on working.
+async fn changes_to_hub_access_apply_to_the_sessions_next_call(app: TestApp) {
+    let mut admin = app.admin_customers();
+    let (_, s) = checked_sessions(
+        &app,
+        "Adgang ApS",
+        &[
+            "logout@adgang.example.dk",
+            "closed@adgang.example.dk",
+            "deleted@adgang.example.dk",
+            "erased@adgang.example.dk",
+        ],
+    )
+    .await;
+    let (second, closed_customer) = checked_sessions(&app, "Lukket ApS", &["anna@lukket.example.dk"]).await;
+    let (third, deleted_customer) = checked_sessions(&app, "Slettet ApS", &["bo@slettet.example.dk"]).await;
+    let (_, bystander) = checked_sessions(&app, "Tilskuer ApS", &["tina@tilskuer.example.dk"]).await;
+
+    // Logout ends that session only: the contact's second one goes on.
+    let other_device = app.hub_session_for(&s[0].0).await;
+    profile(&app, &other_device).await.unwrap();
+    app.hub(&s[0].1).logout(pb::LogoutRequest {}).await.unwrap();
+    assert_ended(&app, &s[0].1, "Logout").await;
+    profile(&app, &other_device).await.expect("the other session of the logged-out contact");
+
+    // The contact's HUB access removed.
+    admin
+        .update_contact(pb::UpdateContactRequest {
+            contact: Some(pb::Contact { id: s[1].0.clone(), hub_access: false, ..Default::default() }),
+            update_mask: mask(&["hub_access"]),
+        })
+        .await
+        .unwrap();
+    assert_ended(&app, &s[1].1, "UpdateContact hub_access=false").await;
+
+    admin.delete_contact(pb::DeleteContactRequest { contact_id: s[2].0.clone() }).await.unwrap();
+    assert_ended(&app, &s[2].1, "DeleteContact").await;
+
+    admin.erase_personal_data(pb::ErasePersonalDataRequest { contact_id: s[3].0.clone() }).await.unwrap();
+    assert_ended(&app, &s[3].1, "ErasePersonalData").await;
+
+    // The customer's HUB access removed: its contacts keep theirs, yet
+    // their sessions stop.
+    admin
+        .update_customer(pb::UpdateCustomerRequest {
+            customer: Some(pb::Customer { id: second.clone(), hub_access: false, ..Default::default() }),
+            update_mask: mask(&["hub_access"]),
+        })
+        .await
+        .unwrap();
+    assert_ended(&app, &closed_customer[0].1, "UpdateCustomer hub_access=false").await;
+
+    admin.delete_customer(pb::DeleteCustomerRequest { customer_id: third }).await.unwrap();
+    assert_ended(&app, &deleted_customer[0].1, "DeleteCustomer").await;
+
+    profile(&app, &bystander[0].1).await.expect("another customer's session is untouched");
+    profile(&app, &other_device).await.expect("and so is the first customer's remaining one");
+}
+
+both_databases!(
+    a_checked_session_is_trusted_for_ten_seconds,
+    a_checked_session_still_ends_at_its_expiry,
+    changes_to_hub_access_apply_to_the_sessions_next_call
+);
+
+/// Polls `b` until the session stops working there; fails after 5 s.
+async fn ends_on(b: &TestApp, session: &str, after: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match profile(b, session).await {
+            Err(e) => {
+                assert_eq!(e.code(), Code::Unauthenticated, "{after}");
+                return;
+            }
+            Ok(_) if tokio::time::Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(20)).await,
+            Ok(_) => panic!("replica b still accepts a session 5 s after {after} on a"),
+        }
+    }
+}
+
+/// Two replicas on one PostgreSQL: a session checked on one and ended
+/// through the other stops on the first as soon as the NOTIFY arrives, long
+/// before its ten seconds are up (the first replica's clock does not move).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_ended_on_one_replica_stops_on_the_others() {
+    let a = spawn_app(Backend::Postgres).await;
+    let b = spawn_app_with(Backend::Postgres, Some(a.database_url.clone()), |_| {}).await;
+    let (_, s) = checked_sessions(&a, "Replika ApS", &["ud@replika.example.dk", "luk@replika.example.dk"]).await;
+    for (_, session) in &s {
+        profile(&b, session).await.expect("b checks the session and keeps it");
+    }
+
+    a.hub(&s[0].1).logout(pb::LogoutRequest {}).await.unwrap();
+    ends_on(&b, &s[0].1, "Logout").await;
+
+    a.admin_customers()
+        .update_contact(pb::UpdateContactRequest {
+            contact: Some(pb::Contact { id: s[1].0.clone(), hub_access: false, ..Default::default() }),
+            update_mask: mask(&["hub_access"]),
+        })
+        .await
+        .unwrap();
+    ends_on(&b, &s[1].1, "UpdateContact hub_access=false").await;
+}
