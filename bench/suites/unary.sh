@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Unary read: CustomerService/GetCustomer with an API key against the bare
 # tonic Echo ceiling, with h2load at 1 connection x 1 stream and
-# 4 connections x 25 streams. Writes bench/results/unary.md.
+# 4 connections x 25 streams; beside them HubService/GetProfile with a HUB
+# session (a HUB call's own cost). Writes bench/results/unary.md.
 # Env: RUNS (default 5), DURATION (seconds measured per test, default 4; after 1 s warm-up).
 set -euo pipefail
 RUNS=${RUNS:-5}
@@ -47,13 +48,17 @@ PIDS+=($!)
 "$BIN/ceiling" --listen "127.0.0.1:$ECHO_PORT" >"$WORK/ceiling.log" 2>&1 &
 PIDS+=($!)
 until curl -sf "http://127.0.0.1:$HTTP_PORT/healthz" >/dev/null; do sleep 0.05; done
-"$BIN/seed" --addr "http://127.0.0.1:$GRPC_PORT" --key "$KEY" --contacts 2 >"$WORK/seed.json"
+"$BIN/seed" --addr "http://127.0.0.1:$GRPC_PORT" --key "$KEY" --contacts 2 --sessions >"$WORK/seed.json"
 CUSTOMER=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["customer_id"])' "$WORK/seed.json")
+SESSION=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["sessions"][0]["token"])' "$WORK/seed.json")
 grpc_frame "$CUSTOMER" >"$WORK/get.bin"
 grpc_frame "$CUSTOMER" >"$WORK/echo.bin"
+printf '\0\0\0\0\0' >"$WORK/empty.bin" # GetProfileRequest has no fields
 HUB_URL=http://127.0.0.1:$GRPC_PORT/customerhub.v1.CustomerService/GetCustomer
+PROFILE_URL=http://127.0.0.1:$GRPC_PORT/customerhub.v1.HubService/GetProfile
 ECHO_URL=http://127.0.0.1:$ECHO_PORT/bench.v1.CeilingService/Echo
 check_grpc_ok "$HUB_URL" "$WORK/get.bin" "authorization: Bearer $KEY"
+check_grpc_ok "$PROFILE_URL" "$WORK/empty.bin" "authorization: Bearer $SESSION"
 check_grpc_ok "$ECHO_URL" "$WORK/echo.bin" ""
 
 run_h2load() { # name url body seconds c m [auth]
@@ -95,6 +100,7 @@ PY
 for cfg in "1 1" "4 25"; do
   read -r c m <<<"$cfg"
   run_h2load warmup "$HUB_URL" "$WORK/get.bin" 1 "$c" "$m" "authorization: Bearer $KEY"
+  run_h2load warmup "$PROFILE_URL" "$WORK/empty.bin" 1 "$c" "$m" "authorization: Bearer $SESSION"
   run_h2load warmup "$ECHO_URL" "$WORK/echo.bin" 1 "$c" "$m"
 done
 : >"$WORK/rows.tsv"
@@ -102,8 +108,10 @@ for run in $(seq 1 "$RUNS"); do
   echo "run $run/$RUNS" >&2
   run_h2load "customerhub 1x1" "$HUB_URL" "$WORK/get.bin" "$DURATION" 1 1 "authorization: Bearer $KEY"
   run_h2load "echo 1x1" "$ECHO_URL" "$WORK/echo.bin" "$DURATION" 1 1
+  run_h2load "hub-profile 1x1" "$PROFILE_URL" "$WORK/empty.bin" "$DURATION" 1 1 "authorization: Bearer $SESSION"
   run_h2load "customerhub 4x25" "$HUB_URL" "$WORK/get.bin" "$DURATION" 4 25 "authorization: Bearer $KEY"
   run_h2load "echo 4x25" "$ECHO_URL" "$WORK/echo.bin" "$DURATION" 4 25
+  run_h2load "hub-profile 4x25" "$PROFILE_URL" "$WORK/empty.bin" "$DURATION" 4 25 "authorization: Bearer $SESSION"
 done
 
 mkdir -p bench/results
@@ -124,11 +132,12 @@ def cell(name, k, fmt):
 print("# Unary read: GetCustomer vs bare tonic Echo\n")
 print(f"Machine: {machine}. h2load (one thread) on the same machine; {runs} runs of {secs} s per test after a"
       " 1 s warm-up (-D, --warm-up-time); median (min–max). GetCustomer with an admin API key on SQLite, rate limit"
-      " off; the ceiling is the bare tonic Echo (`ceiling`). Latency per request from h2load's --log-file.\n")
+      " off; the ceiling is the bare tonic Echo (`ceiling`). hub-profile: HubService/GetProfile with a HUB session"
+      " token (not part of the targets; it shows what a HUB call costs). Latency per request from h2load's --log-file.\n")
 print("| server | conns x streams | requests/s | p50 ms | p99 ms |")
 print("|---|---|---|---|---|")
 for cfg in ("1x1", "4x25"):
-    for srv in ("customerhub", "echo"):
+    for srv in ("customerhub", "echo", "hub-profile"):
         name = f"{srv} {cfg}"
         print(f"| {srv} | {cfg} | {cell(name, 'rps', '{:.0f}')} | {cell(name, 'p50', '{:.3f}')} | {cell(name, 'p99', '{:.3f}')} |")
 print()

@@ -80,6 +80,9 @@ pub struct HubPrincipal {
     pub customer_id: Id,
     pub contact_id: Id,
     pub session_id: Id,
+    /// The SHA-256 of the session's token: a live stream checks its
+    /// session again with it, through the session cache.
+    pub token_hash: String,
 }
 
 #[derive(Debug, Clone)]

@@ -109,7 +109,10 @@ impl HubService for HubApi {
 
     async fn subscribe(&self, req: Request<pb::SubscribeRequest>) -> Result<Response<Self::SubscribeStream>, Status> {
         let caller = hub(&req)?;
-        let owner = crate::live::stream::StreamOwner::HubSession(caller.session_id.clone());
+        let owner = crate::live::stream::StreamOwner::HubSession {
+            session_id: caller.session_id.clone(),
+            token_hash: caller.token_hash.clone(),
+        };
         let stream = app::inbox::subscribe(&self.state, owner, &caller.contact_id, req.get_ref().after_sequence)?;
         let out = stream.map(|r| {
             stream_item(r).map(|item| pb::SubscribeResponse {

@@ -15,7 +15,7 @@ use std::{
     collections::HashMap,
     sync::{Arc, Mutex, MutexGuard},
 };
-use tokio::sync::broadcast;
+use tokio::sync::{Semaphore, SemaphorePermit, broadcast};
 use tokio_stream::wrappers::BroadcastStream;
 
 pub const PG_CHANNEL: &str = "customerhub_inbox";
@@ -39,7 +39,12 @@ pub struct LiveHub {
     recipients: Arc<Mutex<HashMap<String, broadcast::Sender<Wake>>>>,
     /// Wakes every stream (after a gap in hearing, e.g. a listener reconnect).
     all: broadcast::Sender<()>,
+    /// Streams' database reads in flight at once (`read_permit`).
+    reads: Arc<Semaphore>,
 }
+
+/// Enough to keep the database busy: more would only wait for a connection.
+const READS_AT_ONCE: usize = 16;
 
 /// A lagging receiver only re-reads the database, so a small buffer loses nothing.
 const PER_RECIPIENT_BUFFER: usize = 16;
@@ -53,7 +58,17 @@ impl Default for LiveHub {
 impl LiveHub {
     pub fn new() -> Self {
         let (all, _) = broadcast::channel(16);
-        Self { recipients: Arc::default(), all }
+        Self { recipients: Arc::default(), all, reads: Arc::new(Semaphore::new(READS_AT_ONCE)) }
+    }
+
+    /// Taken before a stream reads the database. When thousands read at
+    /// once (opened together, or all woken after a listener reconnect), the
+    /// rest wait here, in a queue that costs them nothing, rather than each
+    /// holding a query built and waiting for a connection: that burst stays
+    /// in the process's memory afterwards (BENCHMARKS.md, fix 36).
+    pub async fn read_permit(&self) -> Option<SemaphorePermit<'_>> {
+        // Never closed; without a permit the read just goes ahead.
+        self.reads.acquire().await.ok()
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<String, broadcast::Sender<Wake>>> {

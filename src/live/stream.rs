@@ -52,14 +52,22 @@ pub enum StreamError {
 /// Whose credentials keep a stream open; re-checked at every heartbeat.
 #[derive(Debug, Clone)]
 pub enum StreamOwner {
-    HubSession(Id),
+    /// The session's id and token hash: checked as every HUB call is, so
+    /// the streams of one session (a portal's tabs) mostly hit the cache.
+    HubSession {
+        session_id: Id,
+        token_hash: String,
+    },
     ApiKey(Id),
 }
 
 impl StreamOwner {
     async fn still_valid(&self, state: &AppState) -> Result<bool, AppError> {
         match self {
-            StreamOwner::HubSession(id) => store::sessions::is_valid(&state.db, id, state.clock.now()).await,
+            StreamOwner::HubSession { session_id, token_hash } => {
+                let session = store::credentials::resolve_hub_session(state, token_hash.clone()).await?;
+                Ok(session.is_some_and(|s| s.session_id == *session_id))
+            }
             StreamOwner::ApiKey(id) => store::api_keys::is_active(&state.db, id).await,
         }
     }
@@ -148,6 +156,7 @@ impl Subscriber {
                 return Some(Ok(StreamEvent::Message(Arc::new(m))));
             }
             if self.read {
+                let permit = self.state.live.read_permit().await;
                 // Boxed: an idle stream then holds only what it waits on
                 // (memory per idle stream, BENCHMARKS.md).
                 let batch = match Box::pin(store::inbox::after(&self.state.db, &self.recipient, self.last, BATCH)).await
@@ -155,6 +164,7 @@ impl Subscriber {
                     Ok(b) => b,
                     Err(e) => return Some(Err(StreamError::App(Box::new(e)))),
                 };
+                drop(permit);
                 self.read = batch.len() as u64 == BATCH;
                 self.replay = batch.into();
                 continue;

@@ -100,30 +100,39 @@ async fn read_api_key(db: &impl ConnectionTrait, key_hash: &str) -> AppResult<Ca
     }))
 }
 
-/// A session counts only while it is unexpired and both the contact and its
-/// customer still have HUB access. Sessions that count are kept a moment
-/// (`auth::hub_session_cache`, inside `CustomerCache`).
 async fn resolve_hub(state: &AppState, token: &str) -> AppResult<Caller> {
-    let token_hash = tokens::hash(token);
+    Ok(match resolve_hub_session(state, tokens::hash(token)).await? {
+        Some(principal) => Caller::Hub(principal),
+        None => Caller::Invalid,
+    })
+}
+
+/// The session whose token hashes to `token_hash`, if it counts: unexpired,
+/// and both the contact and its customer still have HUB access. Sessions
+/// that count are kept a moment (`auth::hub_session_cache`, inside
+/// `CustomerCache`); every HUB call and every live stream's heartbeat asks here.
+pub async fn resolve_hub_session(state: &AppState, token_hash: String) -> AppResult<Option<HubPrincipal>> {
     let now = state.clock.now();
     let sessions = state.customers.hub_sessions();
     let ticket = match sessions.get(&token_hash, now) {
-        Ok(principal) => return Ok(Caller::Hub(principal)),
+        Ok(principal) => return Ok(Some(principal)),
         Err(ticket) => ticket,
     };
     let Some(session) = read_hub_session(&state.reads, &token_hash, now).await? else {
-        return Ok(Caller::Invalid);
+        return Ok(None);
     };
+    let expires_at = session.expires_at;
     let principal = HubPrincipal {
         workspace_id: Id::from_stored(session.workspace_id),
         customer_id: Id::from_stored(session.customer_id),
         contact_id: Id::from_stored(session.contact_id),
         session_id: Id::from_stored(session.session_id),
+        token_hash,
     };
     if let Some(ticket) = ticket {
-        sessions.remember(ticket, token_hash, principal.clone(), session.expires_at, now);
+        sessions.remember(ticket, principal.token_hash.clone(), principal.clone(), expires_at, now);
     }
-    Ok(Caller::Hub(principal))
+    Ok(Some(principal))
 }
 
 /// A session that counts, with whose it is, read in one query.

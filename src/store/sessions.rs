@@ -34,14 +34,3 @@ pub async fn delete_for_contact(conn: &impl ConnectionTrait, contact_id: &Id) ->
     Entity::delete_many().filter(Column::ContactId.eq(contact_id.as_str())).exec(conn).await?;
     Ok(())
 }
-
-/// Whether a session still counts: unexpired, and contact and customer still have HUB access.
-pub async fn is_valid(conn: &impl ConnectionTrait, session_id: &Id, now: crate::clock::Timestamp) -> AppResult<bool> {
-    let Some(s) = Entity::find_by_id(session_id.to_string()).one(conn).await? else { return Ok(false) };
-    if s.expires_at <= now {
-        return Ok(false);
-    }
-    let Some(c) = entity::contact::Entity::find_by_id(s.contact_id).one(conn).await? else { return Ok(false) };
-    let customer = entity::customer::Entity::find_by_id(c.customer_id).one(conn).await?;
-    Ok(c.hub_access && customer.is_some_and(|k| k.hub_access))
-}

@@ -167,3 +167,62 @@ async fn a_session_ended_on_one_replica_stops_on_the_others() {
         .unwrap();
     ends_on(&b, &s[1].1, "UpdateContact hub_access=false").await;
 }
+
+/// Reads `stream` until it ends; its status, or `None` if it is still open
+/// after `within` (heartbeats, 300 ms apart in tests, keep coming).
+async fn status_within(
+    stream: &mut tonic::Streaming<pb::SubscribeResponse>,
+    within: Duration,
+) -> Option<tonic::Status> {
+    tokio::time::timeout(within, async {
+        loop {
+            match stream.message().await {
+                Ok(Some(_)) => {}
+                Ok(None) => panic!("ended without a status"),
+                Err(s) => return s,
+            }
+        }
+    })
+    .await
+    .ok()
+}
+
+async fn subscribed(app: &TestApp, session: &str) -> tonic::Streaming<pb::SubscribeResponse> {
+    app.hub(session).subscribe(pb::SubscribeRequest { after_sequence: 0 }).await.unwrap().into_inner()
+}
+
+/// A live stream re-checks its session at each heartbeat as a call would,
+/// through the cache: a session deleted by hand keeps its stream for the
+/// cache's ten seconds, and then ends it.
+async fn a_streams_heartbeat_checks_its_session_through_the_cache(app: TestApp) {
+    let (_, s) = checked_sessions(&app, "Puls ApS", &["puls@puls.example.dk"]).await;
+    let mut stream = subscribed(&app, &s[0].1).await;
+    app.execute("DELETE FROM hub_sessions").await;
+
+    let early = status_within(&mut stream, Duration::from_millis(1000)).await;
+    assert!(early.is_none(), "ended by a heartbeat within the cache's ten seconds: {early:?}");
+    app.clock.advance(chrono::Duration::seconds(10));
+    let status = status_within(&mut stream, Duration::from_secs(5)).await.expect("still open past the cache's bound");
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+}
+
+/// The stream's next heartbeat hears of a change to HUB access at once,
+/// though the session was checked (and kept) just before.
+async fn a_stream_ends_at_the_heartbeat_after_its_customer_loses_hub_access(app: TestApp) {
+    let (customer, s) = checked_sessions(&app, "Slukket ApS", &["slukket@slukket.example.dk"]).await;
+    let mut stream = subscribed(&app, &s[0].1).await;
+    app.admin_customers()
+        .update_customer(pb::UpdateCustomerRequest {
+            customer: Some(pb::Customer { id: customer, hub_access: false, ..Default::default() }),
+            update_mask: mask(&["hub_access"]),
+        })
+        .await
+        .unwrap();
+    let status = status_within(&mut stream, Duration::from_secs(5)).await.expect("the stream outlived HUB access");
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+}
+
+both_databases!(
+    a_streams_heartbeat_checks_its_session_through_the_cache,
+    a_stream_ends_at_the_heartbeat_after_its_customer_loses_hub_access
+);

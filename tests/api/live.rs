@@ -466,3 +466,31 @@ async fn a_thousand_cuts_under_load(app: TestApp) {
 }
 
 both_databases!(a_thousand_cuts_under_load);
+
+/// Many more streams than may read the database at once (`LiveHub::read_permit`),
+/// opened together, each replay their whole history: the queue drains.
+async fn streams_opened_together_all_replay(app: TestApp) {
+    let c = app.welcomed_company("Mange ApS", &[("Mona", "Mange", "mona@mange.example.dk")]).await;
+    let session = app.hub_session_for(&c.contacts[0].id).await;
+    let ws = Id::parse(&app.workspace_id).unwrap();
+    let contact = Id::parse(&c.contacts[0].id).unwrap();
+    for i in 1..=3 {
+        append_to_contact(&app.state, &ws, &contact, format!("m{i}"), "hej".into()).await;
+    }
+    let opened = (0..100).map(|_| {
+        let mut hub = app.hub(&session);
+        async move {
+            let mut stream = subscribe(&mut hub, 0).await;
+            let mut got = vec![];
+            for _ in 0..3 {
+                got.push(next_message(&mut stream).await.sequence);
+            }
+            got
+        }
+    });
+    for got in futures::future::join_all(opened).await {
+        assert_eq!(got, [1, 2, 3]);
+    }
+}
+
+both_databases!(streams_opened_together_all_replay);
