@@ -26,11 +26,22 @@ pub struct HubProfile {
     pub modules: Vec<Module>,
 }
 
-async fn profile(state: &AppState, workspace_id: &Id, contact_id: &Id) -> AppResult<HubProfile> {
-    let contact = store::contacts::get_unscoped(&state.db, workspace_id, contact_id).await?;
+/// The contact's profile, read through the customer cache: it is the first
+/// call of every HUB page, and read on the writer it queued behind every
+/// write on SQLite (BENCHMARKS.md, fix 37). Activation, login and every
+/// change to the customer or its contacts commit through the cache's
+/// `commit_change`, so what it finds is current.
+async fn profile(state: &AppState, workspace_id: &Id, customer_id: &Id, contact_id: &Id) -> AppResult<HubProfile> {
     let scope = CustomerScope { workspace_id: workspace_id.clone(), areas: None };
-    let customer = store::customers::get(&state.db, &scope, &contact.customer_id).await?;
+    let found = store::customer_cache::get(state, &scope, customer_id).await?;
+    let contact = found
+        .contacts
+        .iter()
+        .find(|c| c.id == *contact_id)
+        .cloned()
+        .ok_or_else(|| AppError::not_found("contact", contact_id.as_str()))?;
     let workspace = store::workspace_config::workspace(state, &state.reads, workspace_id).await?;
+    let customer = found.customer.clone();
     Ok(HubProfile {
         locale: customer.locale.unwrap_or(workspace.default_locale),
         modules: customer.modules.clone(),
@@ -67,7 +78,11 @@ pub async fn activate(state: &AppState, token: &str, password: &str) -> AppResul
     }
     let token = store::sessions::create(&tx, &target.workspace_id, &target.contact_id, now, expires_at).await?;
     store::customer_cache::commit_change(state, tx, Changed::Customer(&target.customer_id)).await?;
-    Ok(HubSession { token, expires_at, profile: profile(state, &target.workspace_id, &target.contact_id).await? })
+    Ok(HubSession {
+        token,
+        expires_at,
+        profile: profile(state, &target.workspace_id, &target.customer_id, &target.contact_id).await?,
+    })
 }
 
 pub async fn login(
@@ -129,7 +144,7 @@ pub async fn login(
     store::contacts::record_login(&tx, &chosen.contact_id, now).await?;
     let token = store::sessions::create(&tx, &ws, &chosen.contact_id, now, expires_at).await?;
     store::customer_cache::commit_change(state, tx, Changed::Customer(&chosen.customer_id)).await?;
-    Ok(HubSession { token, expires_at, profile: profile(state, &ws, &chosen.contact_id).await? })
+    Ok(HubSession { token, expires_at, profile: profile(state, &ws, &chosen.customer_id, &chosen.contact_id).await? })
 }
 
 /// Ends the caller's session, on every replica (the session cache is
@@ -141,5 +156,5 @@ pub async fn logout(state: &AppState, caller: &HubPrincipal) -> AppResult<()> {
 }
 
 pub async fn get_profile(state: &AppState, caller: &HubPrincipal) -> AppResult<HubProfile> {
-    profile(state, &caller.workspace_id, &caller.contact_id).await
+    profile(state, &caller.workspace_id, &caller.customer_id, &caller.contact_id).await
 }

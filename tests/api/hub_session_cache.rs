@@ -226,3 +226,29 @@ both_databases!(
     a_streams_heartbeat_checks_its_session_through_the_cache,
     a_stream_ends_at_the_heartbeat_after_its_customer_loses_hub_access
 );
+
+/// GetProfile reads the contact and customer through the customer cache:
+/// a change through the service shows in the next call, one made by hand
+/// in SQL within ten seconds.
+async fn the_hub_profile_is_read_through_the_customer_cache(app: TestApp) {
+    let (_, s) = checked_sessions(&app, "Profil ApS", &["hanne@profil.example.dk"]).await;
+    let (contact_id, session) = &s[0];
+    let first_name = |p: pb::GetProfileResponse| p.profile.unwrap().first_name;
+    assert_eq!(first_name(profile(&app, session).await.unwrap()), "Hanne");
+
+    app.admin_customers()
+        .update_contact(pb::UpdateContactRequest {
+            contact: Some(pb::Contact { id: contact_id.clone(), first_name: "Hanna".into(), ..Default::default() }),
+            update_mask: mask(&["first_name"]),
+        })
+        .await
+        .unwrap();
+    assert_eq!(first_name(profile(&app, session).await.unwrap()), "Hanna", "UpdateContact");
+
+    app.execute(&format!("UPDATE contacts SET first_name = 'Hand' WHERE id = '{contact_id}'")).await;
+    assert_eq!(first_name(profile(&app, session).await.unwrap()), "Hanna", "read a moment ago");
+    app.clock.advance(chrono::Duration::seconds(10));
+    assert_eq!(first_name(profile(&app, session).await.unwrap()), "Hand", "read 10 s ago: read again");
+}
+
+both_databases!(the_hub_profile_is_read_through_the_customer_cache);
