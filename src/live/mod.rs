@@ -15,7 +15,7 @@ use std::{
     collections::HashMap,
     sync::{Arc, Mutex, MutexGuard},
 };
-use tokio::sync::{Semaphore, SemaphorePermit, broadcast};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast};
 use tokio_stream::wrappers::BroadcastStream;
 
 pub const PG_CHANNEL: &str = "customerhub_inbox";
@@ -66,9 +66,9 @@ impl LiveHub {
     /// rest wait here, in a queue that costs them nothing, rather than each
     /// holding a query built and waiting for a connection: that burst stays
     /// in the process's memory afterwards (BENCHMARKS.md, fix 36).
-    pub async fn read_permit(&self) -> Option<SemaphorePermit<'_>> {
+    pub async fn read_permit(&self) -> Option<OwnedSemaphorePermit> {
         // Never closed; without a permit the read just goes ahead.
-        self.reads.acquire().await.ok()
+        self.reads.clone().acquire_owned().await.ok()
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<String, broadcast::Sender<Wake>>> {

@@ -80,8 +80,15 @@ async fn listen(
     loop {
         tokio::select! {
             _ = stop.cancelled() => return Ok(()),
-            n = listener.recv() => {
-                let n = n?;
+            n = listener.try_recv() => {
+                let Some(n) = n? else {
+                    // The connection dropped and sqlx has already listened
+                    // again on a new one: whatever was sent in between went
+                    // unheard, so forget it all and have every stream re-read.
+                    caches.set_serving(true);
+                    hub.publish_all();
+                    continue;
+                };
                 if n.channel() == credential_cache::CHANNEL {
                     caches.credentials.forget_all();
                 } else if n.channel() == workspace_config::CHANNEL {

@@ -8,6 +8,11 @@
 //! channel is overtaken (`Lagged`), and when it reads again the stream
 //! re-reads from its cursor. So a slow client costs a bounded amount of
 //! memory, misses nothing, and is never cut off.
+//!
+//! Its database work (a read, the owner's check) runs in a task of its own
+//! (`detached`): a stream may be left unpolled in the middle of it, for as
+//! long as its client's window stays full, and must not hold a read permit
+//! or a database connection (on SQLite, the one writer) meanwhile.
 use crate::live::{Subscription, Wake};
 use crate::{
     app::AppState,
@@ -63,6 +68,11 @@ pub enum StreamOwner {
 
 impl StreamOwner {
     async fn still_valid(&self, state: &AppState) -> Result<bool, AppError> {
+        let (owner, state) = (self.clone(), state.clone());
+        detached(async move { owner.check(&state).await }).await
+    }
+
+    async fn check(&self, state: &AppState) -> Result<bool, AppError> {
         match self {
             StreamOwner::HubSession { session_id, token_hash } => {
                 let session = store::credentials::resolve_hub_session(state, token_hash.clone()).await?;
@@ -156,15 +166,12 @@ impl Subscriber {
                 return Some(Ok(StreamEvent::Message(Arc::new(m))));
             }
             if self.read {
-                let permit = self.state.live.read_permit().await;
                 // Boxed: an idle stream then holds only what it waits on
                 // (memory per idle stream, BENCHMARKS.md).
-                let batch = match Box::pin(store::inbox::after(&self.state.db, &self.recipient, self.last, BATCH)).await
-                {
+                let batch = match Box::pin(self.read_batch()).await {
                     Ok(b) => b,
                     Err(e) => return Some(Err(StreamError::App(Box::new(e)))),
                 };
-                drop(permit);
                 self.read = batch.len() as u64 == BATCH;
                 self.replay = batch.into();
                 continue;
@@ -198,6 +205,18 @@ impl Subscriber {
         }
     }
 
+    /// The next batch after the cursor, read with a permit (`LiveHub::read_permit`).
+    async fn read_batch(&self) -> Result<Vec<InboxMessage>, AppError> {
+        let permit = self.state.live.read_permit().await;
+        let (db, recipient, last) = (self.state.db.clone(), self.recipient.clone(), self.last);
+        detached(async move {
+            let batch = store::inbox::after(&db, &recipient, last, BATCH).await;
+            drop(permit);
+            batch
+        })
+        .await
+    }
+
     /// Shutdown, the end of the lifetime, or a heartbeat, when one is due.
     async fn due(&mut self) -> Option<Result<StreamEvent, StreamError>> {
         if self.state.shutdown.is_cancelled() {
@@ -225,4 +244,13 @@ impl Subscriber {
         self.read = true;
         Some(Ok(StreamEvent::Heartbeat { at: self.state.clock.now(), last_seq: self.last }))
     }
+}
+
+/// Runs `work` in a task of its own and waits for it: if the stream is left
+/// unpolled meanwhile, the work still finishes and gives back what it
+/// holds; its result waits in the task's handle.
+async fn detached<T: Send + 'static>(
+    work: impl std::future::Future<Output = Result<T, AppError>> + Send + 'static,
+) -> Result<T, AppError> {
+    tokio::spawn(work).await.map_err(|e| AppError::Unexpected(e.into()))?
 }

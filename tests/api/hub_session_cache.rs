@@ -22,6 +22,17 @@ fn mask(paths: &[&str]) -> Option<prost_types::FieldMask> {
     Some(prost_types::FieldMask { paths: paths.iter().map(|p| p.to_string()).collect() })
 }
 
+/// Switches the customer's HUB access off (its contacts keep theirs).
+async fn close_hub(app: &TestApp, customer_id: &str) {
+    app.admin_customers()
+        .update_customer(pb::UpdateCustomerRequest {
+            customer: Some(pb::Customer { id: customer_id.into(), hub_access: false, ..Default::default() }),
+            update_mask: mask(&["hub_access"]),
+        })
+        .await
+        .unwrap();
+}
+
 /// A customer whose contacts each have a HUB session, checked once (so the
 /// cache holds them). Returns the customer id and (contact id, session) pairs.
 async fn checked_sessions(app: &TestApp, name: &str, emails: &[&str]) -> (String, Vec<(String, String)>) {
@@ -88,7 +99,9 @@ async fn changes_to_hub_access_apply_to_the_sessions_next_call(app: TestApp) {
     assert_ended(&app, &s[0].1, "Logout").await;
     profile(&app, &other_device).await.expect("the other session of the logged-out contact");
 
-    // The contact's HUB access removed.
+    // The contact's HUB access removed. Each session is checked again right
+    // before its change: the logout above forgot the customer's sessions.
+    profile(&app, &s[1].1).await.unwrap();
     admin
         .update_contact(pb::UpdateContactRequest {
             contact: Some(pb::Contact { id: s[1].0.clone(), hub_access: false, ..Default::default() }),
@@ -98,21 +111,17 @@ async fn changes_to_hub_access_apply_to_the_sessions_next_call(app: TestApp) {
         .unwrap();
     assert_ended(&app, &s[1].1, "UpdateContact hub_access=false").await;
 
+    profile(&app, &s[2].1).await.unwrap();
     admin.delete_contact(pb::DeleteContactRequest { contact_id: s[2].0.clone() }).await.unwrap();
     assert_ended(&app, &s[2].1, "DeleteContact").await;
 
+    profile(&app, &s[3].1).await.unwrap();
     admin.erase_personal_data(pb::ErasePersonalDataRequest { contact_id: s[3].0.clone() }).await.unwrap();
     assert_ended(&app, &s[3].1, "ErasePersonalData").await;
 
     // The customer's HUB access removed: its contacts keep theirs, yet
     // their sessions stop.
-    admin
-        .update_customer(pb::UpdateCustomerRequest {
-            customer: Some(pb::Customer { id: second.clone(), hub_access: false, ..Default::default() }),
-            update_mask: mask(&["hub_access"]),
-        })
-        .await
-        .unwrap();
+    close_hub(&app, &second).await;
     assert_ended(&app, &closed_customer[0].1, "UpdateCustomer hub_access=false").await;
 
     admin.delete_customer(pb::DeleteCustomerRequest { customer_id: third }).await.unwrap();
@@ -158,6 +167,7 @@ async fn a_session_ended_on_one_replica_stops_on_the_others() {
     a.hub(&s[0].1).logout(pb::LogoutRequest {}).await.unwrap();
     ends_on(&b, &s[0].1, "Logout").await;
 
+    profile(&b, &s[1].1).await.expect("b checks it again (the logout forgot the customer's sessions)");
     a.admin_customers()
         .update_contact(pb::UpdateContactRequest {
             contact: Some(pb::Contact { id: s[1].0.clone(), hub_access: false, ..Default::default() }),
@@ -211,13 +221,7 @@ async fn a_streams_heartbeat_checks_its_session_through_the_cache(app: TestApp) 
 async fn a_stream_ends_at_the_heartbeat_after_its_customer_loses_hub_access(app: TestApp) {
     let (customer, s) = checked_sessions(&app, "Slukket ApS", &["slukket@slukket.example.dk"]).await;
     let mut stream = subscribed(&app, &s[0].1).await;
-    app.admin_customers()
-        .update_customer(pb::UpdateCustomerRequest {
-            customer: Some(pb::Customer { id: customer, hub_access: false, ..Default::default() }),
-            update_mask: mask(&["hub_access"]),
-        })
-        .await
-        .unwrap();
+    close_hub(&app, &customer).await;
     let status = status_within(&mut stream, Duration::from_secs(5)).await.expect("the stream outlived HUB access");
     assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
 }
@@ -252,3 +256,29 @@ async fn the_hub_profile_is_read_through_the_customer_cache(app: TestApp) {
 }
 
 both_databases!(the_hub_profile_is_read_through_the_customer_cache);
+
+/// The listener's connection dropped (here: ended by PostgreSQL) and sqlx
+/// listened again on a new one: whatever was announced in between went
+/// unheard, so everything cached is forgotten. A session deleted by hand
+/// stands in for a logout announced while the listener was away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listener_that_reconnects_forgets_what_it_may_have_missed() {
+    let app = spawn_app(Backend::Postgres).await;
+    let (_, s) = checked_sessions(&app, "Genforbind ApS", &["gen@genforbind.example.dk"]).await;
+    let listeners = "FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'";
+    let before = app.scalar_text(&format!("SELECT min(pid)::text {listeners}")).await;
+    app.execute("DELETE FROM hub_sessions").await;
+    profile(&app, &s[0].1).await.expect("still trusted: checked a moment ago");
+
+    app.execute(&format!("SELECT pg_terminate_backend(pid) {listeners}")).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = app.scalar_text(&format!("SELECT coalesce(min(pid)::text, '') {listeners}")).await;
+        if !now.is_empty() && now != before {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the listener did not reconnect within 10 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    ends_on(&app, &s[0].1, "the listener's reconnect").await;
+}

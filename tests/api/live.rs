@@ -494,3 +494,26 @@ async fn streams_opened_together_all_replay(app: TestApp) {
 }
 
 both_databases!(streams_opened_together_all_replay);
+
+/// A stream reads the database only with a read permit: while all of them
+/// are taken, a new stream replays nothing; given back, it replays all.
+async fn a_stream_reads_only_with_a_permit(app: TestApp) {
+    let c = app.welcomed_company("Kø ApS", &[("Karl", "Kø", "karl@ko.example.dk")]).await;
+    let session = app.hub_session_for(&c.contacts[0].id).await;
+    let ws = Id::parse(&app.workspace_id).unwrap();
+    let contact = Id::parse(&c.contacts[0].id).unwrap();
+    append_to_contact(&app.state, &ws, &contact, "m1".into(), "hej".into()).await;
+    let mut held = vec![];
+    while let Ok(Some(p)) = tokio::time::timeout(Duration::from_millis(100), app.state.live.read_permit()).await {
+        held.push(p);
+    }
+    assert!(!held.is_empty());
+    let mut hub = app.hub(&session);
+    let mut stream = subscribe(&mut hub, 0).await;
+    let early = tokio::time::timeout(Duration::from_millis(700), stream.message()).await;
+    assert!(early.is_err(), "read without a permit: {early:?}");
+    drop(held);
+    assert_eq!(next_message(&mut stream).await.sequence, 1);
+}
+
+both_databases!(a_stream_reads_only_with_a_permit);
