@@ -33,6 +33,17 @@ async fn close_hub(app: &TestApp, customer_id: &str) {
         .unwrap();
 }
 
+/// Switches the contact's HUB access off.
+async fn close_contact_hub(app: &TestApp, contact_id: &str) {
+    app.admin_customers()
+        .update_contact(pb::UpdateContactRequest {
+            contact: Some(pb::Contact { id: contact_id.into(), hub_access: false, ..Default::default() }),
+            update_mask: mask(&["hub_access"]),
+        })
+        .await
+        .unwrap();
+}
+
 /// A customer whose contacts each have a HUB session, checked once (so the
 /// cache holds them). Returns the customer id and (contact id, session) pairs.
 async fn checked_sessions(app: &TestApp, name: &str, emails: &[&str]) -> (String, Vec<(String, String)>) {
@@ -102,13 +113,7 @@ async fn changes_to_hub_access_apply_to_the_sessions_next_call(app: TestApp) {
     // The contact's HUB access removed. Each session is checked again right
     // before its change: the logout above forgot the customer's sessions.
     profile(&app, &s[1].1).await.unwrap();
-    admin
-        .update_contact(pb::UpdateContactRequest {
-            contact: Some(pb::Contact { id: s[1].0.clone(), hub_access: false, ..Default::default() }),
-            update_mask: mask(&["hub_access"]),
-        })
-        .await
-        .unwrap();
+    close_contact_hub(&app, &s[1].0).await;
     assert_ended(&app, &s[1].1, "UpdateContact hub_access=false").await;
 
     profile(&app, &s[2].1).await.unwrap();
@@ -168,13 +173,7 @@ async fn a_session_ended_on_one_replica_stops_on_the_others() {
     ends_on(&b, &s[0].1, "Logout").await;
 
     profile(&b, &s[1].1).await.expect("b checks it again (the logout forgot the customer's sessions)");
-    a.admin_customers()
-        .update_contact(pb::UpdateContactRequest {
-            contact: Some(pb::Contact { id: s[1].0.clone(), hub_access: false, ..Default::default() }),
-            update_mask: mask(&["hub_access"]),
-        })
-        .await
-        .unwrap();
+    close_contact_hub(&a, &s[1].0).await;
     ends_on(&b, &s[1].1, "UpdateContact hub_access=false").await;
 }
 

@@ -467,13 +467,18 @@ async fn a_thousand_cuts_under_load(app: TestApp) {
 
 both_databases!(a_thousand_cuts_under_load);
 
+/// A company with one contact logged into the HUB: its session token,
+/// workspace and contact.
+async fn one_contact_with_session(app: &TestApp, name: &str, email: &str) -> (String, Id, Id) {
+    let c = app.welcomed_company(name, &[("Kim", "Kontakt", email)]).await;
+    let session = app.hub_session_for(&c.contacts[0].id).await;
+    (session, Id::parse(&app.workspace_id).unwrap(), Id::parse(&c.contacts[0].id).unwrap())
+}
+
 /// Many more streams than may read the database at once (`LiveHub::read_permit`),
 /// opened together, each replay their whole history: the queue drains.
 async fn streams_opened_together_all_replay(app: TestApp) {
-    let c = app.welcomed_company("Mange ApS", &[("Mona", "Mange", "mona@mange.example.dk")]).await;
-    let session = app.hub_session_for(&c.contacts[0].id).await;
-    let ws = Id::parse(&app.workspace_id).unwrap();
-    let contact = Id::parse(&c.contacts[0].id).unwrap();
+    let (session, ws, contact) = one_contact_with_session(&app, "Mange ApS", "mona@mange.example.dk").await;
     for i in 1..=3 {
         append_to_contact(&app.state, &ws, &contact, format!("m{i}"), "hej".into()).await;
     }
@@ -498,10 +503,7 @@ both_databases!(streams_opened_together_all_replay);
 /// A stream reads the database only with a read permit: while all of them
 /// are taken, a new stream replays nothing; given back, it replays all.
 async fn a_stream_reads_only_with_a_permit(app: TestApp) {
-    let c = app.welcomed_company("Kø ApS", &[("Karl", "Kø", "karl@ko.example.dk")]).await;
-    let session = app.hub_session_for(&c.contacts[0].id).await;
-    let ws = Id::parse(&app.workspace_id).unwrap();
-    let contact = Id::parse(&c.contacts[0].id).unwrap();
+    let (session, ws, contact) = one_contact_with_session(&app, "Kø ApS", "karl@ko.example.dk").await;
     append_to_contact(&app.state, &ws, &contact, "m1".into(), "hej".into()).await;
     let mut held = vec![];
     while let Ok(Some(p)) = tokio::time::timeout(Duration::from_millis(100), app.state.live.read_permit()).await {
