@@ -259,8 +259,19 @@ pub async fn update(
     if updated.kind == CustomerKind::Private {
         store::contacts::sync_primary(&tx, &updated, now).await?;
     }
+    if ends_hub_sessions(&current, &updated) {
+        store::sessions::delete_for_customer(&tx, &id).await?;
+    }
     store::customer_cache::commit_change(state, tx, Changed::Customer(&id)).await?;
     get_with_contacts(state, &unscoped, &id).await
+}
+
+/// Whether a change to a customer ends its contacts' HUB sessions: its HUB
+/// access switched off (switched on again, it must not bring them back), or
+/// a private customer's e-mail, which is its login, changed. As
+/// `contacts::update` does for one contact.
+pub(crate) fn ends_hub_sessions(before: &Customer, after: &Customer) -> bool {
+    (before.hub_access && !after.hub_access) || (after.kind == CustomerKind::Private && before.email != after.email)
 }
 
 pub async fn delete(state: &AppState, caller: &StaffPrincipal, id: &str) -> AppResult<()> {

@@ -108,11 +108,15 @@ async fn import_row_inner(state: &AppState, caller: &StaffPrincipal, row: Import
     if updated.kind == CustomerKind::Private {
         store::contacts::sync_primary(&tx, &updated, now).await?;
     }
+    if super::customers::ends_hub_sessions(&current, &updated) {
+        store::sessions::delete_for_customer(&tx, &updated.id).await?;
+    }
     // Contacts are matched by e-mail; contacts missing from the row are kept.
     let stored = store::contacts::all_of_customer(&tx, &updated.id).await?;
     for c in &contacts {
         match stored.iter().find(|s| s.email == c.email.as_str()) {
             Some(s) => {
+                let was_open = s.hub_access;
                 let mut s = s.clone();
                 s.first_name = c.first_name.clone();
                 s.last_name = c.last_name.clone();
@@ -121,6 +125,9 @@ async fn import_row_inner(state: &AppState, caller: &StaffPrincipal, row: Import
                     s.hub_access = h;
                 }
                 store::contacts::update(&tx, ws, &s, now).await?;
+                if was_open && !s.hub_access {
+                    store::sessions::delete_for_contact(&tx, &s.id).await?;
+                }
             }
             None => {
                 store::contacts::insert(

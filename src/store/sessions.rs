@@ -34,3 +34,17 @@ pub async fn delete_for_contact(conn: &impl ConnectionTrait, contact_id: &Id) ->
     Entity::delete_many().filter(Column::ContactId.eq(contact_id.as_str())).exec(conn).await?;
     Ok(())
 }
+
+/// Ends every session of a customer's contacts (the customer's HUB access
+/// removed, or a private customer's login e-mail changed).
+pub async fn delete_for_customer(conn: &impl ConnectionTrait, customer_id: &Id) -> AppResult<()> {
+    use entity::contact;
+    use sea_orm::sea_query::Query;
+    let contacts = Query::select()
+        .column(contact::Column::Id)
+        .from(contact::Entity)
+        .and_where(contact::Column::CustomerId.eq(customer_id.as_str()))
+        .to_owned();
+    Entity::delete_many().filter(Column::ContactId.in_subquery(contacts)).exec(conn).await?;
+    Ok(())
+}

@@ -281,3 +281,76 @@ async fn a_listener_that_reconnects_forgets_what_it_may_have_missed() {
     }
     ends_on(&app, &s[0].1, "the listener's reconnect").await;
 }
+
+async fn open_hub(app: &TestApp, customer_id: &str) {
+    app.admin_customers()
+        .update_customer(pb::UpdateCustomerRequest {
+            customer: Some(pb::Customer { id: customer_id.into(), hub_access: true, ..Default::default() }),
+            update_mask: mask(&["hub_access"]),
+        })
+        .await
+        .unwrap();
+}
+
+/// Switching a customer's HUB access off, through UpdateCustomer or an
+/// import, ends its contacts' sessions for good: switched on again, the
+/// old sessions stay ended (the contacts log in anew).
+async fn a_customer_closed_to_the_hub_loses_its_sessions_for_good(app: TestApp) {
+    let (updated, s) = checked_sessions(&app, "Lukket Igen ApS", &["lis@lukket.example.dk"]).await;
+    close_hub(&app, &updated).await;
+    open_hub(&app, &updated).await;
+    assert_ended(&app, &s[0].1, "UpdateCustomer hub_access off, then on").await;
+
+    let (imported, s) = checked_sessions(&app, "Importeret ApS", &["ida@import.example.dk"]).await;
+    app.execute(&format!("UPDATE customers SET external_ref = 'ERP-9' WHERE id = '{imported}'")).await;
+    let row = pb::ImportCustomersRequest {
+        external_ref: "ERP-9".into(),
+        customer: Some(pb::Customer {
+            kind: pb::CustomerKind::Company as i32,
+            company_name: "Importeret ApS".into(),
+            hub_access: false,
+            ..Default::default()
+        }),
+        contacts: vec![pb::ContactInput {
+            first_name: "Ida".into(),
+            last_name: "Import".into(),
+            email: "ida@import.example.dk".into(),
+            ..Default::default()
+        }],
+        send_welcome_mail: false,
+    };
+    let res = app.admin_customers().import_customers(tokio_stream::iter(vec![row])).await.unwrap().into_inner();
+    assert_eq!(res.updated_count, 1, "{res:?}");
+    open_hub(&app, &imported).await;
+    assert_ended(&app, &s[0].1, "ImportCustomers hub_access off, then on").await;
+}
+
+both_databases!(a_customer_closed_to_the_hub_loses_its_sessions_for_good);
+
+/// A private customer's e-mail is its login: changing it ends the session.
+async fn a_private_customers_new_email_ends_its_session(app: TestApp) {
+    let req = pb::CreateCustomerRequest {
+        customer: Some(pb::Customer {
+            kind: pb::CustomerKind::Private as i32,
+            first_name: "Karen".into(),
+            last_name: "Privat".into(),
+            email: "karen@privat.example.dk".into(),
+            hub_access: true,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let c = app.admin_customers().create_customer(req).await.unwrap().into_inner().customer.unwrap();
+    let session = app.hub_session_for(&c.contacts[0].id).await;
+    profile(&app, &session).await.unwrap();
+    app.admin_customers()
+        .update_customer(pb::UpdateCustomerRequest {
+            customer: Some(pb::Customer { id: c.id, email: "karen@nyt.example.dk".into(), ..Default::default() }),
+            update_mask: mask(&["email"]),
+        })
+        .await
+        .unwrap();
+    assert_ended(&app, &session, "a private customer's e-mail changed").await;
+}
+
+both_databases!(a_private_customers_new_email_ends_its_session);
