@@ -22,11 +22,11 @@ fn mask(paths: &[&str]) -> Option<prost_types::FieldMask> {
     Some(prost_types::FieldMask { paths: paths.iter().map(|p| p.to_string()).collect() })
 }
 
-/// Switches the customer's HUB access off (its contacts keep theirs).
-async fn close_hub(app: &TestApp, customer_id: &str) {
+/// Switches the customer's HUB access on or off (its contacts keep theirs).
+async fn set_customer_hub(app: &TestApp, customer_id: &str, open: bool) {
     app.admin_customers()
         .update_customer(pb::UpdateCustomerRequest {
-            customer: Some(pb::Customer { id: customer_id.into(), hub_access: false, ..Default::default() }),
+            customer: Some(pb::Customer { id: customer_id.into(), hub_access: open, ..Default::default() }),
             update_mask: mask(&["hub_access"]),
         })
         .await
@@ -126,7 +126,7 @@ async fn changes_to_hub_access_apply_to_the_sessions_next_call(app: TestApp) {
 
     // The customer's HUB access removed: its contacts keep theirs, yet
     // their sessions stop.
-    close_hub(&app, &second).await;
+    set_customer_hub(&app, &second, false).await;
     assert_ended(&app, &closed_customer[0].1, "UpdateCustomer hub_access=false").await;
 
     admin.delete_customer(pb::DeleteCustomerRequest { customer_id: third }).await.unwrap();
@@ -220,7 +220,7 @@ async fn a_streams_heartbeat_checks_its_session_through_the_cache(app: TestApp) 
 async fn a_stream_ends_at_the_heartbeat_after_its_customer_loses_hub_access(app: TestApp) {
     let (customer, s) = checked_sessions(&app, "Slukket ApS", &["slukket@slukket.example.dk"]).await;
     let mut stream = subscribed(&app, &s[0].1).await;
-    close_hub(&app, &customer).await;
+    set_customer_hub(&app, &customer, false).await;
     let status = status_within(&mut stream, Duration::from_secs(5)).await.expect("the stream outlived HUB access");
     assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
 }
@@ -282,23 +282,13 @@ async fn a_listener_that_reconnects_forgets_what_it_may_have_missed() {
     ends_on(&app, &s[0].1, "the listener's reconnect").await;
 }
 
-async fn open_hub(app: &TestApp, customer_id: &str) {
-    app.admin_customers()
-        .update_customer(pb::UpdateCustomerRequest {
-            customer: Some(pb::Customer { id: customer_id.into(), hub_access: true, ..Default::default() }),
-            update_mask: mask(&["hub_access"]),
-        })
-        .await
-        .unwrap();
-}
-
 /// Switching a customer's HUB access off, through UpdateCustomer or an
 /// import, ends its contacts' sessions for good: switched on again, the
 /// old sessions stay ended (the contacts log in anew).
 async fn a_customer_closed_to_the_hub_loses_its_sessions_for_good(app: TestApp) {
     let (updated, s) = checked_sessions(&app, "Lukket Igen ApS", &["lis@lukket.example.dk"]).await;
-    close_hub(&app, &updated).await;
-    open_hub(&app, &updated).await;
+    set_customer_hub(&app, &updated, false).await;
+    set_customer_hub(&app, &updated, true).await;
     assert_ended(&app, &s[0].1, "UpdateCustomer hub_access off, then on").await;
 
     let (imported, s) = checked_sessions(&app, "Importeret ApS", &["ida@import.example.dk"]).await;
@@ -321,7 +311,7 @@ async fn a_customer_closed_to_the_hub_loses_its_sessions_for_good(app: TestApp) 
     };
     let res = app.admin_customers().import_customers(tokio_stream::iter(vec![row])).await.unwrap().into_inner();
     assert_eq!(res.updated_count, 1, "{res:?}");
-    open_hub(&app, &imported).await;
+    set_customer_hub(&app, &imported, true).await;
     assert_ended(&app, &s[0].1, "ImportCustomers hub_access off, then on").await;
 }
 
