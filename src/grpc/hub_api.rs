@@ -109,10 +109,7 @@ impl HubService for HubApi {
 
     async fn subscribe(&self, req: Request<pb::SubscribeRequest>) -> Result<Response<Self::SubscribeStream>, Status> {
         let caller = hub(&req)?;
-        let owner = crate::live::stream::StreamOwner::HubSession {
-            session_id: caller.session_id.clone(),
-            token_hash: caller.token_hash.clone(),
-        };
+        let owner = crate::live::stream::StreamOwner::HubSession { token_hash: caller.token_hash.clone() };
         let stream = app::inbox::subscribe(&self.state, owner, &caller.contact_id, req.get_ref().after_sequence)?;
         let out = stream.map(|r| {
             stream_item(r).map(|item| pb::SubscribeResponse {

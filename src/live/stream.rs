@@ -57,10 +57,9 @@ pub enum StreamError {
 /// Whose credentials keep a stream open; re-checked at every heartbeat.
 #[derive(Debug, Clone)]
 pub enum StreamOwner {
-    /// The session's id and token hash: checked as every HUB call is, so
-    /// the streams of one session (a portal's tabs) mostly hit the cache.
+    /// The session's token hash (unique to it): checked as every HUB call
+    /// is, so the streams of one session (a portal's tabs) mostly hit the cache.
     HubSession {
-        session_id: Id,
         token_hash: String,
     },
     ApiKey(Id),
@@ -74,9 +73,8 @@ impl StreamOwner {
 
     async fn check(&self, state: &AppState) -> Result<bool, AppError> {
         match self {
-            StreamOwner::HubSession { session_id, token_hash } => {
-                let session = store::credentials::resolve_hub_session(state, token_hash.clone()).await?;
-                Ok(session.is_some_and(|s| s.session_id == *session_id))
+            StreamOwner::HubSession { token_hash } => {
+                Ok(store::credentials::resolve_hub_session(state, token_hash.clone()).await?.is_some())
             }
             StreamOwner::ApiKey(id) => store::api_keys::is_active(&state.db, id).await,
         }

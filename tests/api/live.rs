@@ -181,10 +181,7 @@ async fn inboxes_are_private(app: TestApp) {
 /// reads again it gets every message in order, the ones created while it
 /// was not reading included.
 async fn a_slow_reader_is_held_back_and_misses_nothing(app: TestApp) {
-    let c = app.welcomed_company("Langsom ApS", &[("Lars", "Langsom", "lars@langsom.example.dk")]).await;
-    let session = app.hub_session_for(&c.contacts[0].id).await;
-    let ws = Id::parse(&app.workspace_id).unwrap();
-    let contact = Id::parse(&c.contacts[0].id).unwrap();
+    let (session, ws, contact) = one_contact_with_session(&app, "Langsom ApS", "lars@langsom.example.dk").await;
     // The stream falls behind the recipient's channel and must catch up
     // from the database.
     let body = "x".repeat(BACKLOG_BODY);
@@ -218,10 +215,7 @@ async fn a_slow_reader_is_held_back_and_misses_nothing(app: TestApp) {
 /// re-checks its session at each heartbeat: logging out ends it before the
 /// backlog is through, not after.
 async fn a_stream_catching_up_still_ends_with_its_session(app: TestApp) {
-    let c = app.welcomed_company("Efterslæb ApS", &[("Eva", "Efterslæb", "eva@efterslaeb.example.dk")]).await;
-    let session = app.hub_session_for(&c.contacts[0].id).await;
-    let ws = Id::parse(&app.workspace_id).unwrap();
-    let contact = Id::parse(&c.contacts[0].id).unwrap();
+    let (session, ws, contact) = one_contact_with_session(&app, "Efterslæb ApS", "eva@efterslaeb.example.dk").await;
     // Most of it waits on the server, past the client's window.
     let body = "x".repeat(BACKLOG_BODY);
     let total = BACKLOG;
