@@ -7,7 +7,8 @@
 //! `store::credentials::commit_change`, which NOTIFYs `CHANNEL` on
 //! PostgreSQL and forgets here after the commit (`cache` says how). Only
 //! keys that resolved to a staff caller are kept, so unknown tokens cannot
-//! fill it; HUB sessions are not cached.
+//! fill it. Staff streams check their key here at every heartbeat. HUB
+//! sessions have their own cache (`auth::hub_session_cache`).
 use crate::{cache::SharedCache, domain::StaffPrincipal};
 
 /// The PostgreSQL channel that says "credentials changed: forget them".

@@ -34,6 +34,9 @@ pub struct StaffPrincipal {
     pub role: Role,
     /// The supervisor's areas at the time of the request (empty for admins).
     pub area_ids: Vec<Id>,
+    /// The SHA-256 of the key (unique to it): what a live stream's
+    /// heartbeat looks up, as every staff call does.
+    pub key_hash: String,
 }
 
 impl StaffPrincipal {

@@ -242,7 +242,7 @@ impl NotificationService for NotificationApi {
         req: Request<pb::SubscribeStaffMessagesRequest>,
     ) -> Result<Response<Self::SubscribeStaffMessagesStream>, Status> {
         let caller = staff(&req)?;
-        let owner = crate::live::stream::StreamOwner::ApiKey(caller.api_key_id.clone());
+        let owner = crate::live::stream::StreamOwner::ApiKey { key_hash: caller.key_hash.clone() };
         let stream = app::inbox::subscribe(&self.state, owner, &caller.staff_user_id, req.get_ref().after_sequence)?;
         let out = stream.map(|r| {
             stream_item(r).map(|item| pb::SubscribeStaffMessagesResponse {

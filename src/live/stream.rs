@@ -54,30 +54,44 @@ pub enum StreamError {
     ShuttingDown { last_seq: i64 },
 }
 
-/// Whose credentials keep a stream open; re-checked at every heartbeat.
+/// Whose credentials keep a stream open; re-checked at every heartbeat, as
+/// every call is, so a heartbeat mostly hits the credential caches.
 #[derive(Debug, Clone)]
 pub enum StreamOwner {
-    /// The session's token hash (unique to it): checked as every HUB call
-    /// is, so the streams of one session (a portal's tabs) mostly hit the cache.
-    HubSession {
-        token_hash: String,
-    },
-    ApiKey(Id),
+    /// The session's token hash (unique to it).
+    HubSession { token_hash: String },
+    /// The API key's hash (unique to it).
+    ApiKey { key_hash: String },
 }
 
 impl StreamOwner {
     async fn still_valid(&self, state: &AppState) -> Result<bool, AppError> {
+        if self.checked_a_moment_ago(state) {
+            return Ok(true);
+        }
         let (owner, state) = (self.clone(), state.clone());
         detached(async move { owner.check(&state).await }).await
     }
 
-    async fn check(&self, state: &AppState) -> Result<bool, AppError> {
+    /// Whether the cache vouches for the owner: then the heartbeat needs
+    /// neither a query nor a task to wait for one.
+    fn checked_a_moment_ago(&self, state: &AppState) -> bool {
+        let now = state.clock.now();
         match self {
-            StreamOwner::HubSession { token_hash } => {
-                Ok(store::credentials::resolve_hub_session(state, token_hash.clone()).await?.is_some())
-            }
-            StreamOwner::ApiKey(id) => store::api_keys::is_active(&state.db, id).await,
+            StreamOwner::HubSession { token_hash } => state.customers.hub_sessions().get(token_hash, now).is_ok(),
+            StreamOwner::ApiKey { key_hash } => state.credentials.get(key_hash, now).is_ok(),
         }
+    }
+
+    async fn check(&self, state: &AppState) -> Result<bool, AppError> {
+        Ok(match self {
+            StreamOwner::HubSession { token_hash } => {
+                store::credentials::resolve_hub_session(state, token_hash.clone()).await?.is_some()
+            }
+            StreamOwner::ApiKey { key_hash } => {
+                store::credentials::resolve_api_key_hash(state, key_hash.clone()).await?.is_some()
+            }
+        })
     }
 }
 

@@ -82,8 +82,3 @@ pub async fn revoke(conn: &impl ConnectionTrait, workspace_id: &Id, id: &Id, now
         .await?;
     get(conn, workspace_id, id).await
 }
-
-/// Whether a key is still unrevoked (and its staff user still exists).
-pub async fn is_active(conn: &impl ConnectionTrait, id: &Id) -> AppResult<bool> {
-    Ok(Entity::find_by_id(id.to_string()).one(conn).await?.is_some_and(|k| k.revoked_at.is_none()))
-}

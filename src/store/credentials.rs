@@ -37,17 +37,26 @@ struct ActiveKey {
 }
 
 async fn resolve_api_key(state: &AppState, token: &str) -> AppResult<Caller> {
-    let key_hash = tokens::hash(token);
+    Ok(match resolve_api_key_hash(state, tokens::hash(token)).await? {
+        Some(principal) => Caller::Staff(principal),
+        None => Caller::Invalid,
+    })
+}
+
+/// The staff caller of the active key whose secret hashes to `key_hash`.
+/// Keys that resolve are kept a moment (`auth::credential_cache`); every
+/// staff call and every staff stream's heartbeat asks here.
+pub async fn resolve_api_key_hash(state: &AppState, key_hash: String) -> AppResult<Option<StaffPrincipal>> {
     let now = state.clock.now();
     let ticket = match state.credentials.get(&key_hash, now) {
-        Ok(principal) => return Ok(Caller::Staff(principal)),
+        Ok(principal) => return Ok(Some(principal)),
         Err(ticket) => ticket,
     };
-    let caller = read_api_key(&state.reads, &key_hash).await?;
-    if let (Some(ticket), Caller::Staff(principal)) = (ticket, &caller) {
-        state.credentials.remember(ticket, key_hash, principal.clone(), now);
+    let principal = read_api_key(&state.reads, key_hash).await?;
+    if let (Some(ticket), Some(principal)) = (ticket, &principal) {
+        state.credentials.remember(ticket, principal.key_hash.clone(), principal.clone(), now);
     }
-    Ok(caller)
+    Ok(principal)
 }
 
 /// Commits a transaction that changed what API keys resolve to (a revoke, a
@@ -59,7 +68,7 @@ pub async fn commit_change(state: &AppState, tx: super::Tx) -> AppResult<()> {
     Ok(())
 }
 
-async fn read_api_key(db: &impl ConnectionTrait, key_hash: &str) -> AppResult<Caller> {
+async fn read_api_key(db: &impl ConnectionTrait, key_hash: String) -> AppResult<Option<StaffPrincipal>> {
     let Some(key) = api_key::Entity::find()
         .select_only()
         .column_as(api_key::Column::Id, "key_id")
@@ -73,7 +82,7 @@ async fn read_api_key(db: &impl ConnectionTrait, key_hash: &str) -> AppResult<Ca
                 .to(staff_user::Column::Id)
                 .into(),
         )
-        .filter(api_key::Column::SecretHash.eq(key_hash))
+        .filter(api_key::Column::SecretHash.eq(key_hash.as_str()))
         .filter(api_key::Column::RevokedAt.is_null())
         // The user must be of the key's workspace.
         .filter(
@@ -84,19 +93,20 @@ async fn read_api_key(db: &impl ConnectionTrait, key_hash: &str) -> AppResult<Ca
         .one(db)
         .await?
     else {
-        return Ok(Caller::Invalid);
+        return Ok(None);
     };
     let Some(role) = Role::from_stored(&key.role) else {
-        return Ok(Caller::Invalid);
+        return Ok(None);
     };
     let staff_user_id = Id::from_stored(key.staff_user_id);
     let area_ids = if role == Role::Admin { vec![] } else { super::staff::area_ids(db, &staff_user_id).await? };
-    Ok(Caller::Staff(StaffPrincipal {
+    Ok(Some(StaffPrincipal {
         workspace_id: Id::from_stored(key.workspace_id),
         staff_user_id,
         api_key_id: Id::from_stored(key.key_id),
         role,
         area_ids,
+        key_hash,
     }))
 }
 

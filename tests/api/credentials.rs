@@ -79,6 +79,60 @@ async fn changes_to_staff_apply_to_their_next_call(app: TestApp) {
 
 both_databases!(a_checked_key_is_trusted_for_ten_seconds, changes_to_staff_apply_to_their_next_call);
 
+async fn staff_stream(app: &TestApp, key: &str) -> tonic::Streaming<pb::SubscribeStaffMessagesResponse> {
+    let req = pb::SubscribeStaffMessagesRequest { after_sequence: 0 };
+    app.notifications(key).subscribe_staff_messages(req).await.unwrap().into_inner()
+}
+
+/// The status that ends `stream` within `wait`, if it ends; messages and
+/// heartbeats before it are skipped.
+async fn ended_within(
+    stream: &mut tonic::Streaming<pb::SubscribeStaffMessagesResponse>,
+    wait: Duration,
+) -> Option<tonic::Status> {
+    tokio::time::timeout(wait, async {
+        loop {
+            match stream.message().await {
+                Ok(Some(_)) => continue,
+                Ok(None) => panic!("ended without a status"),
+                Err(status) => return status,
+            }
+        }
+    })
+    .await
+    .ok()
+}
+
+/// A staff stream re-checks its key at each heartbeat as a call would,
+/// through the cache: a key revoked by hand in SQL keeps its stream for the
+/// cache's ten seconds, and then ends it.
+async fn a_staff_streams_heartbeat_checks_its_key_through_the_cache(app: TestApp) {
+    let (user_id, key) = app.staff_with_key("lytter@rengoering.example.dk", pb::StaffRole::Admin, vec![]).await;
+    let mut stream = staff_stream(&app, &key).await;
+    app.execute(&format!("UPDATE api_keys SET revoked_at = created_at WHERE staff_user_id = '{user_id}'")).await;
+
+    let early = ended_within(&mut stream, Duration::from_millis(1000)).await;
+    assert!(early.is_none(), "ended by a heartbeat within the cache's ten seconds: {early:?}");
+    app.clock.advance(chrono::Duration::seconds(10));
+    let status = ended_within(&mut stream, Duration::from_secs(5)).await.expect("still open past the cache's bound");
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+}
+
+/// Deleting the staff user through the service ends its stream at the next
+/// heartbeat, though its key was checked (and kept) just before.
+async fn a_staff_stream_ends_at_the_heartbeat_after_its_user_is_deleted(app: TestApp) {
+    let (user_id, key) = app.staff_with_key("vikar@rengoering.example.dk", pb::StaffRole::Supervisor, vec![]).await;
+    let mut stream = staff_stream(&app, &key).await;
+    app.admin_workspace().delete_staff_user(pb::DeleteStaffUserRequest { staff_user_id: user_id }).await.unwrap();
+    let status = ended_within(&mut stream, Duration::from_secs(5)).await.expect("the stream outlived its user");
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+}
+
+both_databases!(
+    a_staff_streams_heartbeat_checks_its_key_through_the_cache,
+    a_staff_stream_ends_at_the_heartbeat_after_its_user_is_deleted
+);
+
 /// Two replicas on one PostgreSQL: a key checked on one and revoked through
 /// the other stops on the first as soon as the NOTIFY arrives, long before
 /// its ten seconds are up (the first replica's clock does not move at all).
