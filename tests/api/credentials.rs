@@ -84,25 +84,6 @@ async fn staff_stream(app: &TestApp, key: &str) -> tonic::Streaming<pb::Subscrib
     app.notifications(key).subscribe_staff_messages(req).await.unwrap().into_inner()
 }
 
-/// The status that ends `stream` within `wait`, if it ends; messages and
-/// heartbeats before it are skipped.
-async fn ended_within(
-    stream: &mut tonic::Streaming<pb::SubscribeStaffMessagesResponse>,
-    wait: Duration,
-) -> Option<tonic::Status> {
-    tokio::time::timeout(wait, async {
-        loop {
-            match stream.message().await {
-                Ok(Some(_)) => continue,
-                Ok(None) => panic!("ended without a status"),
-                Err(status) => return status,
-            }
-        }
-    })
-    .await
-    .ok()
-}
-
 /// A staff stream re-checks its key at each heartbeat as a call would,
 /// through the cache: a key revoked by hand in SQL keeps its stream for the
 /// cache's ten seconds, and then ends it.

@@ -177,25 +177,6 @@ async fn a_session_ended_on_one_replica_stops_on_the_others() {
     ends_on(&b, &s[1].1, "UpdateContact hub_access=false").await;
 }
 
-/// Reads `stream` until it ends; its status, or `None` if it is still open
-/// after `within` (heartbeats, 300 ms apart in tests, keep coming).
-async fn status_within(
-    stream: &mut tonic::Streaming<pb::SubscribeResponse>,
-    within: Duration,
-) -> Option<tonic::Status> {
-    tokio::time::timeout(within, async {
-        loop {
-            match stream.message().await {
-                Ok(Some(_)) => {}
-                Ok(None) => panic!("ended without a status"),
-                Err(s) => return s,
-            }
-        }
-    })
-    .await
-    .ok()
-}
-
 async fn subscribed(app: &TestApp, session: &str) -> tonic::Streaming<pb::SubscribeResponse> {
     app.hub(session).subscribe(pb::SubscribeRequest { after_sequence: 0 }).await.unwrap().into_inner()
 }
@@ -208,10 +189,10 @@ async fn a_streams_heartbeat_checks_its_session_through_the_cache(app: TestApp) 
     let mut stream = subscribed(&app, &s[0].1).await;
     app.execute("DELETE FROM hub_sessions").await;
 
-    let early = status_within(&mut stream, Duration::from_millis(1000)).await;
+    let early = ended_within(&mut stream, Duration::from_millis(1000)).await;
     assert!(early.is_none(), "ended by a heartbeat within the cache's ten seconds: {early:?}");
     app.clock.advance(chrono::Duration::seconds(10));
-    let status = status_within(&mut stream, Duration::from_secs(5)).await.expect("still open past the cache's bound");
+    let status = ended_within(&mut stream, Duration::from_secs(5)).await.expect("still open past the cache's bound");
     assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
 }
 
@@ -221,7 +202,7 @@ async fn a_stream_ends_at_the_heartbeat_after_its_customer_loses_hub_access(app:
     let (customer, s) = checked_sessions(&app, "Slukket ApS", &["slukket@slukket.example.dk"]).await;
     let mut stream = subscribed(&app, &s[0].1).await;
     set_customer_hub(&app, &customer, false).await;
-    let status = status_within(&mut stream, Duration::from_secs(5)).await.expect("the stream outlived HUB access");
+    let status = ended_within(&mut stream, Duration::from_secs(5)).await.expect("the stream outlived HUB access");
     assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
 }
 

@@ -46,17 +46,7 @@ async fn streams_end_with_their_session(app: TestApp) {
     let mut stream =
         app.hub(&session).subscribe(pb::SubscribeRequest { after_sequence: 0 }).await.unwrap().into_inner();
     app.hub(&session).logout(pb::LogoutRequest {}).await.unwrap();
-    let ended = tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            match stream.message().await {
-                Ok(Some(_)) => continue,
-                Ok(None) => panic!("ended without a status"),
-                Err(s) => return s,
-            }
-        }
-    })
-    .await
-    .expect("the stream outlived its session");
+    let ended = ended_within(&mut stream, Duration::from_secs(10)).await.expect("the stream outlived its session");
     assert_eq!(ended.code(), Code::Unauthenticated);
 
     // A revoked API key ends a staff stream the same way.
@@ -71,17 +61,7 @@ async fn streams_end_with_their_session(app: TestApp) {
         app.admin_workspace().list_api_keys(pb::ListApiKeysRequest::default()).await.unwrap().into_inner().api_keys;
     let k = keys.iter().find(|k| key.starts_with(&k.prefix)).unwrap();
     app.admin_workspace().revoke_api_key(pb::RevokeApiKeyRequest { api_key_id: k.id.clone() }).await.unwrap();
-    let ended = tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            match staff_stream.message().await {
-                Ok(Some(_)) => continue,
-                Ok(None) => panic!("ended without a status"),
-                Err(s) => return s,
-            }
-        }
-    })
-    .await
-    .expect("the stream outlived its key");
+    let ended = ended_within(&mut staff_stream, Duration::from_secs(10)).await.expect("the stream outlived its key");
     assert_eq!(ended.code(), Code::Unauthenticated);
 }
 
@@ -94,17 +74,7 @@ async fn streams_are_capped_in_lifetime() {
     let session = app.hub_session_for(&c.contacts[0].id).await;
     let mut stream =
         app.hub(&session).subscribe(pb::SubscribeRequest { after_sequence: 0 }).await.unwrap().into_inner();
-    let ended = tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            match stream.message().await {
-                Ok(Some(_)) => continue,
-                Ok(None) => panic!("ended without a status"),
-                Err(s) => return s,
-            }
-        }
-    })
-    .await
-    .unwrap();
+    let ended = ended_within(&mut stream, Duration::from_secs(10)).await.unwrap();
     assert_eq!(ended.code(), Code::Unavailable);
     assert!(ended.message().contains("after_sequence = 0"), "{ended:?}");
 }

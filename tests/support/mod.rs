@@ -423,6 +423,23 @@ pub fn company(name: &str, contacts: &[(&str, &str, &str)]) -> pb::CreateCustome
     }
 }
 
+/// Reads a server stream until it ends: its status, or `None` if it is
+/// still open after `within` (what it sends before, heartbeats included, is
+/// skipped). A stream that ends without a status fails the test.
+pub async fn ended_within<T>(stream: &mut tonic::Streaming<T>, within: std::time::Duration) -> Option<Status> {
+    tokio::time::timeout(within, async {
+        loop {
+            match stream.message().await {
+                Ok(Some(_)) => {}
+                Ok(None) => panic!("ended without a status"),
+                Err(status) => return status,
+            }
+        }
+    })
+    .await
+    .ok()
+}
+
 /// The field violations in an INVALID_ARGUMENT status, as (field, description).
 pub fn violations(status: &Status) -> Vec<(String, String)> {
     use tonic_types::StatusExt;
