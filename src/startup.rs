@@ -130,6 +130,12 @@ impl Application {
         } else {
             None
         };
+        // Live streams hear of the shutdown through their own channels.
+        let (live, live_stop) = (state.live.clone(), stop.clone());
+        tokio::spawn(async move {
+            live_stop.cancelled().await;
+            live.close();
+        });
         let http_stop = stop.clone();
         let http_server = tokio::spawn(
             axum::serve(self.http_listener, crate::http::router(state.clone()))

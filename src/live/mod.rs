@@ -13,10 +13,12 @@ use crate::{
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex, MutexGuard},
+    sync::{
+        Arc, Mutex, MutexGuard,
+        atomic::{AtomicBool, Ordering},
+    },
 };
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast};
-use tokio_stream::wrappers::BroadcastStream;
 
 pub const PG_CHANNEL: &str = "customerhub_inbox";
 
@@ -29,16 +31,25 @@ pub enum Wake {
     /// Message `seq` (or, with 0, something) was committed elsewhere: a
     /// stream that has not sent it yet re-reads.
     Committed(i64),
+    /// The process is stopping (`LiveHub::close`).
+    Closing,
 }
 
 /// Per recipient, a small broadcast channel: a message wakes only the
 /// streams of its recipient, and carries itself, so fanning one message out
 /// to many streams costs no database reads.
+///
+/// A stream listens on its recipient's channel alone. What concerns every
+/// stream (a gap in hearing, the process stopping) is sent into every
+/// channel, rarely, rather than kept in one place that every stream would
+/// poll, under a lock shared by all of them, for each message it sends
+/// (BENCHMARKS.md, fix 38).
 #[derive(Clone)]
 pub struct LiveHub {
     recipients: Arc<Mutex<HashMap<String, broadcast::Sender<Wake>>>>,
-    /// Wakes every stream (after a gap in hearing, e.g. a listener reconnect).
-    all: broadcast::Sender<()>,
+    /// Set once by `close`; read by every stream whenever it wakes, so a
+    /// stream that lagged past the `Closing` wake still stops.
+    closing: Arc<AtomicBool>,
     /// Streams' database reads in flight at once (`read_permit`).
     reads: Arc<Semaphore>,
 }
@@ -57,8 +68,7 @@ impl Default for LiveHub {
 
 impl LiveHub {
     pub fn new() -> Self {
-        let (all, _) = broadcast::channel(16);
-        Self { recipients: Arc::default(), all, reads: Arc::new(Semaphore::new(READS_AT_ONCE)) }
+        Self { recipients: Arc::default(), closing: Arc::default(), reads: Arc::new(Semaphore::new(READS_AT_ONCE)) }
     }
 
     /// Taken before a stream reads the database. When thousands read at
@@ -99,21 +109,41 @@ impl LiveHub {
         self.send(recipient, Wake::Message(Arc::new(message)));
     }
 
-    /// Tells every stream to re-read.
+    /// Tells every stream to re-read (after a gap in hearing, e.g. a
+    /// listener reconnect). A stream subscribed after this reads anyway.
     pub fn publish_all(&self) {
-        let _ = self.all.send(());
+        self.send_all(Wake::Committed(0));
+    }
+
+    /// The process is stopping: every stream ends with its cursor, now and
+    /// whenever one subscribes later.
+    pub fn close(&self) {
+        // Before the wakes: a stream that misses its wake (lagged, or
+        // subscribing meanwhile) sees the flag when it next looks.
+        self.closing.store(true, Ordering::SeqCst);
+        self.send_all(Wake::Closing);
+    }
+
+    pub fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::SeqCst)
+    }
+
+    fn send_all(&self, wake: Wake) {
+        for tx in self.lock().values() {
+            let _ = tx.send(wake.clone());
+        }
     }
 
     pub fn subscribe(&self, recipient: &Id) -> Subscription {
         let key = recipient.to_string();
         let rx =
             self.lock().entry(key.clone()).or_insert_with(|| broadcast::channel(PER_RECIPIENT_BUFFER).0).subscribe();
-        Subscription { hub: self.clone(), recipient: key, rx, all: BroadcastStream::new(self.all.subscribe()) }
+        Subscription { hub: self.clone(), recipient: key, rx }
     }
 
     /// How many streams listen in this process.
     pub fn listeners(&self) -> usize {
-        self.all.receiver_count()
+        self.lock().values().map(|tx| tx.receiver_count()).sum()
     }
 }
 
@@ -122,10 +152,6 @@ pub struct Subscription {
     hub: LiveHub,
     recipient: String,
     pub rx: broadcast::Receiver<Wake>,
-    /// A stream rather than a receiver: its wait stays registered between
-    /// polls, so the one channel every stream listens on is not locked twice
-    /// per stream for each message a stream sends.
-    pub all: BroadcastStream<()>,
 }
 
 impl Drop for Subscription {

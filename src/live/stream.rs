@@ -21,13 +21,12 @@ use crate::{
     error::AppError,
     store,
 };
-use futures::{Stream, StreamExt};
+use futures::Stream;
 use std::{collections::VecDeque, pin::Pin, sync::Arc, time::Duration};
 use tokio::{
     sync::broadcast::error::RecvError,
     time::{Instant, Sleep},
 };
-use tokio_util::sync::WaitForCancellationFutureOwned;
 
 /// Messages read from the database at a time.
 const BATCH: u64 = 100;
@@ -111,7 +110,6 @@ pub fn inbox_stream(state: AppState, owner: StreamOwner, recipient: Id, after: i
         next_beat,
         deadline,
         timer: Box::pin(tokio::time::sleep_until(next_beat.min(deadline))),
-        shutdown: Box::pin(state.shutdown.clone().cancelled_owned()),
         state,
         owner,
         recipient,
@@ -145,9 +143,6 @@ struct Subscriber {
     deadline: Instant,
     /// Wakes the stream at `next_beat` or `deadline`, whichever is first.
     timer: Pin<Box<Sleep>>,
-    /// Kept across polls, like `live.all`: the token is shared by every
-    /// stream, and a wait made anew at each poll locks it twice.
-    shutdown: Pin<Box<WaitForCancellationFutureOwned>>,
     /// An error was sent: the stream ends.
     ended: bool,
 }
@@ -165,6 +160,11 @@ impl Subscriber {
 
     async fn next_event(&mut self) -> Option<Result<StreamEvent, StreamError>> {
         loop {
+            // Whatever woke it: a stream that lagged past its `Closing`
+            // wake, or subscribed after it, stops here.
+            if self.state.live.is_closing() {
+                return Some(Err(StreamError::ShuttingDown { last_seq: self.last }));
+            }
             // Before every replayed message: a stream catching up on a long
             // backlog (say, one its client held back) still ends on time and
             // still re-checks its owner. Live, the select below looks first.
@@ -189,9 +189,8 @@ impl Subscriber {
                 continue;
             }
             tokio::select! {
-                // Shutdown and the timer before messages, so a busy stream cannot starve them.
+                // The timer before messages, so a busy stream cannot starve it.
                 biased;
-                _ = &mut self.shutdown => return Some(Err(StreamError::ShuttingDown { last_seq: self.last })),
                 _ = &mut self.timer => {
                     if let Some(due) = self.due().await {
                         return Some(due);
@@ -207,12 +206,13 @@ impl Subscriber {
                     // or heard in process before its NOTIFY came round).
                     Ok(Wake::Message(m)) if m.seq <= self.last => {}
                     Ok(Wake::Committed(seq)) if seq > 0 && seq <= self.last => {}
+                    // Seen at the top of the loop.
+                    Ok(Wake::Closing) => {}
                     // A gap, another replica's news, or a client that read
                     // too slowly to keep its place in the channel.
                     Ok(_) | Err(RecvError::Lagged(_)) => self.read = true,
                     Err(RecvError::Closed) => return None,
                 },
-                _ = self.live.all.next() => self.read = true,
             }
         }
     }
@@ -231,7 +231,7 @@ impl Subscriber {
 
     /// Shutdown, the end of the lifetime, or a heartbeat, when one is due.
     async fn due(&mut self) -> Option<Result<StreamEvent, StreamError>> {
-        if self.state.shutdown.is_cancelled() {
+        if self.state.live.is_closing() {
             return Some(Err(StreamError::ShuttingDown { last_seq: self.last }));
         }
         let now = Instant::now();
