@@ -148,6 +148,11 @@ pub async fn update(state: &AppState, caller: &StaffPrincipal, req: UpdateContac
         }
     }
     v.into_result()?;
+    // A new login e-mail voids the password and welcome link of the old one
+    // (before the update, which answers with the contact as stored).
+    if old_email != contact.email {
+        store::contacts::forget_login(&tx, &id).await?;
+    }
     let updated = store::contacts::update(&tx, ws, &contact, state.clock.now()).await?;
     // Losing HUB access or the login e-mail ends the contact's sessions.
     if (was_open && !updated.hub_access) || old_email != updated.email {

@@ -259,6 +259,9 @@ pub async fn update(
     if updated.kind == CustomerKind::Private {
         store::contacts::sync_primary(&tx, &updated, now).await?;
     }
+    if changes_private_login(&current, &updated) {
+        store::contacts::forget_primary_login(&tx, &id).await?;
+    }
     if ends_hub_sessions(&current, &updated) {
         store::sessions::delete_for_customer(&tx, &id).await?;
     }
@@ -271,7 +274,14 @@ pub async fn update(
 /// a private customer's e-mail, which is its login, changed. As
 /// `contacts::update` does for one contact.
 pub(crate) fn ends_hub_sessions(before: &Customer, after: &Customer) -> bool {
-    (before.hub_access && !after.hub_access) || (after.kind == CustomerKind::Private && before.email != after.email)
+    (before.hub_access && !after.hub_access) || changes_private_login(before, after)
+}
+
+/// Whether a private customer's e-mail, which is its contact's login,
+/// changed: then the password and welcome link of the old one stop counting
+/// (`store::contacts::forget_login`).
+pub(crate) fn changes_private_login(before: &Customer, after: &Customer) -> bool {
+    after.kind == CustomerKind::Private && before.email != after.email
 }
 
 pub async fn delete(state: &AppState, caller: &StaffPrincipal, id: &str) -> AppResult<()> {

@@ -76,6 +76,9 @@ pub async fn activate(state: &AppState, token: &str, password: &str) -> AppResul
     if !store::contacts::activate(&tx, &target.contact_id, &token_hash, &hash, now).await? {
         return Err(bad_link());
     }
+    // A new password (a resent welcome link is how one is reset) ends the
+    // sessions made with the old one: on a lost phone, or by whoever knew it.
+    store::sessions::delete_for_contact(&tx, &target.contact_id).await?;
     let token = store::sessions::create(&tx, &target.workspace_id, &target.contact_id, now, expires_at).await?;
     store::customer_cache::commit_change(state, tx, Changed::Customer(&target.customer_id)).await?;
     Ok(HubSession {

@@ -108,6 +108,9 @@ async fn import_row_inner(state: &AppState, caller: &StaffPrincipal, row: Import
     if updated.kind == CustomerKind::Private {
         store::contacts::sync_primary(&tx, &updated, now).await?;
     }
+    if super::customers::changes_private_login(&current, &updated) {
+        store::contacts::forget_primary_login(&tx, &updated.id).await?;
+    }
     if super::customers::ends_hub_sessions(&current, &updated) {
         store::sessions::delete_for_customer(&tx, &updated.id).await?;
     }

@@ -303,6 +303,32 @@ pub async fn record_login(conn: &impl ConnectionTrait, id: &Id, now: Timestamp) 
     Ok(())
 }
 
+/// A contact's login e-mail changed: the password set for the old address
+/// and any welcome link sent to it no longer count, so whoever read the old
+/// address (a typo, a former employee) cannot get in. A new welcome mail,
+/// to the new address, starts over.
+pub async fn forget_login(conn: &impl ConnectionTrait, id: &Id) -> AppResult<()> {
+    forget_login_where(conn, Column::Id.eq(id.as_str())).await
+}
+
+/// As `forget_login`, for a private customer's own contact (its login is
+/// the customer's e-mail).
+pub async fn forget_primary_login(conn: &impl ConnectionTrait, customer_id: &Id) -> AppResult<()> {
+    forget_login_where(conn, Column::CustomerId.eq(customer_id.as_str()).and(Column::IsPrimary.eq(true))).await
+}
+
+async fn forget_login_where(conn: &impl ConnectionTrait, which: sea_orm::sea_query::SimpleExpr) -> AppResult<()> {
+    Entity::update_many()
+        .col_expr(Column::ActivationTokenHash, Expr::value(Option::<String>::None))
+        .col_expr(Column::ActivationExpiresAt, Expr::value(Option::<Timestamp>::None))
+        .col_expr(Column::PasswordHash, Expr::value(Option::<String>::None))
+        .col_expr(Column::ActivatedAt, Expr::value(Option::<Timestamp>::None))
+        .filter(which)
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
 /// A private customer's implicit contact mirrors the customer's name,
 /// e-mail, phone and HUB access.
 pub async fn sync_primary(

@@ -104,7 +104,13 @@ async fn changes_to_hub_access_apply_to_the_sessions_next_call(app: TestApp) {
     let (_, bystander) = checked_sessions(&app, "Tilskuer ApS", &["tina@tilskuer.example.dk"]).await;
 
     // Logout ends that session only: the contact's second one goes on.
-    let other_device = app.hub_session_for(&s[0].0).await;
+    let login = pb::LoginRequest {
+        workspace_id: app.workspace_id.clone(),
+        email: "logout@adgang.example.dk".into(),
+        password: "a-good-long-password".into(),
+        customer_id: String::new(),
+    };
+    let other_device = app.anonymous_hub().login(login).await.unwrap().into_inner().session_token;
     profile(&app, &other_device).await.unwrap();
     app.hub(&s[0].1).logout(pb::LogoutRequest {}).await.unwrap();
     assert_ended(&app, &s[0].1, "Logout").await;

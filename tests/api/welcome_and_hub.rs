@@ -271,6 +271,98 @@ async fn hub_login_input_is_checked(app: TestApp) {
     assert_eq!(err.code(), Code::Unauthenticated);
 }
 
+fn login(app: &TestApp, email: &str, password: &str) -> pb::LoginRequest {
+    pb::LoginRequest {
+        workspace_id: app.workspace_id.clone(),
+        email: email.into(),
+        password: password.into(),
+        customer_id: String::new(),
+    }
+}
+
+fn new_email(contact_id: &str, email: &str) -> pb::UpdateContactRequest {
+    pb::UpdateContactRequest {
+        contact: Some(pb::Contact { id: contact_id.into(), email: email.into(), ..Default::default() }),
+        update_mask: Some(prost_types::FieldMask { paths: vec!["email".into()] }),
+    }
+}
+
+/// A contact's e-mail is its login. Corrected (a typo, a new employee), the
+/// welcome link mailed to the old address and the password set through it
+/// stop counting: whoever reads the old address cannot get in. A welcome
+/// mail to the new address starts over.
+async fn a_new_email_voids_the_old_link_and_password(app: TestApp) {
+    let mut req = company(
+        "Tastefejl ApS",
+        &[("Ana", "Typo", "ana@tastefejl.example.dk"), ("Bent", "Brug", "bent@tastefejl.example.dk")],
+    );
+    req.send_welcome_mail = true;
+    let customer = app.admin_customers().create_customer(req).await.unwrap().into_inner().customer.unwrap();
+    app.deliver_all().await;
+    app.smtp.wait_for(2).await;
+    let ana_link = activation_token(&app.smtp.mails_to("ana@tastefejl.example.dk")[0]);
+    let bent_link = activation_token(&app.smtp.mails_to("bent@tastefejl.example.dk")[0]);
+    let id = |email: &str| customer.contacts.iter().find(|c| c.email == email).unwrap().id.clone();
+    let (ana, bent) = (id("ana@tastefejl.example.dk"), id("bent@tastefejl.example.dk"));
+    let activate = |token: String| pb::ActivateAccountRequest { token, password: "gammel-kode-2026".into() };
+    app.anonymous_hub().activate_account(activate(bent_link)).await.expect("Bent sets his password");
+
+    let mut staff = app.admin_customers();
+    staff.update_contact(new_email(&ana, "anna@tastefejl.example.dk")).await.unwrap();
+    let bent_now = staff.update_contact(new_email(&bent, "bent@nyt.example.dk")).await.unwrap().into_inner();
+    assert!(!bent_now.contact.unwrap().activated, "the password set for the old address still counts");
+
+    let err = app.anonymous_hub().activate_account(activate(ana_link)).await.unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated, "the link mailed to the typo still works: {err:?}");
+    let err = app.anonymous_hub().login(login(&app, "bent@nyt.example.dk", "gammel-kode-2026")).await.unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated, "the old password logs in with the new address: {err:?}");
+
+    // Welcomed at the new address, Anna gets in.
+    app.smtp.clear();
+    let session = app.hub_session_for(&ana).await;
+    let profile = app.hub(&session).get_profile(pb::GetProfileRequest {}).await.unwrap().into_inner();
+    assert_eq!(profile.profile.unwrap().contact_id, ana);
+}
+
+/// A private customer's e-mail is its contact's login: changing it through
+/// UpdateCustomer voids the password as well.
+async fn a_private_customers_new_email_voids_its_password(app: TestApp) {
+    let req = pb::CreateCustomerRequest {
+        customer: Some(pb::Customer {
+            kind: pb::CustomerKind::Private as i32,
+            first_name: "Per".into(),
+            last_name: "Privat".into(),
+            email: "per@privat.example.dk".into(),
+            hub_access: true,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let c = app.admin_customers().create_customer(req).await.unwrap().into_inner().customer.unwrap();
+    app.hub_session_for(&c.contacts[0].id).await;
+    app.anonymous_hub().login(login(&app, "per@privat.example.dk", "a-good-long-password")).await.expect("logs in");
+    let update = pb::UpdateCustomerRequest {
+        customer: Some(pb::Customer { id: c.id.clone(), email: "per@nyt.example.dk".into(), ..Default::default() }),
+        update_mask: Some(prost_types::FieldMask { paths: vec!["email".into()] }),
+    };
+    let updated = app.admin_customers().update_customer(update).await.unwrap().into_inner().customer.unwrap();
+    assert!(!updated.contacts[0].activated);
+    let err = app.anonymous_hub().login(login(&app, "per@nyt.example.dk", "a-good-long-password")).await.unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated, "{err:?}");
+}
+
+/// A resent welcome link is how a forgotten password is reset: setting the
+/// new one ends the sessions made with the old (a lost phone, say).
+async fn a_new_password_ends_the_other_sessions(app: TestApp) {
+    let c = app.welcomed_company("Nulstil ApS", &[("Nina", "Nul", "nina@nulstil.example.dk")]).await;
+    let old = app.hub_session_for(&c.contacts[0].id).await;
+    app.hub(&old).get_profile(pb::GetProfileRequest {}).await.expect("the first session works");
+    let new = app.hub_session_for(&c.contacts[0].id).await;
+    let err = app.hub(&old).get_profile(pb::GetProfileRequest {}).await.unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated, "the session made with the old password still works: {err:?}");
+    app.hub(&new).get_profile(pb::GetProfileRequest {}).await.expect("the new session works");
+}
+
 both_databases!(
     welcome_mail_activates_hub_login,
     resend_voids_the_earlier_link,
@@ -278,4 +370,7 @@ both_databases!(
     welcome_speaks_the_customers_language,
     losing_access_ends_sessions,
     hub_login_input_is_checked,
+    a_new_email_voids_the_old_link_and_password,
+    a_private_customers_new_email_voids_its_password,
+    a_new_password_ends_the_other_sessions,
 );
