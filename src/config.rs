@@ -79,6 +79,9 @@ pub struct Settings {
     /// Requests per second per workspace (0: no limit), and the burst allowed above it.
     pub rate_limit_per_second: u32,
     pub rate_limit_burst: u32,
+    /// HUB login attempts per minute per e-mail and workspace, after a burst
+    /// of `LOGIN_ATTEMPT_BURST` (0: no limit): online password guessing.
+    pub login_attempts_per_minute: u32,
     /// Largest request or response message, in bytes.
     pub max_message_bytes: usize,
     /// Longest a unary request may take (a shorter `grpc-timeout` from the client wins).
@@ -137,6 +140,7 @@ impl Default for Settings {
             health_check_interval_ms: 5_000,
             rate_limit_per_second: 200,
             rate_limit_burst: 400,
+            login_attempts_per_minute: 5,
             max_message_bytes: 4 * 1024 * 1024,
             request_timeout_secs: 30,
             max_concurrent_streams: 256,

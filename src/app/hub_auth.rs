@@ -104,6 +104,11 @@ pub async fn login(
     let customer_id = v.check("customer_id", Id::parse_optional(customer_id)).flatten();
     v.into_result()?;
     let (Some(ws), Some(email)) = (ws, email) else { unreachable!("violations are empty") };
+    if !state.login_throttle.allows(&ws, email.as_str()) {
+        return Err(AppError::ResourceExhausted(
+            "too many login attempts for this e-mail; wait a minute and try again".into(),
+        ));
+    }
     let wrong = || AppError::Unauthenticated("wrong e-mail or password".into());
     let scope = CustomerScope { workspace_id: ws.clone(), areas: None };
     let mut candidates = vec![];

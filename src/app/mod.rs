@@ -67,6 +67,7 @@ pub struct AppState {
     pub registrations: Arc<registration_batch::RegistrationQueue>,
     /// Per-workspace request rate limit.
     pub rate_limiter: crate::auth::rate_limit::RateLimiter,
+    pub login_throttle: crate::auth::login_throttle::LoginThrottle,
     /// Names this process's claims in the outbox.
     pub instance_id: String,
     /// Cancelled when the process starts to stop: live streams end (clients
@@ -85,6 +86,7 @@ impl AppState {
         let passwords = PasswordHasher::new(settings.password_hash_memory_kib, settings.password_hash_iterations);
         let rate_limiter =
             crate::auth::rate_limit::RateLimiter::new(settings.rate_limit_per_second, settings.rate_limit_burst);
+        let login_throttle = crate::auth::login_throttle::LoginThrottle::new(settings.login_attempts_per_minute);
         // SQLite is one process: every change is made and heard here.
         // PostgreSQL replicas wait for their listener to hear the others.
         let one_process = !crate::store::is_postgres(&db);
@@ -110,6 +112,7 @@ impl AppState {
             customers,
             registrations,
             rate_limiter,
+            login_throttle,
             instance_id: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
             shutdown: tokio_util::sync::CancellationToken::new(),
         }

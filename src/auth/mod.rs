@@ -4,6 +4,7 @@
 pub mod credential_cache;
 pub mod hub_session_cache;
 pub mod layer;
+pub mod login_throttle;
 pub mod password;
 pub mod rate_limit;
 pub mod tokens;

@@ -363,6 +363,26 @@ async fn a_new_password_ends_the_other_sessions(app: TestApp) {
     app.hub(&new).get_profile(pb::GetProfileRequest {}).await.expect("the new session works");
 }
 
+/// Password guessing is throttled per account: after a burst of attempts
+/// for one e-mail, even the right password waits; other accounts do not.
+async fn login_attempts_are_throttled_per_account(app: TestApp) {
+    let c = app.welcomed_company(
+        "Gæt ApS",
+        &[("Gitte", "Gæt", "gitte@gaet.example.dk"), ("Gorm", "Gæt", "gorm@gaet.example.dk")],
+    )
+    .await;
+    app.hub_session_for(&c.contacts[0].id).await;
+    app.hub_session_for(&c.contacts[1].id).await;
+    let mut hub = app.anonymous_hub();
+    for guess in 0..customerhub::auth::login_throttle::LOGIN_ATTEMPT_BURST {
+        let err = hub.login(login(&app, "gitte@gaet.example.dk", &format!("gæt-nummer-{guess}"))).await.unwrap_err();
+        assert_eq!(err.code(), Code::Unauthenticated, "guess {guess}: {err:?}");
+    }
+    let err = hub.login(login(&app, "GITTE@gaet.example.dk", "a-good-long-password")).await.unwrap_err();
+    assert_eq!(err.code(), Code::ResourceExhausted, "{err:?}");
+    hub.login(login(&app, "gorm@gaet.example.dk", "a-good-long-password")).await.expect("another account logs in");
+}
+
 both_databases!(
     welcome_mail_activates_hub_login,
     resend_voids_the_earlier_link,
@@ -373,4 +393,5 @@ both_databases!(
     a_new_email_voids_the_old_link_and_password,
     a_private_customers_new_email_voids_its_password,
     a_new_password_ends_the_other_sessions,
+    login_attempts_are_throttled_per_account,
 );
