@@ -2,6 +2,7 @@
 //! in the same transaction that records it, so the link that is stored is
 //! exactly the link that is mailed, and a resend voids the earlier one.
 use super::AppState;
+use crate::notify::dispatch;
 use crate::{
     auth::tokens,
     domain::notification::NotificationKind,
@@ -10,7 +11,7 @@ use crate::{
     store::{self, TransactionTrait, Tx, customer_cache::Changed, outbox::NewNotification},
 };
 use chrono::Duration;
-use minijinja::context;
+use std::collections::BTreeMap;
 
 /// What must hold before a contact may get a welcome mail.
 pub fn preconditions(customer: &Customer, contact: &Contact) -> Vec<Precondition> {
@@ -66,21 +67,23 @@ pub(crate) async fn queue(
     let locale = customer.locale.unwrap_or(workspace.default_locale);
     let tone = customer.tone.unwrap_or(workspace.default_tone);
     let hub = workspace.hub_base_url.trim_end_matches('/');
-    let rendered = state.templates.render_default(
-        NotificationKind::Welcome,
-        locale,
-        tone,
-        context! {
-            business_name => &workspace.name,
-            contact_name => contact.full_name(),
-            contact_first_name => &contact.first_name,
-            customer_name => &customer.display_name,
-            activation_link => format!("{hub}/activate?token={token}"),
-            hub_link => hub,
-            login_email => &contact.email,
-            link_valid_days => (ttl_hours + 23) / 24,
-        },
-    )?;
+    // The workspace's own welcome text if it has one, as for every kind.
+    let kind = NotificationKind::Welcome;
+    let source = dispatch::template_source(state, tx, &workspace.id, kind, locale, tone).await?;
+    let vars: BTreeMap<String, String> = [
+        ("business_name", workspace.name.clone()),
+        ("contact_name", contact.full_name()),
+        ("contact_first_name", contact.first_name.clone()),
+        ("customer_name", customer.display_name.clone()),
+        ("activation_link", format!("{hub}/activate?token={token}")),
+        ("hub_link", hub.to_string()),
+        ("login_email", contact.email.clone()),
+        ("link_valid_days", ((ttl_hours + 23) / 24).to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let rendered = dispatch::render(state, kind, &source, locale, tone, &vars);
     let html = rendered.html();
     store::outbox::enqueue(
         tx,

@@ -24,12 +24,7 @@ pub struct PasswordHasher {
 impl PasswordHasher {
     pub fn new(memory_kib: u32, iterations: u32) -> Self {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        Self {
-            memory_kib,
-            iterations,
-            at_once: Arc::new(Semaphore::new(cores)),
-            dummy: Arc::default(),
-        }
+        Self { memory_kib, iterations, at_once: Arc::new(Semaphore::new(cores)), dummy: Arc::default() }
     }
 
     fn argon2(&self) -> anyhow::Result<Argon2<'static>> {
@@ -38,7 +33,10 @@ impl PasswordHasher {
     }
 
     /// Runs one Argon2 computation on a blocking thread, with a permit.
-    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> anyhow::Result<T> + Send + 'static) -> anyhow::Result<T> {
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+    ) -> anyhow::Result<T> {
         let _permit = self.at_once.acquire().await?;
         tokio::task::spawn_blocking(work).await?
     }

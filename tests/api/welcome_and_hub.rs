@@ -366,11 +366,12 @@ async fn a_new_password_ends_the_other_sessions(app: TestApp) {
 /// Password guessing is throttled per account: after a burst of attempts
 /// for one e-mail, even the right password waits; other accounts do not.
 async fn login_attempts_are_throttled_per_account(app: TestApp) {
-    let c = app.welcomed_company(
-        "Gæt ApS",
-        &[("Gitte", "Gæt", "gitte@gaet.example.dk"), ("Gorm", "Gæt", "gorm@gaet.example.dk")],
-    )
-    .await;
+    let c = app
+        .welcomed_company(
+            "Gæt ApS",
+            &[("Gitte", "Gæt", "gitte@gaet.example.dk"), ("Gorm", "Gæt", "gorm@gaet.example.dk")],
+        )
+        .await;
     app.hub_session_for(&c.contacts[0].id).await;
     app.hub_session_for(&c.contacts[1].id).await;
     let mut hub = app.anonymous_hub();
@@ -381,6 +382,34 @@ async fn login_attempts_are_throttled_per_account(app: TestApp) {
     let err = hub.login(login(&app, "GITTE@gaet.example.dk", "a-good-long-password")).await.unwrap_err();
     assert_eq!(err.code(), Code::ResourceExhausted, "{err:?}");
     hub.login(login(&app, "gorm@gaet.example.dk", "a-good-long-password")).await.expect("another account logs in");
+}
+
+/// The welcome mail is a template like every other notification: the
+/// workspace's own text is what goes out, with a working link.
+async fn the_workspace_welcome_text_is_sent(app: TestApp) {
+    let template = pb::Template {
+        kind: pb::NotificationKind::Welcome as i32,
+        locale: pb::Locale::Da as i32,
+        tone: pb::Tone::Formal as i32,
+        subject: "Din adgang til {{ business_name }}".into(),
+        body: "Goddag {{ contact_name }}. Aktivér her: {{ activation_link }} (i {{ link_valid_days }} dage)".into(),
+        ..Default::default()
+    };
+    let req = pb::UpdateTemplateRequest { template: Some(template) };
+    app.admin_notifications().update_template(req).await.unwrap();
+
+    let mut req = company("Egen Tekst ApS", &[("Emil", "Egen", "emil@egen.example.dk")]);
+    req.send_welcome_mail = true;
+    let c = app.admin_customers().create_customer(req).await.unwrap().into_inner().customer.unwrap();
+    app.deliver_all().await;
+    let mail = app.smtp.wait_for(1).await.remove(0);
+    assert_eq!(mail.subject(), "Din adgang til Rengøring A/S");
+    let text = mail.text_body();
+    assert!(text.starts_with("Goddag Emil Egen. Aktivér her: https://hub.example.dk/activate?token="), "{text}");
+    assert!(text.contains("(i 7 dage)"), "{text}");
+    let session = app.activate(&mail).await;
+    let profile = app.hub(&session).get_profile(pb::GetProfileRequest {}).await.unwrap().into_inner();
+    assert_eq!(profile.profile.unwrap().contact_id, c.contacts[0].id);
 }
 
 both_databases!(
@@ -394,4 +423,5 @@ both_databases!(
     a_private_customers_new_email_voids_its_password,
     a_new_password_ends_the_other_sessions,
     login_attempts_are_throttled_per_account,
+    the_workspace_welcome_text_is_sent,
 );
