@@ -3,7 +3,7 @@ use super::{AppState, Begin, begin_create, field_mask::mask_paths};
 use crate::{
     domain::{
         DisplayName, Id, StaffPrincipal,
-        format::{local_today, parse_date, parse_optional_date},
+        format::{local_today, parse_date},
         optional_text,
         page::{Page, PageRequest},
         recurrence::{self, Frequency, MonthlyBy, Repetition},
@@ -11,7 +11,7 @@ use crate::{
         workspace::Workspace,
     },
     error::{AppError, AppResult, Violations},
-    store::{self, TransactionTrait},
+    store::{self, TransactionTrait, Tx},
 };
 use chrono::{NaiveDate, TimeZone, Utc, Weekday};
 
@@ -44,6 +44,26 @@ pub struct RepetitionFields {
     /// `None`: by day of month; `Some((nth, weekday))`: by weekday (weekday may be missing).
     pub by_weekday: Option<(i32, Option<Weekday>)>,
     pub until: String,
+}
+
+/// Reminder dates stay within these years: every firing walks the rule
+/// from its first date, so one typed as 0026 would cost 730,000 steps a
+/// firing, and a preview from 9999 millions.
+const REMINDER_YEARS: std::ops::RangeInclusive<i32> = 1970..=2199;
+
+/// A date a reminder's schedule may use (`parse_date` within `REMINDER_YEARS`).
+fn reminder_date(s: &str) -> Result<NaiveDate, &'static str> {
+    let d = parse_date(s)?;
+    if REMINDER_YEARS.contains(&chrono::Datelike::year(&d)) {
+        Ok(d)
+    } else {
+        Err("must be between 1970-01-01 and 2199-12-31")
+    }
+}
+
+/// As `reminder_date`; empty means none.
+fn optional_reminder_date(s: &str) -> Result<Option<NaiveDate>, &'static str> {
+    if s.trim().is_empty() { Ok(None) } else { reminder_date(s).map(Some) }
 }
 
 /// Parses a repetition, naming bad fields under `prefix` (e.g. `reminder.repetition`).
@@ -79,7 +99,7 @@ pub fn parse_repetition(
             }
         }
     };
-    let until = v.check(field("until"), parse_optional_date(&f.until)).flatten();
+    let until = v.check(field("until"), optional_reminder_date(&f.until)).flatten();
     if let (Some(u), Some(first)) = (until, first)
         && u < first
     {
@@ -127,17 +147,39 @@ pub fn next_after(
 
 /// Where a new or edited reminder starts: the first occurrence from today on.
 /// An occurrence earlier today, or a first date in the past, does not fire.
-fn first_due(state: &AppState, ws: &Workspace, r: &Reminder) -> AppResult<Option<chrono::DateTime<Utc>>> {
+/// An edited reminder that was due and not yet fired (the job runs once a
+/// minute) keeps that occurrence if its new rule still has it, rather than
+/// lose it to the edit.
+fn first_due(
+    state: &AppState,
+    ws: &Workspace,
+    r: &Reminder,
+    due_unfired: Option<chrono::DateTime<Utc>>,
+) -> AppResult<Option<chrono::DateTime<Utc>>> {
     let now = state.clock.now();
-    let today = local_today(now, ws.time_zone.0);
-    let start_of_today = ws
-        .time_zone
-        .0
-        .from_local_datetime(&today.and_hms_opt(0, 0, 0).expect("midnight"))
-        .earliest()
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or(now);
-    next_after(state, ws, r, start_of_today.max(now) - chrono::Duration::seconds(1))
+    let after = start_of_local_day(local_today(now, ws.time_zone.0), ws.time_zone.0).unwrap_or(now).max(now);
+    let after = due_unfired.filter(|d| *d <= now).map_or(after, |d| d.min(after));
+    next_after(state, ws, r, after - chrono::Duration::seconds(1))
+}
+
+fn start_of_local_day(day: NaiveDate, tz: chrono_tz::Tz) -> Option<chrono::DateTime<Utc>> {
+    tz.from_local_datetime(&day.and_hms_opt(0, 0, 0).expect("midnight")).earliest().map(|t| t.with_timezone(&Utc))
+}
+
+/// The workspace's time zone changed from `old` to its current one: each
+/// scheduled reminder moves to the same occurrence, by local date, in the
+/// new zone (its local hour there), in the caller's transaction. Without
+/// this, the next firing would come at the old zone's hour and the one
+/// after at the new zone's: twice on one day.
+pub(crate) async fn follow_time_zone(state: &AppState, tx: &Tx, ws: &Workspace, old: chrono_tz::Tz) -> AppResult<()> {
+    let mut nexts = vec![];
+    for r in store::reminders::scheduled(tx, &ws.id).await? {
+        let Some(due) = r.next_fire_at else { continue };
+        let day = due.with_timezone(&old).date_naive();
+        let Some(start) = start_of_local_day(day, ws.time_zone.0) else { continue };
+        nexts.push((r.id.clone(), next_after(state, ws, &r, start - chrono::Duration::seconds(1))?));
+    }
+    store::reminders::set_next_many(tx, &nexts).await
 }
 
 async fn check_references(
@@ -171,7 +213,7 @@ fn apply(r: &mut Reminder, f: &ReminderFields, paths: &[String], v: &mut Violati
                 }
             }
             "first_date" => {
-                if let Some(d) = v.check("reminder.first_date", parse_date(&f.first_date)) {
+                if let Some(d) = v.check("reminder.first_date", reminder_date(&f.first_date)) {
                     r.first_date = d;
                 }
             }
@@ -190,10 +232,15 @@ fn apply(r: &mut Reminder, f: &ReminderFields, paths: &[String], v: &mut Violati
             _ => {}
         }
     }
-    if paths.iter().any(|p| p == "repetition")
-        && let Some(rep) = parse_repetition(&f.repetition, Some(r.first_date), "reminder.repetition", v)
+    if paths.iter().any(|p| p == "repetition") {
+        if let Some(rep) = parse_repetition(&f.repetition, Some(r.first_date), "reminder.repetition", v) {
+            r.repetition = rep;
+        }
+    } else if let Some(until) = r.repetition.until
+        && until < r.first_date
     {
-        r.repetition = rep;
+        // A new first date against the stored end.
+        v.add("reminder.first_date", "must not be after the repetition's end date (repetition.until)");
     }
 }
 
@@ -235,7 +282,7 @@ pub async fn create(
     let mut v = Violations::new();
     check_references(state, caller, &ws, &r, &mut v).await?;
     v.into_result()?;
-    r.next_fire_at = first_due(state, &ws, &r)?;
+    r.next_fire_at = first_due(state, &ws, &r, None)?;
     let tx = match begin_create(state, &caller.workspace_id, "CreateReminder", request_id.as_deref(), &r.id).await? {
         Begin::Replay(existing) => return store::reminders::get(&state.db, &scope, &existing, false).await,
         Begin::Fresh(tx) => tx,
@@ -297,7 +344,7 @@ pub async fn update(
         ));
     }
     // What comes next is computed anew from the edited rule.
-    r.next_fire_at = first_due(state, &ws, &r)?;
+    r.next_fire_at = first_due(state, &ws, &r, r.next_fire_at)?;
     store::reminders::save(&tx, &caller.workspace_id, &r, state.clock.now()).await?;
     tx.commit().await?;
     store::reminders::get(&state.db, &scope, &id, false).await
@@ -326,8 +373,8 @@ pub async fn preview(
     from_date: &str,
 ) -> AppResult<Preview> {
     let mut v = Violations::new();
-    let first = v.check("first_date", parse_date(first_date));
-    let from = v.check("from_date", parse_optional_date(from_date)).flatten();
+    let first = v.check("first_date", reminder_date(first_date));
+    let from = v.check("from_date", optional_reminder_date(from_date)).flatten();
     if !(0..=500).contains(&count) {
         v.add("count", "must be between 1 and 500 (0 means 10)");
     }
@@ -337,11 +384,9 @@ pub async fn preview(
     let ws = store::workspace_config::workspace(state, &state.reads, &caller.workspace_id).await?;
     let tz = ws.time_zone.0;
     let from_day = from.unwrap_or(first);
-    let after = tz
-        .from_local_datetime(&from_day.and_hms_opt(0, 0, 0).expect("midnight"))
-        .earliest()
-        .map(|t| t.with_timezone(&Utc) - chrono::Duration::seconds(1))
-        .unwrap_or(Utc.from_utc_datetime(&from_day.and_hms_opt(0, 0, 0).expect("midnight")));
+    let after = start_of_local_day(from_day, tz)
+        .unwrap_or(Utc.from_utc_datetime(&from_day.and_hms_opt(0, 0, 0).expect("midnight")))
+        - chrono::Duration::seconds(1);
     let count = if count == 0 { 10 } else { count as usize };
     let occurrences = recurrence::occurrences_after(first, &rep, tz, state.settings.reminder_local_hour, after, count)?;
     let dates = occurrences.iter().map(|t| recurrence::local_date(*t, tz)).collect();

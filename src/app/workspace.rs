@@ -42,6 +42,7 @@ pub async fn update(state: &AppState, caller: &StaffPrincipal, patch: WorkspaceP
         return Err(AppError::Aborted("etag does not match: the workspace was changed meanwhile".into()));
     }
     let expected = w.version;
+    let old_time_zone = w.time_zone.0;
     let mut v = Violations::new();
     let f = |n: &str| format!("workspace.{n}");
     if let Some(s) = patch.name {
@@ -104,6 +105,9 @@ pub async fn update(state: &AppState, caller: &StaffPrincipal, patch: WorkspaceP
     v.into_result()?;
     let now = state.clock.now();
     let updated = store::workspaces::update(&tx, &w, expected, now).await?;
+    if updated.time_zone.0 != old_time_zone {
+        super::reminders::follow_time_zone(state, &tx, &updated, old_time_zone).await?;
+    }
     store::workspace_config::commit_change(state, tx).await?;
     Ok(updated)
 }

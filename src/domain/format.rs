@@ -9,6 +9,11 @@ pub fn parse_date(s: &str) -> Result<NaiveDate, &'static str> {
     if s.is_empty() {
         return Err("is required (YYYY-MM-DD)");
     }
+    // Four-digit years only: chrono's `%Y` also takes "+12026" and "-2026",
+    // which nothing downstream (RRULE, the databases) is meant to see.
+    if s.len() != 10 || !s.as_bytes()[0].is_ascii_digit() {
+        return Err("is not a date of the form YYYY-MM-DD");
+    }
     NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| "is not a date of the form YYYY-MM-DD")
 }
 

@@ -224,6 +224,17 @@ pub async fn delete(conn: &impl ConnectionTrait, ws: &Id, id: &Id) -> AppResult<
 /// parameter limits of both databases (SQLite 32,766; PostgreSQL 65,535).
 const ROWS_PER_STATEMENT: usize = 500;
 
+/// Every reminder of a workspace that has an occurrence ahead (or due),
+/// for moving them when the workspace's time zone changes.
+pub async fn scheduled(conn: &impl ConnectionTrait, ws: &Id) -> AppResult<Vec<Reminder>> {
+    let rows = reminder::Entity::find()
+        .filter(reminder::Column::WorkspaceId.eq(ws.as_str()))
+        .filter(reminder::Column::NextFireAt.is_not_null())
+        .all(conn)
+        .await?;
+    Ok(rows.into_iter().map(reminder_out).collect())
+}
+
 /// Claims up to `limit` reminders due at `now`, oldest first, with their
 /// workspace, for the caller's transaction. On PostgreSQL the rows stay
 /// locked until commit and `SKIP LOCKED` lets replicas claim disjoint

@@ -12,10 +12,6 @@ fn pts(t: DateTime<Utc>) -> prost_types::Timestamp {
     prost_types::Timestamp { seconds: t.timestamp(), nanos: t.timestamp_subsec_nanos() as i32 }
 }
 
-fn mask(paths: &[&str]) -> Option<prost_types::FieldMask> {
-    Some(prost_types::FieldMask { paths: paths.iter().map(|p| p.to_string()).collect() })
-}
-
 const BOOKING_URL: &str = "https://boka.example.se/salong";
 
 /// A booking of `customer_id` by Saga Ögren on her mobile.

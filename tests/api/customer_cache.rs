@@ -9,10 +9,6 @@ fn contact_named<'a>(c: &'a pb::Customer, email: &str) -> &'a pb::Contact {
     c.contacts.iter().find(|k| k.email == email).unwrap_or_else(|| panic!("no contact {email} in {c:?}"))
 }
 
-fn mask(paths: &[&str]) -> Option<prost_types::FieldMask> {
-    Some(prost_types::FieldMask { paths: paths.iter().map(|p| p.to_string()).collect() })
-}
-
 /// The staff's changes to the customer and its contacts.
 async fn staff_changes_show_in_the_next_get(app: TestApp) {
     let nord = app.area("Nord").await;

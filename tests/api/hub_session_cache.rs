@@ -18,10 +18,6 @@ async fn assert_ended(app: &TestApp, session: &str, after: &str) {
     assert_eq!(err.code(), Code::Unauthenticated, "{after}: {err:?}");
 }
 
-fn mask(paths: &[&str]) -> Option<prost_types::FieldMask> {
-    Some(prost_types::FieldMask { paths: paths.iter().map(|p| p.to_string()).collect() })
-}
-
 /// Switches the customer's HUB access on or off (its contacts keep theirs).
 async fn set_customer_hub(app: &TestApp, customer_id: &str, open: bool) {
     app.admin_customers()

@@ -553,6 +553,86 @@ async fn a_storm_fires_in_batches_once_each(app: TestApp) {
     assert!(inbox.iter().any(|m| m.title == "Forny kontrakt: Plain ApS"));
 }
 
+fn at(t: chrono::DateTime<chrono::Utc>) -> Option<prost_types::Timestamp> {
+    Some(prost_types::Timestamp { seconds: t.timestamp(), nanos: 0 })
+}
+
+/// Changing the workspace's time zone moves every scheduled reminder to the
+/// same day's local hour in the new zone: it fires once that day, at 08:00
+/// New York time, not at the old zone's hour and again at the new one's.
+async fn a_new_time_zone_moves_reminders_to_its_local_hour(app: TestApp) {
+    app.clock.set(march_2_at_8() - chrono::Duration::hours(20));
+    let c =
+        app.admin_customers().create_customer(company("Zone ApS", &[])).await.unwrap().into_inner().customer.unwrap();
+    let r = app.admin_reminders().create_reminder(daily(&c.id, "2026-03-02")).await.unwrap().into_inner();
+    let r = r.reminder.unwrap();
+    assert_eq!(r.next_occurrence_time, at(march_2_at_8()), "08:00 in Copenhagen");
+
+    let ws = pb::Workspace { time_zone: "America/New_York".into(), ..Default::default() };
+    let req = pb::UpdateWorkspaceRequest { workspace: Some(ws), update_mask: mask(&["time_zone"]) };
+    app.admin_workspace().update_workspace(req).await.unwrap();
+    let new_york_8 = chrono::Utc.with_ymd_and_hms(2026, 3, 2, 13, 0, 0).unwrap();
+    let got = app.admin_reminders().get_reminder(pb::GetReminderRequest { reminder_id: r.id.clone() }).await;
+    assert_eq!(got.unwrap().into_inner().reminder.unwrap().next_occurrence_time, at(new_york_8));
+
+    app.clock.set(march_2_at_8());
+    assert_eq!(jobs::run_once(&app.state).await.unwrap(), 0, "fired at the old zone's hour");
+    app.clock.set(new_york_8);
+    assert_eq!(jobs::run_once(&app.state).await.unwrap(), 1);
+    app.clock.set(new_york_8 + chrono::Duration::hours(23));
+    assert_eq!(jobs::run_once(&app.state).await.unwrap(), 0, "twice on one day");
+    assert_eq!(staff_inbox(&app, &app.admin_key).await.len(), 1);
+}
+
+/// The job runs once a minute: a reminder edited when its occurrence is
+/// due but not yet fired still fires it.
+async fn an_edit_keeps_an_occurrence_that_is_due(app: TestApp) {
+    app.clock.set(march_2_at_8() - chrono::Duration::hours(1));
+    let c =
+        app.admin_customers().create_customer(company("Travl ApS", &[])).await.unwrap().into_inner().customer.unwrap();
+    let mut once = daily(&c.id, "2026-03-02");
+    once.reminder.as_mut().unwrap().repetition = None;
+    let r = app.admin_reminders().create_reminder(once).await.unwrap().into_inner().reminder.unwrap();
+
+    app.clock.set(march_2_at_8() + chrono::Duration::seconds(20));
+    let edit = pb::Reminder { id: r.id.clone(), text: "Ring i dag".into(), ..Default::default() };
+    let req = pb::UpdateReminderRequest { reminder: Some(edit), update_mask: mask(&["text"]) };
+    let edited = app.admin_reminders().update_reminder(req).await.unwrap().into_inner().reminder.unwrap();
+    assert_eq!(edited.next_occurrence_time, at(march_2_at_8()), "the due occurrence was dropped");
+    assert_eq!(jobs::run_once(&app.state).await.unwrap(), 1);
+    let inbox = staff_inbox(&app, &app.admin_key).await;
+    assert_eq!(inbox.len(), 1);
+    assert!(inbox[0].body.contains("Ring i dag"), "{:?}", inbox[0]);
+}
+
+/// Dates a schedule cannot use are the caller's mistake, named as such:
+/// signed or five-digit years, years far out of range, and a first date
+/// moved past the stored end date.
+async fn reminder_dates_out_of_range_name_their_field(app: TestApp) {
+    let c =
+        app.admin_customers().create_customer(company("Dato ApS", &[])).await.unwrap().into_inner().customer.unwrap();
+    for bad in ["+12026-01-01", "-2026-03-01", "0026-03-01", "9999-12-31"] {
+        let err = app.admin_reminders().create_reminder(daily(&c.id, bad)).await.unwrap_err();
+        assert_fields(&err, &["reminder.first_date"]);
+    }
+    let preview = |first: &str, from: &str| pb::PreviewOccurrencesRequest {
+        first_date: first.into(),
+        repetition: Some(pb::Repetition { frequency: pb::Frequency::Daily as i32, ..Default::default() }),
+        count: 5,
+        from_date: from.into(),
+    };
+    let err = app.admin_reminders().preview_occurrences(preview("2026-01-01", "9999-12-31")).await.unwrap_err();
+    assert_fields(&err, &["from_date"]);
+
+    let mut ending = daily(&c.id, "2026-03-02");
+    ending.reminder.as_mut().unwrap().repetition.as_mut().unwrap().until = "2026-03-31".into();
+    let r = app.admin_reminders().create_reminder(ending).await.unwrap().into_inner().reminder.unwrap();
+    let later = pb::Reminder { id: r.id, first_date: "2026-04-15".into(), ..Default::default() };
+    let req = pb::UpdateReminderRequest { reminder: Some(later), update_mask: mask(&["first_date"]) };
+    let err = app.admin_reminders().update_reminder(req).await.unwrap_err();
+    assert_fields(&err, &["reminder.first_date"]);
+}
+
 both_databases!(
     reminder_types_permissions,
     reminders_crud_scoping_and_bad_input,
@@ -561,4 +641,7 @@ both_databases!(
     receivers_by_area_when_it_fires,
     sms_reminders_reach_the_provider,
     a_storm_fires_in_batches_once_each,
+    a_new_time_zone_moves_reminders_to_its_local_hour,
+    an_edit_keeps_an_occurrence_that_is_due,
+    reminder_dates_out_of_range_name_their_field,
 );

@@ -440,6 +440,11 @@ pub async fn ended_within<T>(stream: &mut tonic::Streaming<T>, within: std::time
     .ok()
 }
 
+/// An update mask of these paths.
+pub fn mask(paths: &[&str]) -> Option<prost_types::FieldMask> {
+    Some(prost_types::FieldMask { paths: paths.iter().map(|p| p.to_string()).collect() })
+}
+
 /// The field violations in an INVALID_ARGUMENT status, as (field, description).
 pub fn violations(status: &Status) -> Vec<(String, String)> {
     use tonic_types::StatusExt;
