@@ -11,8 +11,9 @@ use crate::{
 };
 use entity::{contact, customer, sms_consent_event};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Select,
+    ActiveValue::Set,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+    sea_query::{Expr, ExprTrait, Func, LikeExpr},
 };
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -305,16 +306,26 @@ pub async fn list(
         q = q.filter(customer::Column::Kind.eq(kind.as_str()));
     }
     if let Some(text) = &filter.query {
-        // sort_name is lower-cased already; the others are matched as stored
-        // (e-mails are lower-cased at parse time, phones and refs are exact).
-        let like = format!("%{}%", text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
-        let raw = format!("%{}%", text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        // sort_name is lower-cased already, and so are e-mails (at parse
+        // time); references are compared lower-cased on both sides, as
+        // PostgreSQL's LIKE minds case. A query typed like a phone number
+        // ("12 34 56 78") is matched without its spaces and dashes, as
+        // phones are stored ("+4512345678").
+        let text = text.to_lowercase();
+        let digits: String = text.chars().filter(|c| c.is_ascii_digit() || *c == '+').collect();
+        let phone_like = text.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c));
+        let phone = if phone_like && digits.chars().any(|c| c.is_ascii_digit()) { digits } else { text.clone() };
+        let contains = |t: &str| {
+            let escaped = t.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            // SQLite has no escape character unless told.
+            LikeExpr::new(format!("%{escaped}%")).escape('\\')
+        };
         q = q.filter(
             Condition::any()
-                .add(customer::Column::SortName.like(like.as_str()))
-                .add(customer::Column::Email.like(like.as_str()))
-                .add(customer::Column::Phone.like(raw.as_str()))
-                .add(customer::Column::ExternalRef.like(raw.as_str())),
+                .add(customer::Column::SortName.like(contains(&text)))
+                .add(customer::Column::Email.like(contains(&text)))
+                .add(customer::Column::Phone.like(contains(&phone)))
+                .add(Expr::expr(Func::lower(Expr::col(customer::Column::ExternalRef))).like(contains(&text))),
         );
     }
     if let Some(c) = &page.after {

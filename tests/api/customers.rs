@@ -416,6 +416,26 @@ async fn list_searches_filters_and_pages(app: TestApp) {
     assert!(private.is_empty());
 }
 
+/// Search finds what was typed: `%` and `_` as themselves, references in
+/// any case, and a phone number with spaces as people write it.
+async fn search_finds_what_was_typed(app: TestApp) {
+    for (name, email, phone, reference) in [
+        ("100% Rent ApS", "anna_b@rent.example.dk", "+45 12 34 56 78", "ERP-1"),
+        ("Hundrede Rent ApS", "annaxb@rent.example.dk", "+45 87 65 43 21", "ERP-2"),
+    ] {
+        let mut req = company(name, &[]);
+        let c = req.customer.as_mut().unwrap();
+        (c.email, c.phone, c.external_ref) = (email.into(), phone.into(), reference.into());
+        app.admin_customers().create_customer(req).await.unwrap();
+    }
+    for query in ["100%", "anna_b", "erp-1", "12 34 56 78", "+45 12 34"] {
+        let req = pb::ListCustomersRequest { query: query.into(), ..Default::default() };
+        let found = app.admin_customers().list_customers(req).await.unwrap().into_inner().customers;
+        let names: Vec<_> = found.iter().map(|c| c.display_name.as_str()).collect();
+        assert_eq!(names, ["100% Rent ApS"], "searching {query:?}");
+    }
+}
+
 /// Contacts: add, list, edit, and the external reference stays unique.
 async fn contacts_and_external_refs(app: TestApp) {
     let mut req = company("Kontor K", &[("Kim", "Kontor", "kim@kontor.example.dk")]);
@@ -542,6 +562,7 @@ both_databases!(
     bad_input_names_every_field,
     create_is_idempotent_by_request_id,
     list_searches_filters_and_pages,
+    search_finds_what_was_typed,
     contacts_and_external_refs,
     sms_consent_is_recorded,
 );
