@@ -22,6 +22,10 @@ pub async fn list(state: &AppState, recipient: &Id, unread_only: bool, page: Pag
     Ok(InboxPage { page, unread })
 }
 
+/// Every id is a statement parameter, and the databases bound those
+/// (SQLite at 32,766): past this a call is the caller's mistake, not ours.
+pub const MOST_IDS_PER_CALL: usize = 1000;
+
 pub async fn mark_read(state: &AppState, recipient: &Id, ids: &[String], all: bool) -> AppResult<i64> {
     if !all {
         let mut v = Violations::new();
@@ -30,7 +34,13 @@ pub async fn mark_read(state: &AppState, recipient: &Id, ids: &[String], all: bo
         if ids.is_empty() {
             v.add("message_ids", "name at least one message, or set `all`");
         }
+        if ids.len() > MOST_IDS_PER_CALL {
+            v.add("message_ids", format!("name at most {MOST_IDS_PER_CALL} messages per call, or set `all`"));
+        }
         v.into_result()?;
+        let mut parsed = parsed;
+        parsed.sort_unstable();
+        parsed.dedup();
         // Naming a message that is not the recipient's is NOT_FOUND, nothing changed.
         if let Some(id) = store::inbox::first_unknown(&state.db, recipient, &parsed).await? {
             return Err(AppError::not_found("message", id.as_str()));

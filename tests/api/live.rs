@@ -137,6 +137,14 @@ async fn stream_replays_goes_live_and_resumes_without_gaps(app: TestApp) {
         .await
         .unwrap_err();
     assert_fields(&err, &["message_ids[0]"]);
+    // The same message named twice counts once; more ids than a statement
+    // may carry is the caller's mistake.
+    let twice = vec![inbox.messages[1].id.clone(); 2];
+    let read = hub.mark_messages_read(pb::MarkMessagesReadRequest { message_ids: twice, all: false }).await;
+    assert_eq!(read.unwrap().into_inner().unread_count, 0);
+    let many = vec![inbox.messages[1].id.clone(); 40_000];
+    let err = hub.mark_messages_read(pb::MarkMessagesReadRequest { message_ids: many, all: false }).await.unwrap_err();
+    assert_fields(&err, &["message_ids"]);
     let err = hub.subscribe(pb::SubscribeRequest { after_sequence: -1 }).await.unwrap_err();
     assert_fields(&err, &["after_sequence"]);
 }

@@ -323,7 +323,7 @@ class MarkMessagesReadRequest(_message.Message):
     """Every message."""
     @_builtins.property
     def message_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """These messages; ignored when `all` is set."""
+        """These messages (at most 1,000); ignored when `all` is set."""
 
     def __init__(
         self,

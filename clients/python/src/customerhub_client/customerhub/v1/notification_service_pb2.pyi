@@ -1261,7 +1261,7 @@ class MarkStaffMessagesReadRequest(_message.Message):
     """Every message in the inbox."""
     @_builtins.property
     def message_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """These messages; ignored when `all` is set."""
+        """These messages (at most 1,000); ignored when `all` is set."""
 
     def __init__(
         self,

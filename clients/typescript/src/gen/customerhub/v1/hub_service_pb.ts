@@ -357,7 +357,7 @@ export const ListMessagesResponseSchema: GenMessage<ListMessagesResponse> = /*@_
  */
 export type MarkMessagesReadRequest = Message<"customerhub.v1.MarkMessagesReadRequest"> & {
   /**
-   * These messages; ignored when `all` is set.
+   * These messages (at most 1,000); ignored when `all` is set.
    *
    * @generated from field: repeated string message_ids = 1;
    */

@@ -1159,7 +1159,7 @@ export const ListStaffMessagesResponseSchema: GenMessage<ListStaffMessagesRespon
  */
 export type MarkStaffMessagesReadRequest = Message<"customerhub.v1.MarkStaffMessagesReadRequest"> & {
   /**
-   * These messages; ignored when `all` is set.
+   * These messages (at most 1,000); ignored when `all` is set.
    *
    * @generated from field: repeated string message_ids = 1;
    */
