@@ -100,12 +100,15 @@ pub async fn record(state: &AppState, caller: &StaffPrincipal, f: BookingFields)
     let tx = state.db.begin().await?;
     store::customers::require_visible(&tx, &scope, &customer_id).await?;
     let existing = match &external_id {
-        Some(e) => store::bookings::find_by_external_id(&tx, &scope, e).await?,
+        Some(e) => store::bookings::find_by_external_id(&tx, &caller.workspace_id, e).await?,
         None => None,
     };
     let via = attribution(&tx, caller, &f.book_again_token).await?;
     let (booking, created) = match existing {
         Some(mut b) => {
+            // The customer is one the caller may see, so a booking of it is
+            // too; a booking of another customer (perhaps of another area)
+            // is named no further.
             if b.customer_id != customer_id {
                 return Err(AppError::invalid(
                     "booking.customer_id",
