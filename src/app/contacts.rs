@@ -105,13 +105,16 @@ pub async fn update(state: &AppState, caller: &StaffPrincipal, req: UpdateContac
     let old_email = contact.email.clone();
     for p in &paths {
         let f = &req.fields;
-        if contact.primary && p != "hub_access" {
-            // With an empty mask every field is listed; only a real change is refused.
+        if contact.primary {
+            // With an empty mask every field is listed; only a real change is
+            // refused. HUB access too: UpdateCustomer would copy the
+            // customer's back over it.
             let unchanged = match p.as_str() {
                 "first_name" => f.first_name.trim() == contact.first_name || req.mask.is_empty(),
                 "last_name" => f.last_name.trim() == contact.last_name || req.mask.is_empty(),
                 "email" => f.email.trim().eq_ignore_ascii_case(&contact.email) || req.mask.is_empty(),
                 "phone" => req.mask.is_empty(),
+                "hub_access" => f.hub_access.unwrap_or(false) == contact.hub_access || req.mask.is_empty(),
                 _ => true,
             };
             if !unchanged {

@@ -178,6 +178,18 @@ async fn private_customer_is_its_own_contact(app: TestApp) {
     assert_eq!(updated.contacts[0].last_name, "Dinesen");
     assert_eq!(updated.contacts[0].email, "karen.d@example.dk");
 
+    // Its HUB access is the customer's: changed on the contact, UpdateCustomer
+    // would silently copy it back.
+    let err = app
+        .admin_customers()
+        .update_contact(pb::UpdateContactRequest {
+            contact: Some(pb::Contact { id: c.contacts[0].id.clone(), hub_access: false, ..Default::default() }),
+            update_mask: Some(prost_types::FieldMask { paths: vec!["hub_access".into()] }),
+        })
+        .await
+        .unwrap_err();
+    assert_fields(&err, &["contact.hub_access"]);
+
     // The implicit contact goes with the customer only.
     let err = app
         .admin_customers()
