@@ -230,6 +230,13 @@ pub async fn update(
     {
         return Err(AppError::Aborted("etag does not match: the customer was changed meanwhile".into()));
     }
+    if current.kind == CustomerKind::Private && store::privacy::is_erased_customer(&tx, &id).await? {
+        return Err(AppError::precondition(
+            "ERASED",
+            format!("customers/{id}"),
+            "this private customer's personal data was erased; what is left is kept for billing and cannot be edited",
+        ));
+    }
     let mut fields = CustomerFields::from(&current);
     let mut requested = req.fields;
     requested.kind = Some(current.kind);

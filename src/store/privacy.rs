@@ -7,7 +7,7 @@ use entity::{
 use sea_orm::{
     ActiveValue::Set,
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::{Expr, OnConflict},
+    sea_query::{Expr, ExprTrait, OnConflict},
 };
 use serde_json::{Value, json};
 
@@ -201,6 +201,8 @@ pub async fn erase(
             .col_expr(customer::Column::SmsConsentGranted, Expr::value(false))
             .col_expr(customer::Column::SmsConsentNote, Expr::value(""))
             .col_expr(customer::Column::UpdatedAt, Expr::value(now))
+            // An edit begun before the erasure must not write the data back.
+            .col_expr(customer::Column::Version, Expr::col(customer::Column::Version).add(1))
             .filter(customer::Column::Id.eq(k.id.as_str()))
             .exec(conn)
             .await?;
@@ -262,6 +264,17 @@ pub async fn erase(
     .exec_without_returning(conn)
     .await?;
     Ok(Id::from_stored(c.customer_id))
+}
+
+/// Whether this is a private customer whose personal data was erased (its
+/// row stays, emptied, for what billing and history need).
+pub async fn is_erased_customer(conn: &impl ConnectionTrait, customer_id: &Id) -> AppResult<bool> {
+    let found = erasure_audit::Entity::find()
+        .filter(erasure_audit::Column::SubjectKind.eq("private_customer"))
+        .filter(erasure_audit::Column::SubjectId.eq(customer_id.as_str()))
+        .one(conn)
+        .await?;
+    Ok(found.is_some())
 }
 
 /// Retention: delivered (or otherwise finished) notifications and HUB

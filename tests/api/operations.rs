@@ -329,10 +329,46 @@ async fn retention_purges_only_what_is_old(app: TestApp) {
     assert_eq!(inbox.iter().map(|m| m.kind).collect::<Vec<_>>(), [pb::NotificationKind::CardUsedUp as i32]);
 }
 
+/// An erased private customer keeps an emptied row for billing. An edit
+/// begun before the erasure (its etag) cannot write the data back, and no
+/// later edit can either: each is refused, naming why.
+async fn an_erased_private_customer_stays_erased(app: TestApp) {
+    let req = pb::CreateCustomerRequest {
+        customer: Some(pb::Customer {
+            kind: pb::CustomerKind::Private as i32,
+            first_name: "Ebbe".into(),
+            last_name: "Slet".into(),
+            email: "ebbe@slet.example.dk".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let c = app.admin_customers().create_customer(req).await.unwrap().into_inner().customer.unwrap();
+    let erase = pb::ErasePersonalDataRequest { contact_id: c.contacts[0].id.clone() };
+    app.admin_customers().erase_personal_data(erase).await.unwrap();
+
+    let form = pb::Customer { id: c.id.clone(), etag: c.etag, first_name: "Ebbe".into(), ..Default::default() };
+    let stale = pb::UpdateCustomerRequest { customer: Some(form), update_mask: mask(&["first_name"]) };
+    let err = app.admin_customers().update_customer(stale).await.unwrap_err();
+    assert_eq!(err.code(), Code::Aborted, "an edit from before the erasure went through: {err:?}");
+
+    let now = app.customer(&c.id).await;
+    let later = pb::Customer { id: c.id.clone(), etag: now.etag, area_id: String::new(), ..Default::default() };
+    let err = app
+        .admin_customers()
+        .update_customer(pb::UpdateCustomerRequest { customer: Some(later), update_mask: mask(&["area_id"]) })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    assert!(err.message().contains("erased"), "{err:?}");
+    assert_eq!(app.customer(&c.id).await.display_name, "(erased)");
+}
+
 both_databases!(
     failed_deliveries_are_retried_and_queued_ones_cancelled,
     export_and_erasure,
-    retention_purges_only_what_is_old
+    retention_purges_only_what_is_old,
+    an_erased_private_customer_stays_erased
 );
 
 async fn count_rows(app: &TestApp, table: &str) -> i64 {
