@@ -44,6 +44,9 @@ pub async fn create(
         Begin::Replay(existing) => return store::contacts::get(&state.db, &scope, &existing).await,
         Begin::Fresh(tx) => tx,
     };
+    if store::contacts::email_taken(&tx, &customer_id, valid.email.as_str(), &id).await? {
+        return Err(AppError::invalid("contact.email", "is already the e-mail of another contact of this customer"));
+    }
     let contact = store::contacts::insert(
         &tx,
         ws,
@@ -154,6 +157,12 @@ pub async fn update(state: &AppState, caller: &StaffPrincipal, req: UpdateContac
     // A new login e-mail voids the password and welcome link of the old one
     // (before the update, which answers with the contact as stored).
     if old_email != contact.email {
+        if store::contacts::email_taken(&tx, &contact.customer_id, &contact.email, &id).await? {
+            return Err(AppError::invalid(
+                "contact.email",
+                "is already the e-mail of another contact of this customer",
+            ));
+        }
         store::contacts::forget_login(&tx, &id).await?;
     }
     let updated = store::contacts::update(&tx, ws, &contact, state.clock.now()).await?;

@@ -303,6 +303,18 @@ pub async fn record_login(conn: &impl ConnectionTrait, id: &Id, now: Timestamp) 
     Ok(())
 }
 
+/// Whether another contact of this customer has this e-mail: one person is
+/// one contact per customer, else their login could not tell them apart.
+pub async fn email_taken(conn: &impl ConnectionTrait, customer_id: &Id, email: &str, except: &Id) -> AppResult<bool> {
+    let found = Entity::find()
+        .filter(Column::CustomerId.eq(customer_id.as_str()))
+        .filter(Column::Email.eq(email))
+        .filter(Column::Id.ne(except.as_str()))
+        .one(conn)
+        .await?;
+    Ok(found.is_some())
+}
+
 /// A contact's login e-mail changed: the password set for the old address
 /// and any welcome link sent to it no longer count, so whoever read the old
 /// address (a typo, a former employee) cannot get in. A new welcome mail,

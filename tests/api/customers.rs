@@ -448,6 +448,37 @@ async fn search_finds_what_was_typed(app: TestApp) {
     }
 }
 
+/// One person is one contact per customer: a second contact with the same
+/// e-mail (added, or changed to it) is refused; another customer may have it.
+async fn one_email_is_one_contact_per_customer(app: TestApp) {
+    let req = company("Dobbelt ApS", &[("Dan", "Dobbelt", "dan@dobbelt.example.dk")]);
+    let c = app.admin_customers().create_customer(req).await.unwrap().into_inner().customer.unwrap();
+    let contact = |customer_id: &str, email: &str| pb::CreateContactRequest {
+        customer_id: customer_id.into(),
+        contact: Some(pb::ContactInput {
+            first_name: "Dan".into(),
+            last_name: "Igen".into(),
+            email: email.into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let err = app.admin_customers().create_contact(contact(&c.id, "DAN@dobbelt.example.dk")).await.unwrap_err();
+    assert_fields(&err, &["contact.email"]);
+    let other = app.admin_customers().create_contact(contact(&c.id, "dina@dobbelt.example.dk")).await.unwrap();
+    let other = other.into_inner().contact.unwrap();
+    let to_dan = pb::Contact { id: other.id, email: "dan@dobbelt.example.dk".into(), ..Default::default() };
+    let req = pb::UpdateContactRequest { contact: Some(to_dan), update_mask: mask(&["email"]) };
+    assert_fields(&app.admin_customers().update_contact(req).await.unwrap_err(), &["contact.email"]);
+
+    let elsewhere = app.admin_customers().create_customer(company("Andet ApS", &[])).await.unwrap().into_inner();
+    let elsewhere = elsewhere.customer.unwrap().id;
+    app.admin_customers()
+        .create_contact(contact(&elsewhere, "dan@dobbelt.example.dk"))
+        .await
+        .expect("another customer");
+}
+
 /// Contacts: add, list, edit, and the external reference stays unique.
 async fn contacts_and_external_refs(app: TestApp) {
     let mut req = company("Kontor K", &[("Kim", "Kontor", "kim@kontor.example.dk")]);
@@ -575,6 +606,7 @@ both_databases!(
     create_is_idempotent_by_request_id,
     list_searches_filters_and_pages,
     search_finds_what_was_typed,
+    one_email_is_one_contact_per_customer,
     contacts_and_external_refs,
     sms_consent_is_recorded,
 );
