@@ -19,6 +19,7 @@ use crate::{
     notify::dispatch::{render, template_source},
     store::{self, TransactionTrait, Tx, book_again::Pending, book_again::ReminderFilter, outbox::NewNotification},
 };
+use chrono::{Days, Timelike};
 use std::collections::BTreeMap;
 
 pub const MAX_INTERVAL: i32 = 365;
@@ -177,13 +178,17 @@ async fn owner_of_booking(state: &AppState, ws: &Id, booking_id: &Id) -> AppResu
     }
 }
 
-/// One pass of the periodic job: sends every reminder due on its
-/// workspace's local date; returns how many SMS it queued.
+/// One pass of the periodic job: sends every reminder whose send date has
+/// reached `CUSTOMERHUB_REMINDER_LOCAL_HOUR` in its workspace's time zone
+/// (a text to a customer at midnight would be unwelcome); returns how many
+/// SMS it queued.
 pub async fn send_due(state: &AppState) -> AppResult<usize> {
     let mut sent = 0;
     for ws in store::workspaces::all(&state.db).await? {
+        let local = state.clock.now().with_timezone(&ws.time_zone.0);
         let today = local_today(state.clock.now(), ws.time_zone.0);
-        for r in store::book_again::due(&state.db, &ws.id, today).await? {
+        let through = if local.hour() >= state.settings.reminder_local_hour { today } else { today - Days::new(1) };
+        for r in store::book_again::due(&state.db, &ws.id, through).await? {
             match send_one(state, &ws, &r).await {
                 Ok(true) => sent += 1,
                 Ok(false) => {}

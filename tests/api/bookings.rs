@@ -424,10 +424,13 @@ async fn one_sms_on_the_send_date_counted_from_the_day_it_is_set(app: TestApp) {
     assert_eq!(states, [(pb::BookAgainState::Pending as i32, ""), (cancelled, "replaced"), (cancelled, "replaced")]);
     assert_eq!(all[0].id, weekly.id, "newest first");
 
-    // A minute before local midnight of the send date nothing goes out.
-    app.clock.set(at("2026-02-14T22:59:00Z"));
-    assert_eq!(jobs::run_once(&app.state).await.unwrap(), 0);
+    // On the send date, at 08:00 local time (CUSTOMERHUB_REMINDER_LOCAL_HOUR),
+    // not at midnight: a minute before, nothing goes out.
     app.clock.set(at("2026-02-14T23:00:00Z"));
+    assert_eq!(jobs::run_once(&app.state).await.unwrap(), 0, "sent at local midnight");
+    app.clock.set(at("2026-02-15T06:59:00Z"));
+    assert_eq!(jobs::run_once(&app.state).await.unwrap(), 0);
+    app.clock.set(at("2026-02-15T07:00:00Z"));
     let (a, b2) = tokio::join!(jobs::run_once(&app.state), jobs::run_once(&app.state));
     assert_eq!(a.unwrap() + b2.unwrap(), 1, "two passes at once send it once");
     assert_eq!(jobs::run_once(&app.state).await.unwrap(), 0);
@@ -447,7 +450,7 @@ async fn one_sms_on_the_send_date_counted_from_the_day_it_is_set(app: TestApp) {
     let sent = reminders_of_customer(&app, &c, pb::BookAgainState::Sent).await;
     assert_eq!(sent.len(), 1);
     assert_eq!((sent[0].id.as_str(), sent[0].message.as_str()), (weekly.id.as_str(), text));
-    assert_eq!(sent[0].send_time, Some(pts(at("2026-02-14T23:00:00Z"))));
+    assert_eq!(sent[0].send_time, Some(pts(at("2026-02-15T07:00:00Z"))));
     assert_eq!(sent[0].delivery_id, files[0]["id"].as_str().unwrap());
     let deliveries = sms_deliveries(&app, &c).await;
     assert_eq!(deliveries.len(), 1);
