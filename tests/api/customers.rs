@@ -115,17 +115,7 @@ async fn create_get_update_delete_company(app: TestApp) {
 
 /// A private customer is its own contact, kept in step with the customer.
 async fn private_customer_is_its_own_contact(app: TestApp) {
-    let req = pb::CreateCustomerRequest {
-        customer: Some(pb::Customer {
-            kind: pb::CustomerKind::Private as i32,
-            first_name: "Karen".into(),
-            last_name: "Blixen".into(),
-            email: "karen@example.dk".into(),
-            hub_access: true,
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
+    let req = private_customer("Karen", "Blixen", "karen@example.dk", true);
     let c = app.admin_customers().create_customer(req.clone()).await.unwrap().into_inner().customer.unwrap();
     assert_eq!(c.display_name, "Karen Blixen");
     assert_eq!(c.contacts.len(), 1);

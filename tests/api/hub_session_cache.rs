@@ -302,17 +302,7 @@ both_databases!(a_customer_closed_to_the_hub_loses_its_sessions_for_good);
 
 /// A private customer's e-mail is its login: changing it ends the session.
 async fn a_private_customers_new_email_ends_its_session(app: TestApp) {
-    let req = pb::CreateCustomerRequest {
-        customer: Some(pb::Customer {
-            kind: pb::CustomerKind::Private as i32,
-            first_name: "Karen".into(),
-            last_name: "Privat".into(),
-            email: "karen@privat.example.dk".into(),
-            hub_access: true,
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
+    let req = private_customer("Karen", "Privat", "karen@privat.example.dk", true);
     let c = app.admin_customers().create_customer(req).await.unwrap().into_inner().customer.unwrap();
     let session = app.hub_session_for(&c.contacts[0].id).await;
     profile(&app, &session).await.unwrap();

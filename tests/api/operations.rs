@@ -333,16 +333,7 @@ async fn retention_purges_only_what_is_old(app: TestApp) {
 /// begun before the erasure (its etag) cannot write the data back, and no
 /// later edit can either: each is refused, naming why.
 async fn an_erased_private_customer_stays_erased(app: TestApp) {
-    let req = pb::CreateCustomerRequest {
-        customer: Some(pb::Customer {
-            kind: pb::CustomerKind::Private as i32,
-            first_name: "Ebbe".into(),
-            last_name: "Slet".into(),
-            email: "ebbe@slet.example.dk".into(),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
+    let req = private_customer("Ebbe", "Slet", "ebbe@slet.example.dk", false);
     let c = app.admin_customers().create_customer(req).await.unwrap().into_inner().customer.unwrap();
     let erase = pb::ErasePersonalDataRequest { contact_id: c.contacts[0].id.clone() };
     app.admin_customers().erase_personal_data(erase).await.unwrap();

@@ -327,17 +327,7 @@ async fn a_new_email_voids_the_old_link_and_password(app: TestApp) {
 /// A private customer's e-mail is its contact's login: changing it through
 /// UpdateCustomer voids the password as well.
 async fn a_private_customers_new_email_voids_its_password(app: TestApp) {
-    let req = pb::CreateCustomerRequest {
-        customer: Some(pb::Customer {
-            kind: pb::CustomerKind::Private as i32,
-            first_name: "Per".into(),
-            last_name: "Privat".into(),
-            email: "per@privat.example.dk".into(),
-            hub_access: true,
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
+    let req = private_customer("Per", "Privat", "per@privat.example.dk", true);
     let c = app.admin_customers().create_customer(req).await.unwrap().into_inner().customer.unwrap();
     app.hub_session_for(&c.contacts[0].id).await;
     app.anonymous_hub().login(login(&app, "per@privat.example.dk", "a-good-long-password")).await.expect("logs in");

@@ -440,6 +440,21 @@ pub async fn ended_within<T>(stream: &mut tonic::Streaming<T>, within: std::time
     .ok()
 }
 
+/// A private customer (its own contact) with this name and e-mail.
+pub fn private_customer(first: &str, last: &str, email: &str, hub_access: bool) -> pb::CreateCustomerRequest {
+    pb::CreateCustomerRequest {
+        customer: Some(pb::Customer {
+            kind: pb::CustomerKind::Private as i32,
+            first_name: first.into(),
+            last_name: last.into(),
+            email: email.into(),
+            hub_access,
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
 /// An update mask of these paths.
 pub fn mask(paths: &[&str]) -> Option<prost_types::FieldMask> {
     Some(prost_types::FieldMask { paths: paths.iter().map(|p| p.to_string()).collect() })
