@@ -172,6 +172,11 @@ impl From<DbErr> for AppError {
             {
                 AppError::Unavailable(e.to_string())
             }
+            // A row this write refers to (checked a moment before) was deleted
+            // by a request in between: a conflict to retry, not our fault.
+            _ if matches!(e.sql_err(), Some(SqlErr::ForeignKeyConstraintViolation(_))) => AppError::Aborted(
+                "something this request refers to was deleted meanwhile; read it again and retry".into(),
+            ),
             _ => AppError::Unexpected(anyhow::Error::new(e)),
         }
     }

@@ -633,6 +633,35 @@ async fn reminder_dates_out_of_range_name_their_field(app: TestApp) {
     assert_fields(&err, &["reminder.first_date"]);
 }
 
+/// A reminder type deleted between the check and the write (two requests
+/// overlapping) fails the write on its foreign key: that is a conflict to
+/// retry (ABORTED), not an internal error. Driven at the store, where the
+/// race lands, since the two requests cannot be interleaved from outside.
+async fn a_reference_deleted_meanwhile_is_a_conflict(app: TestApp) {
+    use customerhub::{domain, error::AppError};
+    let c = app.admin_customers().create_customer(company("Kapløb ApS", &[])).await.unwrap().into_inner();
+    let now = app.state.clock.now();
+    let reminder = domain::reminder::Reminder {
+        id: domain::Id::generate(),
+        customer_id: domain::Id::from_stored(c.customer.unwrap().id),
+        name: "Kapløb".into(),
+        first_date: chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap(),
+        reminder_type_id: Some(domain::Id::generate()),
+        text: String::new(),
+        repetition: domain::recurrence::Repetition::never(),
+        delivery: domain::reminder::ReminderDelivery::SystemOnly,
+        receivers: domain::reminder::Receivers::Both,
+        created_by: None,
+        next_fire_at: None,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    let ws = domain::Id::from_stored(app.workspace_id.clone());
+    let err = customerhub::store::reminders::insert(&app.state.db, &ws, &reminder).await.unwrap_err();
+    assert!(matches!(err, AppError::Aborted(_)), "{err:?}");
+}
+
 both_databases!(
     reminder_types_permissions,
     reminders_crud_scoping_and_bad_input,
@@ -644,4 +673,5 @@ both_databases!(
     a_new_time_zone_moves_reminders_to_its_local_hour,
     an_edit_keeps_an_occurrence_that_is_due,
     reminder_dates_out_of_range_name_their_field,
+    a_reference_deleted_meanwhile_is_a_conflict,
 );
