@@ -186,7 +186,7 @@ pub async fn send_due(state: &AppState) -> AppResult<usize> {
     let mut sent = 0;
     for ws in store::workspaces::all(&state.db).await? {
         let local = state.clock.now().with_timezone(&ws.time_zone.0);
-        let today = local_today(state.clock.now(), ws.time_zone.0);
+        let today = local.date_naive();
         let through = if local.hour() >= state.settings.reminder_local_hour { today } else { today - Days::new(1) };
         for r in store::book_again::due(&state.db, &ws.id, through).await? {
             match send_one(state, &ws, &r).await {

@@ -13,7 +13,7 @@ use crate::{
         page::{Page, PageRequest},
     },
     error::{AppError, AppResult, Violations},
-    store::{self, TransactionTrait, customer_cache::Changed},
+    store::{self, TransactionTrait, Tx, customer_cache::Changed},
 };
 
 pub async fn create(
@@ -44,9 +44,7 @@ pub async fn create(
         Begin::Replay(existing) => return store::contacts::get(&state.db, &scope, &existing).await,
         Begin::Fresh(tx) => tx,
     };
-    if store::contacts::email_taken(&tx, &customer_id, valid.email.as_str(), &id).await? {
-        return Err(AppError::invalid("contact.email", "is already the e-mail of another contact of this customer"));
-    }
+    require_free_email(&tx, &customer_id, valid.email.as_str(), &id).await?;
     let contact = store::contacts::insert(
         &tx,
         ws,
@@ -157,12 +155,7 @@ pub async fn update(state: &AppState, caller: &StaffPrincipal, req: UpdateContac
     // A new login e-mail voids the password and welcome link of the old one
     // (before the update, which answers with the contact as stored).
     if old_email != contact.email {
-        if store::contacts::email_taken(&tx, &contact.customer_id, &contact.email, &id).await? {
-            return Err(AppError::invalid(
-                "contact.email",
-                "is already the e-mail of another contact of this customer",
-            ));
-        }
+        require_free_email(&tx, &contact.customer_id, &contact.email, &id).await?;
         store::contacts::forget_login(&tx, &id).await?;
     }
     let updated = store::contacts::update(&tx, ws, &contact, state.clock.now()).await?;
@@ -172,6 +165,14 @@ pub async fn update(state: &AppState, caller: &StaffPrincipal, req: UpdateContac
     }
     store::customer_cache::commit_change(state, tx, Changed::Customer(&updated.customer_id)).await?;
     Ok(updated)
+}
+
+/// One person is one contact per customer (`store::contacts::email_taken`).
+async fn require_free_email(tx: &Tx, customer_id: &Id, email: &str, contact_id: &Id) -> AppResult<()> {
+    if store::contacts::email_taken(tx, customer_id, email, contact_id).await? {
+        return Err(AppError::invalid("contact.email", "is already the e-mail of another contact of this customer"));
+    }
+    Ok(())
 }
 
 pub async fn delete(state: &AppState, caller: &StaffPrincipal, id: &str) -> AppResult<()> {

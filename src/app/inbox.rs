@@ -29,7 +29,7 @@ pub const MOST_IDS_PER_CALL: usize = 1000;
 pub async fn mark_read(state: &AppState, recipient: &Id, ids: &[String], all: bool) -> AppResult<i64> {
     if !all {
         let mut v = Violations::new();
-        let parsed: Vec<Id> =
+        let mut parsed: Vec<Id> =
             ids.iter().enumerate().filter_map(|(i, s)| v.check(format!("message_ids[{i}]"), Id::parse(s))).collect();
         if ids.is_empty() {
             v.add("message_ids", "name at least one message, or set `all`");
@@ -38,7 +38,6 @@ pub async fn mark_read(state: &AppState, recipient: &Id, ids: &[String], all: bo
             v.add("message_ids", format!("name at most {MOST_IDS_PER_CALL} messages per call, or set `all`"));
         }
         v.into_result()?;
-        let mut parsed = parsed;
         parsed.sort_unstable();
         parsed.dedup();
         // Naming a message that is not the recipient's is NOT_FOUND, nothing changed.

@@ -3,7 +3,7 @@ use super::{AppState, Begin, begin_create, field_mask::mask_paths};
 use crate::{
     domain::{
         DisplayName, Id, StaffPrincipal,
-        format::{local_today, parse_date},
+        format::parse_date,
         optional_text,
         page::{Page, PageRequest},
         recurrence::{self, Frequency, MonthlyBy, Repetition},
@@ -145,7 +145,7 @@ pub fn next_after(
     Ok(next.into_iter().next())
 }
 
-/// Where a new or edited reminder starts: the first occurrence from today on.
+/// Where a new or edited reminder starts: the first occurrence from now on.
 /// An occurrence earlier today, or a first date in the past, does not fire.
 /// An edited reminder that was due and not yet fired (the job runs once a
 /// minute) keeps that occurrence if its new rule still has it, rather than
@@ -157,8 +157,7 @@ fn first_due(
     due_unfired: Option<chrono::DateTime<Utc>>,
 ) -> AppResult<Option<chrono::DateTime<Utc>>> {
     let now = state.clock.now();
-    let after = start_of_local_day(local_today(now, ws.time_zone.0), ws.time_zone.0).unwrap_or(now).max(now);
-    let after = due_unfired.filter(|d| *d <= now).map_or(after, |d| d.min(after));
+    let after = due_unfired.filter(|d| *d <= now).unwrap_or(now);
     next_after(state, ws, r, after - chrono::Duration::seconds(1))
 }
 

@@ -2,12 +2,12 @@
 //! in the same transaction that records it, so the link that is stored is
 //! exactly the link that is mailed, and a resend voids the earlier one.
 use super::AppState;
-use crate::notify::dispatch;
 use crate::{
     auth::tokens,
     domain::notification::NotificationKind,
     domain::{Id, StaffPrincipal, contact::Contact, customer::Customer, workspace::Workspace},
     error::{AppError, AppResult, Precondition},
+    notify::dispatch,
     store::{self, TransactionTrait, Tx, customer_cache::Changed, outbox::NewNotification},
 };
 use chrono::Duration;
