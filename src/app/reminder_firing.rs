@@ -1,8 +1,9 @@
 //! Firing staff reminders. Each occurrence fires exactly once: a row per
 //! (reminder, occurrence) is inserted-or-nothing in the firing transaction,
 //! so replicas racing for the same occurrence deliver it once, and a restart
-//! never repeats one. After downtime only the latest missed occurrence fires;
-//! the older ones are recorded as skipped instead of arriving as a storm.
+//! never repeats one. After downtime every missed occurrence fires, late and
+//! dated, at most `CATCH_UP` of one reminder per batch so a long outage is
+//! worked off in bounded transactions.
 //!
 //! Firing is set-based: one transaction claims a batch of due reminders and
 //! fires them all with a handful of multi-row statements, so 100,000
@@ -39,23 +40,36 @@ use std::{
 /// Reminders claimed and fired in one transaction.
 const BATCH: u64 = 200;
 
+/// Missed occurrences of one reminder fired in one batch; the rest stay due
+/// and the next batch goes on with them.
+const CATCH_UP: usize = 50;
+
 /// One pass: fires every due reminder, batch after batch while a batch came
-/// back full; returns how many occurrences fired. Every claimed reminder
-/// leaves the batch no longer due (moved past now, or to none), so each
-/// batch makes progress, and a reminder other replicas hold is skipped.
+/// back full or left a reminder with missed occurrences still due; returns
+/// how many occurrences fired. Every claimed reminder leaves the batch moved
+/// on (past now, to none, or past the occurrences it fired), so each batch
+/// makes progress, and a reminder other replicas hold is skipped.
 pub async fn try_run(state: &AppState) -> AppResult<usize> {
     let mut fired = 0;
     loop {
-        let (claimed, fired_now) = fire_batch(state).await?;
-        fired += fired_now;
-        if claimed < BATCH as usize {
+        let batch = fire_batch(state).await?;
+        fired += batch.fired;
+        if batch.claimed < BATCH as usize && !batch.still_due {
             return Ok(fired);
         }
     }
 }
 
-/// Claims one batch and fires it in one transaction; returns (claimed, fired).
-async fn fire_batch(state: &AppState) -> AppResult<(usize, usize)> {
+/// What one batch did.
+struct BatchOutcome {
+    claimed: usize,
+    fired: usize,
+    /// A reminder had more missed occurrences than `CATCH_UP`.
+    still_due: bool,
+}
+
+/// Claims one batch and fires it in one transaction.
+async fn fire_batch(state: &AppState) -> AppResult<BatchOutcome> {
     let now = state.clock.now();
     let started = std::time::Instant::now();
     let tx = state.db.begin().await?;
@@ -63,7 +77,7 @@ async fn fire_batch(state: &AppState) -> AppResult<(usize, usize)> {
     let claimed_in = started.elapsed();
     if due.is_empty() {
         tx.commit().await?;
-        return Ok((0, 0));
+        return Ok(BatchOutcome { claimed: 0, fired: 0, still_due: false });
     }
     let mut workspaces: HashMap<Id, Arc<Workspace>> = HashMap::new();
     for (ws_id, _) in &due {
@@ -73,13 +87,12 @@ async fn fire_batch(state: &AppState) -> AppResult<(usize, usize)> {
     }
     let mut firings = vec![];
     let mut nexts = vec![];
-    let mut occurrence: HashMap<Id, Timestamp> = HashMap::new();
+    let mut still_due = false;
     for (ws_id, reminder) in &due {
         match plan(state, &workspaces[ws_id], reminder, now) {
             Ok(p) => {
-                firings.extend(p.skipped.into_iter().map(|at| (reminder.id.clone(), at, FiringOutcome::Skipped)));
-                firings.push((reminder.id.clone(), p.latest, FiringOutcome::Fired));
-                occurrence.insert(reminder.id.clone(), p.latest);
+                firings.extend(p.fire.into_iter().map(|at| (reminder.id.clone(), at, FiringOutcome::Fired)));
+                still_due |= p.next.is_some_and(|next| next <= now);
                 nexts.push((reminder.id.clone(), p.next));
             }
             Err(e) => {
@@ -93,10 +106,13 @@ async fn fire_batch(state: &AppState) -> AppResult<(usize, usize)> {
         }
     }
     let first_time = store::reminders::record_firings(&tx, &firings, now).await?;
-    let to_deliver: Vec<(&Workspace, &Reminder, Timestamp)> = due
+    let by_id: HashMap<&Id, (&Workspace, &Reminder)> =
+        due.iter().map(|(ws_id, r)| (&r.id, (&*workspaces[ws_id], r))).collect();
+    // In the order planned: a reminder's occurrences oldest first.
+    let to_deliver: Vec<(&Workspace, &Reminder, Timestamp)> = firings
         .iter()
-        .filter(|(_, r)| first_time.contains(&r.id))
-        .map(|(ws_id, r)| (&*workspaces[ws_id], r, occurrence[&r.id]))
+        .filter(|(id, at, _)| first_time.contains(&(id.clone(), *at)))
+        .map(|(id, at, _)| (by_id[id].0, by_id[id].1, *at))
         .collect();
     let fired = to_deliver.len();
     let inbox = deliver(state, &tx, &to_deliver, now).await?;
@@ -117,31 +133,40 @@ async fn fire_batch(state: &AppState) -> AppResult<(usize, usize)> {
         state.live.publish_message(recipient.as_str(), message);
     }
     state.outbox_signal.notify_one();
-    Ok((due.len(), fired))
+    Ok(BatchOutcome { claimed: due.len(), fired, still_due })
 }
 
-/// Which occurrence of a due reminder fires, which were missed, and what is next.
+/// Which occurrences of a due reminder fire in this batch, and what is next.
 struct Plan {
-    latest: Timestamp,
-    skipped: Vec<Timestamp>,
+    /// Oldest first; never empty.
+    fire: Vec<Timestamp>,
+    /// Past now when every missed occurrence fired; else the first one
+    /// left for the next batch.
     next: Option<Timestamp>,
 }
 
 fn plan(state: &AppState, ws: &Workspace, reminder: &Reminder, now: Timestamp) -> AppResult<Plan> {
     let due = reminder.next_fire_at.unwrap_or(now);
-    // Everything due up to now; only the latest is delivered.
-    let missed = recurrence::occurrences_between(
+    // Everything due up to now, and one more to tell whether any are left.
+    let mut fire = recurrence::occurrences_between(
         reminder.first_date,
         &reminder.repetition,
         ws.time_zone.0,
         state.settings.reminder_local_hour,
         due - chrono::Duration::seconds(1),
         now,
-        10_000,
+        CATCH_UP + 1,
     )?;
-    let latest = missed.last().copied().unwrap_or(due);
-    let skipped = missed.into_iter().filter(|t| *t != latest).collect();
-    Ok(Plan { latest, skipped, next: next_after(state, ws, reminder, now)? })
+    if fire.len() > CATCH_UP {
+        let left = fire.split_off(CATCH_UP);
+        return Ok(Plan { fire, next: left.first().copied() });
+    }
+    if fire.is_empty() {
+        // The stored time is no occurrence of the rule (it cannot be made
+        // so through the API); fire it as stored rather than lose it.
+        fire.push(due);
+    }
+    Ok(Plan { fire, next: next_after(state, ws, reminder, now)? })
 }
 
 /// A HUB message for a staff member, before it has its sequence number.
@@ -218,7 +243,7 @@ async fn deliver(
                 workspace_id: ws.id.clone(),
                 recipient_id: staff.id.clone(),
                 customer_id: r.customer_id.clone(),
-                title: format!("{}: {}", r.name, customer.display_name),
+                title: title(ws, r, customer, *at, now),
                 body: r.text.clone(),
                 link: format!("/customers/{}/reminders/{}", r.customer_id, r.id),
             });
@@ -238,6 +263,18 @@ async fn deliver(
     }
     store::outbox::record_many(tx, outbox, state.message_domain(), now).await?;
     Ok(inbox)
+}
+
+/// "Name: Customer", and the occurrence's date when it fires on a later day
+/// (after downtime), so that caught-up occurrences tell which day they were.
+fn title(ws: &Workspace, r: &Reminder, customer: &CustomerSummary, at: Timestamp, now: Timestamp) -> String {
+    let tz = ws.time_zone.0;
+    let day = at.with_timezone(&tz).date_naive();
+    if day == now.with_timezone(&tz).date_naive() {
+        format!("{}: {}", r.name, customer.display_name)
+    } else {
+        format!("{}: {} ({})", r.name, customer.display_name, format::date(day, ws.default_locale))
+    }
 }
 
 /// One reminder's occurrence, as told to one staff member.

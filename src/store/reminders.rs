@@ -255,8 +255,6 @@ pub async fn claim_due(conn: &impl ConnectionTrait, now: Timestamp, limit: u64) 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FiringOutcome {
     Fired,
-    /// Missed during downtime; only the latest missed occurrence fires.
-    Skipped,
     /// The reminder's schedule could not be computed; it stops being due.
     Failed,
 }
@@ -265,21 +263,20 @@ impl FiringOutcome {
     fn as_str(self) -> &'static str {
         match self {
             Self::Fired => "fired",
-            Self::Skipped => "skipped",
             Self::Failed => "failed",
         }
     }
 }
 
 /// Records occurrences insert-or-nothing on the (reminder, occurrence) key;
-/// returns the reminders whose `Fired` row this call inserted, i.e. the ones
-/// to deliver. An occurrence already recorded (by another replica, or before
+/// returns the (reminder, occurrence) pairs whose `Fired` row this call
+/// inserted, i.e. the ones to deliver. An occurrence already recorded (by another replica, or before
 /// an edit moved the reminder back) is not delivered twice.
 pub async fn record_firings(
     conn: &impl ConnectionTrait,
     firings: &[(Id, Timestamp, FiringOutcome)],
     now: Timestamp,
-) -> AppResult<HashSet<Id>> {
+) -> AppResult<HashSet<(Id, Timestamp)>> {
     let mut fired = HashSet::new();
     for chunk in firings.chunks(ROWS_PER_STATEMENT) {
         let rows = chunk.iter().map(|(id, at, outcome)| reminder_firing::ActiveModel {
@@ -297,7 +294,7 @@ pub async fn record_firings(
                 models
                     .into_iter()
                     .filter(|m| m.outcome == FiringOutcome::Fired.as_str())
-                    .map(|m| Id::from_stored(m.reminder_id)),
+                    .map(|m| (Id::from_stored(m.reminder_id), m.occurrence_at)),
             );
         }
     }

@@ -365,7 +365,7 @@ async fn previews_for_every_repetition(app: TestApp) {
 }
 
 /// Each occurrence fires once: repeated passes, a second server on the same
-/// database, and a long downtime (only the latest missed one fires).
+/// database, and a downtime (each missed one fires once, dated).
 async fn each_occurrence_fires_once(app: TestApp) {
     app.clock.set(march_2_at_8() - chrono::Duration::hours(1));
     let c =
@@ -389,15 +389,51 @@ async fn each_occurrence_fires_once(app: TestApp) {
     let mail = app.smtp.wait_for(1).await.remove(0);
     assert_eq!(mail.rcpt_to, ["admin@rengoering.example.dk"]);
 
-    // Down for five days: one catch-up, not five.
+    // Down for five days: each missed occurrence fires once, dated; today's
+    // is not.
     app.clock.advance(chrono::Duration::days(5));
-    assert_eq!(jobs::run_once(&app.state).await.unwrap(), 1);
+    assert_eq!(jobs::run_once(&app.state).await.unwrap(), 5);
     assert_eq!(jobs::run_once(&second).await.unwrap(), 0);
-    assert_eq!(staff_inbox(&app, &app.admin_key).await.len(), 2);
+    let mut titles: Vec<String> = staff_inbox(&app, &app.admin_key).await.into_iter().map(|m| m.title).collect();
+    titles.sort();
+    assert_eq!(
+        titles,
+        [
+            "Forny kontrakt: Fyr ApS",
+            "Forny kontrakt: Fyr ApS",
+            "Forny kontrakt: Fyr ApS (3.3.2026)",
+            "Forny kontrakt: Fyr ApS (4.3.2026)",
+            "Forny kontrakt: Fyr ApS (5.3.2026)",
+            "Forny kontrakt: Fyr ApS (6.3.2026)",
+        ]
+    );
+    assert_eq!(app.deliver_all().await, 5, "one mail per missed occurrence");
     // Next day, on time.
     app.clock.advance(chrono::Duration::days(1));
     assert_eq!(jobs::run_once(&second).await.unwrap(), 1);
-    assert_eq!(staff_inbox(&app, &app.admin_key).await.len(), 3);
+    assert_eq!(staff_inbox(&app, &app.admin_key).await.len(), 7);
+    second.db.close().await.ok();
+}
+
+/// A long outage is worked off in bounded batches, and still each occurrence
+/// fires once: 120 missed days of a daily reminder, more than one batch
+/// takes of one reminder, all fire in one pass and none twice.
+async fn a_long_outage_fires_every_occurrence_once(app: TestApp) {
+    app.clock.set(march_2_at_8() - chrono::Duration::hours(1));
+    let c =
+        app.admin_customers().create_customer(company("Lang ApS", &[])).await.unwrap().into_inner().customer.unwrap();
+    let mut req = daily(&c.id, "2026-03-02");
+    req.reminder.as_mut().unwrap().receivers = pb::ReminderReceivers::Admins as i32;
+    app.admin_reminders().create_reminder(req).await.unwrap();
+    app.clock.set(march_2_at_8() + chrono::Duration::days(119));
+    let second = second_server(&app).await;
+    assert_eq!(race(&app, &second).await, 120, "March 2 to June 29, once each between two servers");
+    assert_eq!(jobs::run_once(&app.state).await.unwrap(), 0);
+    let fired: i64 =
+        app.scalar("SELECT COUNT(DISTINCT occurrence_at) FROM reminder_firings WHERE outcome = 'fired'").await;
+    assert_eq!(fired, 120);
+    let messages: i64 = app.scalar("SELECT COUNT(*) FROM inbox_messages").await;
+    assert_eq!(messages, 120, "one staff message each");
     second.db.close().await.ok();
 }
 
@@ -670,6 +706,7 @@ both_databases!(
     receivers_by_area_when_it_fires,
     sms_reminders_reach_the_provider,
     a_storm_fires_in_batches_once_each,
+    a_long_outage_fires_every_occurrence_once,
     a_new_time_zone_moves_reminders_to_its_local_hour,
     an_edit_keeps_an_occurrence_that_is_due,
     reminder_dates_out_of_range_name_their_field,
