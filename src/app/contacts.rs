@@ -168,7 +168,10 @@ pub async fn update(state: &AppState, caller: &StaffPrincipal, req: UpdateContac
 }
 
 /// One person is one contact per customer (`store::contacts::email_taken`).
+/// The customer stays locked until commit, so a concurrent add or edit of
+/// the same e-mail waits and then sees this one.
 async fn require_free_email(tx: &Tx, customer_id: &Id, email: &str, contact_id: &Id) -> AppResult<()> {
+    store::customers::lock(tx, customer_id).await?;
     if store::contacts::email_taken(tx, customer_id, email, contact_id).await? {
         return Err(AppError::invalid("contact.email", "is already the e-mail of another contact of this customer"));
     }

@@ -149,6 +149,16 @@ pub async fn get(conn: &impl ConnectionTrait, scope: &CustomerScope, id: &Id) ->
     Ok(to_domain(m, n as i64))
 }
 
+/// Serialises changes to one customer's contacts (two adds of one e-mail
+/// must not both pass the check): on PostgreSQL a row lock held until
+/// commit; SQLite has one writer at a time already.
+pub async fn lock(conn: &impl ConnectionTrait, id: &Id) -> AppResult<()> {
+    if super::is_postgres(conn) {
+        customer::Entity::find_by_id(id.to_string()).lock_exclusive().one(conn).await?;
+    }
+    Ok(())
+}
+
 /// NOT_FOUND unless the customer exists and `scope` may see it: one query,
 /// for the scope check of everything that belongs to a customer.
 pub async fn require_visible(conn: &impl ConnectionTrait, scope: &CustomerScope, id: &Id) -> AppResult<()> {

@@ -469,6 +469,38 @@ async fn one_email_is_one_contact_per_customer(app: TestApp) {
         .expect("another customer");
 }
 
+/// Forty CreateContact calls for one new e-mail at once, each in its own
+/// request task: one contact results, the others are refused naming the field.
+async fn concurrent_adds_of_one_email_make_one_contact(app: TestApp) {
+    let c = app.admin_customers().create_customer(company("Samtidig ApS", &[])).await.unwrap().into_inner();
+    let customer_id = c.customer.unwrap().id;
+    let mut calls = vec![];
+    for i in 0..40 {
+        let mut client = app.admin_customers();
+        let req = pb::CreateContactRequest {
+            customer_id: customer_id.clone(),
+            contact: Some(pb::ContactInput {
+                first_name: format!("Sam {i}"),
+                last_name: "Tidig".into(),
+                email: "sam@samtidig.example.dk".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        calls.push(tokio::spawn(async move { client.create_contact(req).await }));
+    }
+    let mut created = 0;
+    for call in calls {
+        match call.await.unwrap() {
+            Ok(_) => created += 1,
+            Err(e) => assert_fields(&e, &["contact.email"]),
+        }
+    }
+    assert_eq!(created, 1);
+    let stored: i64 = app.scalar("SELECT COUNT(*) FROM contacts WHERE email = 'sam@samtidig.example.dk'").await;
+    assert_eq!(stored, 1);
+}
+
 /// Contacts: add, list, edit, and the external reference stays unique.
 async fn contacts_and_external_refs(app: TestApp) {
     let mut req = company("Kontor K", &[("Kim", "Kontor", "kim@kontor.example.dk")]);
@@ -597,6 +629,7 @@ both_databases!(
     list_searches_filters_and_pages,
     search_finds_what_was_typed,
     one_email_is_one_contact_per_customer,
+    concurrent_adds_of_one_email_make_one_contact,
     contacts_and_external_refs,
     sms_consent_is_recorded,
 );
