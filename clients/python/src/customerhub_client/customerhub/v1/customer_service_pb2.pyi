@@ -931,7 +931,10 @@ class UpdateContactRequest(_message.Message):
 
     @_builtins.property
     def update_mask(self) -> _field_mask_pb2.FieldMask:
-        """Fields to change: first_name, last_name, email, phone, hub_access. Empty means all."""
+        """Fields to change: first_name, last_name, email, phone, hub_access. Empty means all.
+        A private customer's own contact mirrors the customer: a change to any of
+        its fields is INVALID_ARGUMENT naming it; use UpdateCustomer.
+        """
 
     def __init__(
         self,

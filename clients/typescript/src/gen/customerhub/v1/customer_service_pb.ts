@@ -942,6 +942,8 @@ export type UpdateContactRequest = Message<"customerhub.v1.UpdateContactRequest"
 
   /**
    * Fields to change: first_name, last_name, email, phone, hub_access. Empty means all.
+   * A private customer's own contact mirrors the customer: a change to any of
+   * its fields is INVALID_ARGUMENT naming it; use UpdateCustomer.
    *
    * @generated from field: google.protobuf.FieldMask update_mask = 2;
    */
