@@ -453,13 +453,18 @@ pub async fn list_registrations(
 pub const REGISTRATION_MASK_PATHS: &[&str] = &["date", "description", "amount"];
 
 /// Loads a registration and locks its card, both within the caller's scope.
+/// The registration is read again once the card is locked: a change queued
+/// behind another on the same card must see what that one left (a second
+/// delete finds nothing; a delete after a correction takes back the
+/// corrected amount).
 async fn locked(tx: &Tx, caller: &StaffPrincipal, id: &Id) -> AppResult<(Registration, PunchCard)> {
     let r = store::punch_cards::get_registration(tx, &caller.workspace_id, id).await?;
-    match store::punch_cards::get(tx, &caller.scope(), &r.punch_card_id, true).await {
-        Ok(card) => Ok((r, card)),
-        Err(AppError::NotFound { .. }) => Err(AppError::not_found("registration", id.as_str())),
-        Err(e) => Err(e),
-    }
+    let card = match store::punch_cards::get(tx, &caller.scope(), &r.punch_card_id, true).await {
+        Ok(card) => card,
+        Err(AppError::NotFound { .. }) => return Err(AppError::not_found("registration", id.as_str())),
+        Err(e) => return Err(e),
+    };
+    Ok((store::punch_cards::get_registration(tx, &caller.workspace_id, id).await?, card))
 }
 
 pub async fn update_registration(

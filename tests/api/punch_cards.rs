@@ -755,3 +755,79 @@ async fn concurrent_registrations_lose_nothing_and_notify_once() {
     let kinds = email_kinds(&app, &c.id).await;
     assert_eq!(kinds, [pb::NotificationKind::PunchesLow as i32, pb::NotificationKind::CardUsedUp as i32]);
 }
+
+/// Waits until `n` of the app database's sessions wait for a row lock.
+async fn until_lock_waiters(app: &TestApp, n: i64) {
+    for _ in 0..2_000 {
+        let waiting: i64 = app
+            .scalar(
+                "SELECT COUNT(*) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            )
+            .await;
+        if waiting >= n {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    panic!("{n} requests never came to wait for the card");
+}
+
+/// Changes to one registration that queue behind each other on its card
+/// (PostgreSQL; SQLite has one writer) each act on what the one before left:
+/// a second delete finds nothing, and a delete after a correction takes back
+/// the corrected amount.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn queued_changes_to_a_registration_see_each_other() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let app = spawn_app(Backend::Postgres).await;
+    let c = app.admin_customers().create_customer(company("Kø ApS", &[])).await.unwrap().into_inner();
+    let k = app.admin_cards().create_punch_card(card(&c.customer.unwrap().id, "Kort", 10)).await.unwrap();
+    let k = k.into_inner().punch_card.unwrap();
+    let hold = || async {
+        let held = app.state.db.begin().await.unwrap();
+        held.execute_unprepared(&format!("SELECT id FROM punch_cards WHERE id = '{}' FOR UPDATE", k.id)).await.unwrap();
+        held
+    };
+    let delete = |id: String| {
+        let mut client = app.admin_cards();
+        tokio::spawn(async move {
+            client
+                .delete_registration(pb::DeleteRegistrationRequest { registration_id: id })
+                .await
+                .map(|r| r.into_inner())
+        })
+    };
+    let used = || async {
+        let req = pb::GetPunchCardRequest { punch_card_id: k.id.clone() };
+        app.admin_cards().get_punch_card(req).await.unwrap().into_inner().punch_card.unwrap().used
+    };
+
+    // Two deletes of one registration.
+    let reg = register(&app, &k.id, 3).await.registration.unwrap();
+    let held = hold().await;
+    let (first, second) = (delete(reg.id.clone()), delete(reg.id.clone()));
+    until_lock_waiters(&app, 2).await;
+    held.rollback().await.unwrap();
+    let answers = [first.await.unwrap(), second.await.unwrap()];
+    assert_eq!(answers.iter().filter(|a| a.is_ok()).count(), 1, "{answers:?}");
+    assert!(answers.iter().any(|a| a.as_ref().is_err_and(|e| e.code() == Code::NotFound)), "{answers:?}");
+    assert_eq!(used().await, 0, "taken back once");
+
+    // A correction, then a delete that read the registration before it.
+    let reg = register(&app, &k.id, 3).await.registration.unwrap();
+    let held = hold().await;
+    let mut client = app.admin_cards();
+    let corrected = pb::Registration { id: reg.id.clone(), amount: 5, ..Default::default() };
+    let correction = tokio::spawn(async move {
+        let req = pb::UpdateRegistrationRequest { registration: Some(corrected), update_mask: mask(&["amount"]) };
+        client.update_registration(req).await
+    });
+    until_lock_waiters(&app, 1).await;
+    let deleted = delete(reg.id.clone());
+    until_lock_waiters(&app, 2).await;
+    held.rollback().await.unwrap();
+    correction.await.unwrap().expect("the correction");
+    deleted.await.unwrap().expect("the delete");
+    assert_eq!(used().await, 0, "the corrected amount is taken back");
+}
