@@ -508,8 +508,13 @@ pub async fn update_registration(
     let reg = store::punch_cards::save_registration(&tx, &caller.workspace_id, &reg, now).await?;
     let mut dispatched = vec![];
     if reg.amount != old_amount {
-        card.used += reg.amount - old_amount;
         let ws = store::workspace_config::workspace(state, &tx, &caller.workspace_id).await?;
+        // Raising an amount uses more of the card, as a registration does;
+        // lowering one (a correction in the customer's favour) is always allowed.
+        if reg.amount > old_amount {
+            check_not_expired(&ws, &card, local_today(now, ws.time_zone.0))?;
+        }
+        card.used += reg.amount - old_amount;
         after_balance_change(state, &tx, &ws, &mut card, None, &mut dispatched).await?;
     }
     let card = store::punch_cards::save(&tx, &caller.workspace_id, &card, now).await?;

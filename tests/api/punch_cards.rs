@@ -371,8 +371,26 @@ async fn expired_cards_refuse_registrations(app: TestApp) {
         })
         .await
         .unwrap();
-    let r = register(&app, &k.id, 1).await;
-    assert_eq!(r.punch_card.unwrap().used, 1);
+    let r = register(&app, &k.id, 2).await;
+    assert_eq!(r.punch_card.unwrap().used, 2);
+
+    // Allowed no more: a correction may lower what was registered, not raise it.
+    app.admin_workspace()
+        .update_workspace(pb::UpdateWorkspaceRequest {
+            workspace: Some(pb::Workspace { allow_expired_card_registration: false, ..Default::default() }),
+            update_mask: Some(prost_types::FieldMask { paths: vec!["allow_expired_card_registration".into()] }),
+        })
+        .await
+        .unwrap();
+    let reg_id = r.registration.unwrap().id;
+    let correct = |amount: i64| pb::UpdateRegistrationRequest {
+        registration: Some(pb::Registration { id: reg_id.clone(), amount, ..Default::default() }),
+        update_mask: mask(&["amount"]),
+    };
+    let err = app.admin_cards().update_registration(correct(5)).await.unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    let lowered = app.admin_cards().update_registration(correct(1)).await.unwrap().into_inner();
+    assert_eq!(lowered.punch_card.unwrap().used, 1);
 }
 
 /// Card created and punch registered: by e-mail and in the HUB, in the
