@@ -13,11 +13,11 @@ use crate::{
         punch_card::PunchCard,
         workspace::Workspace,
     },
-    error::AppResult,
+    error::{AppError, AppResult},
     notify::{self, CustomerEvent},
     store::{self, TransactionTrait},
 };
-use chrono::Duration;
+use chrono::{Duration, NaiveDate};
 use std::collections::BTreeMap;
 
 /// Runs one pass over every workspace; returns how many notifications fired.
@@ -32,21 +32,21 @@ pub async fn try_run(state: &AppState) -> AppResult<usize> {
 async fn run_workspace(state: &AppState, ws: &Workspace) -> AppResult<usize> {
     let today = local_today(state.clock.now(), ws.time_zone.0);
     let horizon = today + Duration::days(ws.expiring_days_before as i64);
+    let scope = CustomerScope { workspace_id: ws.id.clone(), areas: None };
     let mut fired = 0;
-    for card in store::punch_cards::expiry_candidates(&state.db, &ws.id, horizon).await? {
-        let Some(expiry) = card.expiry_date else { continue };
-        let kind = if today >= expiry {
-            if card.expired_fired {
-                continue;
-            }
-            NotificationKind::CardExpired
-        } else {
-            if card.expiring_fired {
-                continue;
-            }
-            NotificationKind::CardExpiring
-        };
+    for candidate in store::punch_cards::expiry_candidates(&state.db, &ws.id, horizon).await? {
+        if due_notice(&candidate, today, horizon).is_none() {
+            continue;
+        }
+        // Decided again on the card as locked: staff may have moved its
+        // expiry date, or used it up, since the candidates were read.
         let tx = state.db.begin().await?;
+        let card = match store::punch_cards::get(&tx, &scope, &candidate.id, true).await {
+            Ok(card) => card,
+            Err(AppError::NotFound { .. }) => continue,
+            Err(e) => return Err(e),
+        };
+        let (Some(kind), Some(expiry)) = (due_notice(&card, today, horizon), card.expiry_date) else { continue };
         let expired = kind == NotificationKind::CardExpired;
         if !store::punch_cards::claim_expiry_flag(&tx, &card.id, expired).await? {
             continue; // another replica did it
@@ -55,7 +55,6 @@ async fn run_workspace(state: &AppState, ws: &Workspace) -> AppResult<usize> {
             // Too late to say "expiring"; never say it after "expired".
             store::punch_cards::claim_expiry_flag(&tx, &card.id, false).await?;
         }
-        let scope = CustomerScope { workspace_id: ws.id.clone(), areas: None };
         let customer = store::customers::get(&tx, &scope, &card.customer_id).await?;
         let locale = customer.locale.unwrap_or(ws.default_locale);
         let vars = vars(&card, locale, (expiry - today).num_days());
@@ -77,6 +76,21 @@ async fn run_workspace(state: &AppState, ws: &Workspace) -> AppResult<usize> {
         fired += 1;
     }
     Ok(fired)
+}
+
+/// The notice a card is due on `today`, if any: "expired" from its expiry
+/// date on, "expiring" from `horizon` days before; each once, and only while
+/// punches remain.
+fn due_notice(card: &PunchCard, today: NaiveDate, horizon: NaiveDate) -> Option<NotificationKind> {
+    let expiry = card.expiry_date.filter(|e| *e <= horizon)?;
+    if card.used >= card.total {
+        return None;
+    }
+    match today >= expiry {
+        true if !card.expired_fired => Some(NotificationKind::CardExpired),
+        false if !card.expiring_fired => Some(NotificationKind::CardExpiring),
+        _ => None,
+    }
 }
 
 fn vars(card: &PunchCard, locale: Locale, days_left: i64) -> BTreeMap<String, String> {

@@ -849,3 +849,35 @@ async fn queued_changes_to_a_registration_see_each_other() {
     deleted.await.unwrap().expect("the delete");
     assert_eq!(used().await, 0, "the corrected amount is taken back");
 }
+
+/// The expiry job decides on the card as it is when it takes it (PostgreSQL):
+/// an expiry date moved while the job waited for the card sends no
+/// "expiring" for the old date, and the notice for the new one still comes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_expiry_job_decides_on_the_card_as_it_is() {
+    use chrono::TimeZone;
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let app = spawn_app(Backend::Postgres).await;
+    app.clock.set(chrono::Utc.with_ymd_and_hms(2026, 12, 1, 12, 0, 0).unwrap());
+    let c = app.welcomed_company("Flyt ApS", &[("Frede", "Flyt", "frede@flyt.example.dk")]).await;
+    set_mode(&app, pb::NotificationKind::CardCreated, pb::NotificationMode::Off).await;
+    let mut req = card(&c.id, "Sæsonkort", 10);
+    req.punch_card.as_mut().unwrap().expiry_date = "2026-12-11".into();
+    let k = app.admin_cards().create_punch_card(req).await.unwrap().into_inner().punch_card.unwrap();
+
+    // Staff move the expiry date to next year while the job is on its way.
+    let held = app.state.db.begin().await.unwrap();
+    held.execute_unprepared(&format!("UPDATE punch_cards SET expiry_date = '2027-12-31' WHERE id = '{}'", k.id))
+        .await
+        .unwrap();
+    let state = app.state.clone();
+    let job = tokio::spawn(async move { customerhub::jobs::run_once(&state).await });
+    until_lock_waiters(&app, 1).await;
+    held.commit().await.unwrap();
+    assert_eq!(job.await.unwrap().unwrap(), 0, "nothing is expiring on 2026-12-11 any more");
+    assert!(email_kinds(&app, &c.id).await.is_empty());
+
+    app.clock.set(chrono::Utc.with_ymd_and_hms(2027, 12, 25, 12, 0, 0).unwrap());
+    assert_eq!(customerhub::jobs::run_once(&app.state).await.unwrap(), 1);
+    assert_eq!(email_kinds(&app, &c.id).await, [pb::NotificationKind::CardExpiring as i32]);
+}
