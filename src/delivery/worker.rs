@@ -1,4 +1,4 @@
-use super::{backoff, pace::Pace};
+use super::{backoff, pace::Pace, permanent};
 use crate::{
     app::AppState,
     domain::{Id, notification::NotificationKind, workspace::Workspace},
@@ -248,7 +248,7 @@ async fn record(state: &AppState, outcomes: Vec<(Claimed, Sent)>) -> AppResult<u
                 metrics::counter!("customerhub_deliveries_total", "channel" => channel, "outcome" => "suppressed")
                     .increment(1);
             }
-            Sent::Err(e) if task.attempts >= state.settings.delivery_max_attempts => {
+            Sent::Err(e) if permanent::is_permanent(&e) || task.attempts >= state.settings.delivery_max_attempts => {
                 let error = format!("{e:#}");
                 tracing::warn!(notification = %task.id, %error, "delivery failed for good");
                 metrics::counter!("customerhub_deliveries_total", "channel" => channel, "outcome" => "failed")

@@ -2,6 +2,7 @@
 //! configured, writes each mail as `<notification id>.eml` into a folder.
 //! Both are idempotent per notification: the Message-ID is stable across
 //! retries and a rewritten file replaces the earlier one.
+use crate::delivery::permanent::Permanent;
 use anyhow::Context;
 use lettre::{
     AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
@@ -60,11 +61,13 @@ impl Mailer {
     }
 
     pub async fn send(&self, mail: &OutgoingMail) -> anyhow::Result<()> {
-        let message = build(mail)?;
+        let message = build(mail).context(Permanent)?;
         match self {
-            Mailer::Smtp(transport) => {
-                transport.send(message).await?;
-            }
+            Mailer::Smtp(transport) => match transport.send(message).await {
+                Ok(_) => {}
+                Err(e) if e.is_permanent() => return Err(anyhow::Error::new(e).context(Permanent)),
+                Err(e) => return Err(e.into()),
+            },
             Mailer::Folder(dir) => {
                 let tmp = dir.join(format!(".{}.eml.tmp", mail.id));
                 let path = dir.join(format!("{}.eml", mail.id));

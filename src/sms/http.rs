@@ -1,7 +1,9 @@
 //! An HTTP SMS gateway: `POST <url>` with `authorization: Bearer <token>` and
 //! the JSON body `{"id", "from", "to", "text"}`; a 2xx answer carries
-//! `{"message_id": "..."}`. Anything else is an error the outbox retries.
+//! `{"message_id": "..."}`. A 4xx answer (but 408 and 429) fails the SMS for
+//! good; anything else is an error the outbox retries.
 use super::SmsMessage;
+use crate::delivery::permanent::Permanent;
 use anyhow::{Context, bail};
 use serde::Deserialize;
 use std::time::Duration;
@@ -44,7 +46,13 @@ impl HttpGateway {
         let status = response.status();
         let text = response.text().await.context("reading the SMS gateway's answer")?;
         if !status.is_success() {
-            bail!("SMS gateway answered {status}: {}", snippet(&text));
+            let error = anyhow::anyhow!("SMS gateway answered {status}: {}", snippet(&text));
+            // A 4xx is the gateway refusing this message (a bad number, say);
+            // only a timeout or a rate limit may pass on a later try.
+            let refused = status.is_client_error()
+                && status != reqwest::StatusCode::REQUEST_TIMEOUT
+                && status != reqwest::StatusCode::TOO_MANY_REQUESTS;
+            return Err(if refused { error.context(Permanent) } else { error });
         }
         let accepted: Accepted = serde_json::from_str(&text)
             .with_context(|| format!("SMS gateway answered {status} without a message_id: {}", snippet(&text)))?;

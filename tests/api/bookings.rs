@@ -837,6 +837,32 @@ async fn http_gateway_sends_retries_and_reports(app: TestApp) {
     assert!(app.sms_files().is_empty(), "nothing went to the folder");
 }
 
+/// A gateway that refuses the message itself (4xx) fails it at once; a rate
+/// limit (429) is tried again.
+async fn http_gateway_refusal_fails_at_once(app: TestApp) {
+    use customerhub::{
+        app::AppState,
+        delivery::{ExecutionOutcome, try_execute_task},
+        sms::{HttpGateway, SmsProvider},
+    };
+    let (url, seen) = fake_gateway(vec![(429, "slow down"), (400, r#"{"error":"invalid number"}"#)]).await;
+    let state = AppState { sms: SmsProvider::Http(HttpGateway::new(&url, "gw-secret").unwrap()), ..app.state.clone() };
+    app.clock.set(at("2026-03-10T09:00:00Z"));
+    let c = ready_customer(&app, "Salong Avvisad AB").await;
+    send_one(&app, &c, false).await;
+
+    assert_eq!(try_execute_task(&state).await.unwrap(), ExecutionOutcome::TaskCompleted);
+    assert_eq!(only_sms(&app, &c).await.state, pb::DeliveryState::Queued as i32, "429 waits and tries again");
+    app.clock.advance(chrono::Duration::hours(1));
+    assert_eq!(try_execute_task(&state).await.unwrap(), ExecutionOutcome::TaskCompleted);
+    let d = only_sms(&app, &c).await;
+    assert_eq!((d.state, d.attempts), (pb::DeliveryState::Failed as i32, 2), "{d:?}");
+    assert!(d.last_error.contains("400") && d.last_error.contains("invalid number"), "{d:?}");
+    app.clock.advance(chrono::Duration::hours(1));
+    assert_eq!(try_execute_task(&state).await.unwrap(), ExecutionOutcome::EmptyQueue);
+    assert_eq!(seen.lock().unwrap().len(), 2);
+}
+
 /// Supervisors work only on bookings of their areas' customers; workspaces are apart.
 async fn supervisors_and_workspaces_see_only_their_own(app: TestApp) {
     app.clock.set(at("2026-03-10T09:00:00Z"));
@@ -964,5 +990,6 @@ both_databases!(
     a_booking_made_with_the_link_token_is_attributed,
     delivery_reports_and_usage_bill_only_delivered,
     http_gateway_sends_retries_and_reports,
+    http_gateway_refusal_fails_at_once,
     supervisors_and_workspaces_see_only_their_own,
 );

@@ -592,6 +592,30 @@ async fn smtp_outage_is_retried_with_backoff(app: TestApp) {
     assert!(!failed.last_error.is_empty());
 }
 
+/// A relay that refuses a recipient for good (550) fails that mail at once,
+/// with the relay's answer; the others go.
+async fn a_refused_recipient_fails_at_once(app: TestApp) {
+    let c = app
+        .welcomed_company(
+            "Ukendt ApS",
+            &[("Uffe", "Ukendt", "uffe@ukendt.example.dk"), ("Kaj", "Kendt", "kaj@ukendt.example.dk")],
+        )
+        .await;
+    app.smtp.reject_recipient("uffe@ukendt.example.dk");
+    app.fire(NotificationKind::PunchRegistered, &c.id, None).await;
+    assert_eq!(app.deliver_all().await, 2);
+    assert_eq!(app.smtp.wait_for(1).await[0].rcpt_to, ["kaj@ukendt.example.dk"]);
+    let refused = deliveries(&app, &c.id)
+        .await
+        .into_iter()
+        .find(|d| d.kind == pb::NotificationKind::PunchRegistered as i32 && d.recipient == "uffe@ukendt.example.dk")
+        .unwrap();
+    assert_eq!((refused.state, refused.attempts), (pb::DeliveryState::Failed as i32, 1), "{refused:?}");
+    assert!(refused.last_error.contains("550"), "{refused:?}");
+    app.clock.advance(chrono::Duration::hours(2));
+    assert_eq!(app.deliver_all().await, 0, "not tried again");
+}
+
 /// The claim takes the oldest due rows by walking `ix_notifications_due` in
 /// its order, never by sorting every queued row. (That PostgreSQL keeps to
 /// this plan after a burst its statistics have not seen is shown by the
@@ -760,6 +784,7 @@ both_databases!(
     unsubscribe_by_link_and_one_click,
     unsubscribing_stops_mail_already_queued,
     smtp_outage_is_retried_with_backoff,
+    a_refused_recipient_fails_at_once,
     a_dead_workers_claim_is_taken_again,
     the_claim_walks_the_due_index_in_order,
     a_stuck_mail_holds_back_no_other,

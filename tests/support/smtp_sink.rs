@@ -182,6 +182,8 @@ struct Shared {
     stalled: watch::Sender<usize>,
     /// How long each message waits after DATA before it is answered (a slow relay), in ms.
     answer_after_ms: AtomicUsize,
+    /// Recipients refused for good at RCPT (`550 5.1.1`), lowercase.
+    rejected: Mutex<Vec<String>>,
 }
 
 impl Shared {
@@ -221,6 +223,7 @@ impl SmtpSink {
             stall_next: AtomicUsize::new(0),
             stalled: watch::Sender::new(0),
             answer_after_ms: AtomicUsize::new(0),
+            rejected: Mutex::new(Vec::new()),
         });
         let accept_task = tokio::spawn(accept_loop(listener, Arc::clone(&shared)));
         SmtpSink { addr, shared, accept_task }
@@ -305,6 +308,11 @@ impl SmtpSink {
     /// Simulates an outage. While `false`, new connections get
     /// `421 service not available` and are closed, and already open sessions
     /// answer `451` to `MAIL FROM`. `true` restores normal service.
+    /// Refuses `addr` for good from now on: `550 5.1.1 user unknown` at RCPT.
+    pub fn reject_recipient(&self, addr: &str) {
+        self.shared.rejected.lock().unwrap_or_else(|e| e.into_inner()).push(addr.to_lowercase());
+    }
+
     pub fn set_accepting(&self, accept: bool) {
         self.shared.accepting.store(accept, Ordering::SeqCst);
     }
@@ -445,6 +453,11 @@ async fn session(stream: TcpStream, shared: Arc<Shared>) -> std::io::Result<()> 
             "RCPT" => match tx.as_mut() {
                 None => reply(&mut wr, "503 5.5.1 need MAIL before RCPT\r\n").await?,
                 Some(t) => match parse_path(arg, "TO:") {
+                    Some(to)
+                        if shared.rejected.lock().unwrap_or_else(|e| e.into_inner()).contains(&to.to_lowercase()) =>
+                    {
+                        reply(&mut wr, "550 5.1.1 user unknown\r\n").await?
+                    }
                     Some(to) if !to.is_empty() => {
                         t.rcpt_to.push(to);
                         reply(&mut wr, "250 2.1.5 OK\r\n").await?;
