@@ -154,7 +154,7 @@ impl HubService for HubApi {
         let page = app::punch_cards::hub_list(&self.state, &caller, page).await?;
         let today = app::punch_cards::today(&self.state, &caller.workspace_id).await?;
         Ok(Response::new(pb::ListHubPunchCardsResponse {
-            punch_cards: page.items.into_iter().map(|c| super::punch_card_api::card_out(c, today)).collect(),
+            punch_cards: page.items.into_iter().map(|c| hub_card_out(c, today)).collect(),
             next_page_token: page.next_page_token,
         }))
     }
@@ -168,7 +168,7 @@ impl HubService for HubApi {
         let page = PageRequest::parse(r.page_size, &r.page_token)?;
         let page = app::punch_cards::hub_registrations(&self.state, &caller, &r.punch_card_id, page).await?;
         Ok(Response::new(pb::ListHubRegistrationsResponse {
-            registrations: page.items.into_iter().map(super::punch_card_api::registration_out).collect(),
+            registrations: page.items.into_iter().map(hub_registration_out).collect(),
             next_page_token: page.next_page_token,
         }))
     }
@@ -186,4 +186,15 @@ impl HubService for HubApi {
             next_page_token: page.next_page_token,
         }))
     }
+}
+
+/// A card as its customer sees it: without which staff user created it,
+/// as the HUB's time entries leave out who recorded them.
+fn hub_card_out(c: crate::domain::punch_card::PunchCard, today: chrono::NaiveDate) -> pb::PunchCard {
+    pb::PunchCard { created_by_staff_user_id: String::new(), ..super::punch_card_api::card_out(c, today) }
+}
+
+/// A registration as its customer sees it: without the staff user's id.
+fn hub_registration_out(r: crate::domain::punch_card::Registration) -> pb::Registration {
+    pb::Registration { registered_by_staff_user_id: String::new(), ..super::punch_card_api::registration_out(r) }
 }

@@ -693,12 +693,22 @@ async fn hub_sees_own_cards_with_the_module(app: TestApp) {
         .into_inner()
         .punch_card
         .unwrap();
-    app.admin_cards().create_punch_card(card(&mine.id, "Mit", 5)).await.unwrap();
+    let my_card = app.admin_cards().create_punch_card(card(&mine.id, "Mit", 5)).await.unwrap().into_inner();
+    let my_card = my_card.punch_card.unwrap();
+    register(&app, &my_card.id, 1).await;
     let session = app.hub_session_for(&mine.contacts[0].id).await;
     let mut hub = app.hub(&session);
     let cards =
         hub.list_hub_punch_cards(pb::ListHubPunchCardsRequest::default()).await.unwrap().into_inner().punch_cards;
     assert_eq!(cards.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["Mit"]);
+    assert_eq!(cards[0].created_by_staff_user_id, "", "staff ids are the business's");
+    let regs = hub
+        .list_hub_registrations(pb::ListHubRegistrationsRequest { punch_card_id: my_card.id, ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner()
+        .registrations;
+    assert_eq!((regs.len(), regs[0].registered_by_staff_user_id.as_str()), (1, ""));
     let err = hub
         .list_hub_registrations(pb::ListHubRegistrationsRequest { punch_card_id: their_card.id, ..Default::default() })
         .await

@@ -173,14 +173,16 @@ class HubServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListHubPunchCards(self, request, context):
-        """Lists the customer's punch cards (needs the punch-card module).
+        """Lists the customer's punch cards (needs the punch-card module). Staff
+        user ids are left empty: they are the business's, not the customer's.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListHubRegistrations(self, request, context):
-        """Lists the registrations of one of the customer's cards.
+        """Lists the registrations of one of the customer's cards, without staff
+        user ids.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

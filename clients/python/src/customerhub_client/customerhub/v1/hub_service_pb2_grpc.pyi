@@ -62,9 +62,13 @@ class HubServiceStub:
     SetEmailSubscription: _grpc.UnaryUnaryMultiCallable[_hub_service_pb2.SetEmailSubscriptionRequest, _hub_service_pb2.SetEmailSubscriptionResponse]
     """Subscribes or unsubscribes the logged-in contact (the HUB profile)."""
     ListHubPunchCards: _grpc.UnaryUnaryMultiCallable[_hub_service_pb2.ListHubPunchCardsRequest, _hub_service_pb2.ListHubPunchCardsResponse]
-    """Lists the customer's punch cards (needs the punch-card module)."""
+    """Lists the customer's punch cards (needs the punch-card module). Staff
+    user ids are left empty: they are the business's, not the customer's.
+    """
     ListHubRegistrations: _grpc.UnaryUnaryMultiCallable[_hub_service_pb2.ListHubRegistrationsRequest, _hub_service_pb2.ListHubRegistrationsResponse]
-    """Lists the registrations of one of the customer's cards."""
+    """Lists the registrations of one of the customer's cards, without staff
+    user ids.
+    """
     ListTimeEntries: _grpc.UnaryUnaryMultiCallable[_hub_service_pb2.HubServiceListTimeEntriesRequest, _hub_service_pb2.HubServiceListTimeEntriesResponse]
     """Lists the time entries of the contact's own customer, newest
     `performed_on` first. Needs the customer's Timesheets module.
@@ -104,9 +108,13 @@ class HubServiceAsyncStub(HubServiceStub):
     SetEmailSubscription: _aio.UnaryUnaryMultiCallable[_hub_service_pb2.SetEmailSubscriptionRequest, _hub_service_pb2.SetEmailSubscriptionResponse]  # type: ignore[assignment]
     """Subscribes or unsubscribes the logged-in contact (the HUB profile)."""
     ListHubPunchCards: _aio.UnaryUnaryMultiCallable[_hub_service_pb2.ListHubPunchCardsRequest, _hub_service_pb2.ListHubPunchCardsResponse]  # type: ignore[assignment]
-    """Lists the customer's punch cards (needs the punch-card module)."""
+    """Lists the customer's punch cards (needs the punch-card module). Staff
+    user ids are left empty: they are the business's, not the customer's.
+    """
     ListHubRegistrations: _aio.UnaryUnaryMultiCallable[_hub_service_pb2.ListHubRegistrationsRequest, _hub_service_pb2.ListHubRegistrationsResponse]  # type: ignore[assignment]
-    """Lists the registrations of one of the customer's cards."""
+    """Lists the registrations of one of the customer's cards, without staff
+    user ids.
+    """
     ListTimeEntries: _aio.UnaryUnaryMultiCallable[_hub_service_pb2.HubServiceListTimeEntriesRequest, _hub_service_pb2.HubServiceListTimeEntriesResponse]  # type: ignore[assignment]
     """Lists the time entries of the contact's own customer, newest
     `performed_on` first. Needs the customer's Timesheets module.
@@ -203,7 +211,9 @@ class HubServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _hub_service_pb2.ListHubPunchCardsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_hub_service_pb2.ListHubPunchCardsResponse, _abc.Awaitable[_hub_service_pb2.ListHubPunchCardsResponse]]:
-        """Lists the customer's punch cards (needs the punch-card module)."""
+        """Lists the customer's punch cards (needs the punch-card module). Staff
+        user ids are left empty: they are the business's, not the customer's.
+        """
 
     @_abc_1.abstractmethod
     def ListHubRegistrations(
@@ -211,7 +221,9 @@ class HubServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _hub_service_pb2.ListHubRegistrationsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_hub_service_pb2.ListHubRegistrationsResponse, _abc.Awaitable[_hub_service_pb2.ListHubRegistrationsResponse]]:
-        """Lists the registrations of one of the customer's cards."""
+        """Lists the registrations of one of the customer's cards, without staff
+        user ids.
+        """
 
     @_abc_1.abstractmethod
     def ListTimeEntries(

@@ -941,7 +941,8 @@ export const HubService: GenService<{
     output: typeof SetEmailSubscriptionResponseSchema;
   },
   /**
-   * Lists the customer's punch cards (needs the punch-card module).
+   * Lists the customer's punch cards (needs the punch-card module). Staff
+   * user ids are left empty: they are the business's, not the customer's.
    *
    * @generated from rpc customerhub.v1.HubService.ListHubPunchCards
    */
@@ -951,7 +952,8 @@ export const HubService: GenService<{
     output: typeof ListHubPunchCardsResponseSchema;
   },
   /**
-   * Lists the registrations of one of the customer's cards.
+   * Lists the registrations of one of the customer's cards, without staff
+   * user ids.
    *
    * @generated from rpc customerhub.v1.HubService.ListHubRegistrations
    */
