@@ -164,6 +164,9 @@ pub async fn preview(
     k: TemplateKey,
     source: Option<TemplateSource>,
 ) -> AppResult<Rendered> {
+    // Templates are the admins' (GetTemplate): a preview of the one in use
+    // shows its text too.
+    caller.require_admin()?;
     let mut v = Violations::new();
     let key = key(&k, &mut v);
     if let (Some((kind, _, _)), Some(s)) = (key, &source) {

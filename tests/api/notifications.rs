@@ -339,6 +339,19 @@ async fn templates_are_checked_used_and_reset(app: TestApp) {
         .into_inner();
     assert_eq!(preview.subject, "Snart tomt: Vinduespudsning 2026");
     assert_eq!(preview.text, "Hej Anna! Der er 3 klip tilbage.");
+    // Templates are the admins', in a preview as in GetTemplate.
+    let nord = app.area("Nord").await;
+    let (_, sup) = app.staff_with_key("sup@rengoering.example.dk", pb::StaffRole::Supervisor, vec![nord]).await;
+    let in_use = pb::PreviewTemplateRequest {
+        template: Some(pb::Template {
+            kind: pb::NotificationKind::PunchesLow as i32,
+            locale: pb::Locale::Da as i32,
+            tone: pb::Tone::Formal as i32,
+            ..Default::default()
+        }),
+    };
+    let err = app.notifications(&sup).preview_template(in_use).await.unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
     let err = app
         .admin_notifications()
         .preview_template(pb::PreviewTemplateRequest {

@@ -154,7 +154,7 @@ class NotificationServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def PreviewTemplate(self, request, context):
-        """Renders a template (the given text, or the one in use) with sample data.
+        """Renders a template (the given text, or the one in use) with sample data (admins only).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -46,7 +46,7 @@ class NotificationServiceStub:
     ResetTemplate: _grpc.UnaryUnaryMultiCallable[_notification_service_pb2.ResetTemplateRequest, _notification_service_pb2.ResetTemplateResponse]
     """Goes back to the default text shipped with the service (admins only)."""
     PreviewTemplate: _grpc.UnaryUnaryMultiCallable[_notification_service_pb2.PreviewTemplateRequest, _notification_service_pb2.PreviewTemplateResponse]
-    """Renders a template (the given text, or the one in use) with sample data."""
+    """Renders a template (the given text, or the one in use) with sample data (admins only)."""
     ListDeliveries: _grpc.UnaryUnaryMultiCallable[_notification_service_pb2.ListDeliveriesRequest, _notification_service_pb2.ListDeliveriesResponse]
     """Lists what was sent (or suppressed) to a customer's contacts, newest first."""
     ListFailedDeliveries: _grpc.UnaryUnaryMultiCallable[_notification_service_pb2.ListFailedDeliveriesRequest, _notification_service_pb2.ListFailedDeliveriesResponse]
@@ -84,7 +84,7 @@ class NotificationServiceAsyncStub(NotificationServiceStub):
     ResetTemplate: _aio.UnaryUnaryMultiCallable[_notification_service_pb2.ResetTemplateRequest, _notification_service_pb2.ResetTemplateResponse]  # type: ignore[assignment]
     """Goes back to the default text shipped with the service (admins only)."""
     PreviewTemplate: _aio.UnaryUnaryMultiCallable[_notification_service_pb2.PreviewTemplateRequest, _notification_service_pb2.PreviewTemplateResponse]  # type: ignore[assignment]
-    """Renders a template (the given text, or the one in use) with sample data."""
+    """Renders a template (the given text, or the one in use) with sample data (admins only)."""
     ListDeliveries: _aio.UnaryUnaryMultiCallable[_notification_service_pb2.ListDeliveriesRequest, _notification_service_pb2.ListDeliveriesResponse]  # type: ignore[assignment]
     """Lists what was sent (or suppressed) to a customer's contacts, newest first."""
     ListFailedDeliveries: _aio.UnaryUnaryMultiCallable[_notification_service_pb2.ListFailedDeliveriesRequest, _notification_service_pb2.ListFailedDeliveriesResponse]  # type: ignore[assignment]
@@ -155,7 +155,7 @@ class NotificationServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _notification_service_pb2.PreviewTemplateRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_notification_service_pb2.PreviewTemplateResponse, _abc.Awaitable[_notification_service_pb2.PreviewTemplateResponse]]:
-        """Renders a template (the given text, or the one in use) with sample data."""
+        """Renders a template (the given text, or the one in use) with sample data (admins only)."""
 
     @_abc_1.abstractmethod
     def ListDeliveries(

@@ -1613,7 +1613,7 @@ export const NotificationService: GenService<{
     output: typeof ResetTemplateResponseSchema;
   },
   /**
-   * Renders a template (the given text, or the one in use) with sample data.
+   * Renders a template (the given text, or the one in use) with sample data (admins only).
    *
    * @generated from rpc customerhub.v1.NotificationService.PreviewTemplate
    */
