@@ -3,6 +3,7 @@ use super::{
     customer_input::{ContactFields, validate_contact},
     customers::new_contact,
     field_mask::mask_paths,
+    lost_access::{self, LostAccess},
     welcome,
 };
 use crate::{
@@ -158,10 +159,10 @@ pub async fn update(state: &AppState, caller: &StaffPrincipal, req: UpdateContac
         require_free_email(&tx, &contact.customer_id, &contact.email, &id).await?;
         store::contacts::forget_login(&tx, &id).await?;
     }
-    let updated = store::contacts::update(&tx, ws, &contact, state.clock.now()).await?;
-    // Losing HUB access or the login e-mail ends the contact's sessions.
-    if (was_open && !updated.hub_access) || old_email != updated.email {
-        store::sessions::delete_for_contact(&tx, &id).await?;
+    let now = state.clock.now();
+    let updated = store::contacts::update(&tx, ws, &contact, now).await?;
+    if let Some(why) = LostAccess::by_contact_change(was_open, updated.hub_access, old_email != updated.email) {
+        lost_access::for_contact(&tx, &id, why, now).await?;
     }
     store::customer_cache::commit_change(state, tx, Changed::Customer(&updated.customer_id)).await?;
     Ok(updated)
@@ -189,7 +190,7 @@ pub async fn delete(state: &AppState, caller: &StaffPrincipal, id: &str) -> AppR
             "a private customer's own contact goes with the customer: delete the customer instead",
         ));
     }
-    store::sessions::delete_for_contact(&tx, &id).await?;
+    lost_access::for_contact(&tx, &id, LostAccess::Deleted, state.clock.now()).await?;
     store::contacts::delete(&tx, &caller.workspace_id, &id).await?;
     store::customer_cache::commit_change(state, tx, Changed::Customer(&contact.customer_id)).await
 }

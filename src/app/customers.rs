@@ -5,6 +5,7 @@ use super::{
         validate_customer,
     },
     field_mask::mask_paths,
+    lost_access::{self, LostAccess, changes_private_login},
     welcome,
 };
 use crate::{
@@ -269,26 +270,11 @@ pub async fn update(
     if changes_private_login(&current, &updated) {
         store::contacts::forget_primary_login(&tx, &id).await?;
     }
-    if ends_hub_sessions(&current, &updated) {
-        store::sessions::delete_for_customer(&tx, &id).await?;
+    if let Some(why) = LostAccess::by_customer_change(&current, &updated) {
+        lost_access::for_contacts_of(&tx, &id, why, now).await?;
     }
     store::customer_cache::commit_change(state, tx, Changed::Customer(&id)).await?;
     get_with_contacts(state, &unscoped, &id).await
-}
-
-/// Whether a change to a customer ends its contacts' HUB sessions: its HUB
-/// access switched off (switched on again, it must not bring them back), or
-/// a private customer's e-mail, which is its login, changed. As
-/// `contacts::update` does for one contact.
-pub(crate) fn ends_hub_sessions(before: &Customer, after: &Customer) -> bool {
-    (before.hub_access && !after.hub_access) || changes_private_login(before, after)
-}
-
-/// Whether a private customer's e-mail, which is its contact's login,
-/// changed: then the password and welcome link of the old one stop counting
-/// (`store::contacts::forget_login`).
-pub(crate) fn changes_private_login(before: &Customer, after: &Customer) -> bool {
-    after.kind == CustomerKind::Private && before.email != after.email
 }
 
 pub async fn delete(state: &AppState, caller: &StaffPrincipal, id: &str) -> AppResult<()> {

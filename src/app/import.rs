@@ -5,6 +5,7 @@ use super::{
     AppState,
     customer_input::{ContactFields, CustomerFields, validate_contacts, validate_customer},
     customers::{insert_with_contacts, new_contact, new_customer},
+    lost_access::{self, LostAccess},
     welcome,
 };
 use crate::{
@@ -108,11 +109,11 @@ async fn import_row_inner(state: &AppState, caller: &StaffPrincipal, row: Import
     if updated.kind == CustomerKind::Private {
         store::contacts::sync_primary(&tx, &updated, now).await?;
     }
-    if super::customers::changes_private_login(&current, &updated) {
+    if lost_access::changes_private_login(&current, &updated) {
         store::contacts::forget_primary_login(&tx, &updated.id).await?;
     }
-    if super::customers::ends_hub_sessions(&current, &updated) {
-        store::sessions::delete_for_customer(&tx, &updated.id).await?;
+    if let Some(why) = LostAccess::by_customer_change(&current, &updated) {
+        lost_access::for_contacts_of(&tx, &updated.id, why, now).await?;
     }
     // Contacts are matched by e-mail; contacts missing from the row are kept.
     let stored = store::contacts::all_of_customer(&tx, &updated.id).await?;
@@ -128,8 +129,8 @@ async fn import_row_inner(state: &AppState, caller: &StaffPrincipal, row: Import
                     s.hub_access = h;
                 }
                 store::contacts::update(&tx, ws, &s, now).await?;
-                if was_open && !s.hub_access {
-                    store::sessions::delete_for_contact(&tx, &s.id).await?;
+                if let Some(why) = LostAccess::by_contact_change(was_open, s.hub_access, false) {
+                    lost_access::for_contact(&tx, &s.id, why, now).await?;
                 }
             }
             None => {

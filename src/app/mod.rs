@@ -12,6 +12,7 @@ pub mod field_mask;
 pub mod hub_auth;
 pub mod import;
 pub mod inbox;
+pub mod lost_access;
 pub mod notifications;
 pub mod privacy;
 pub mod punch_cards;

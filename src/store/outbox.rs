@@ -344,6 +344,47 @@ fn new_row(
     }
 }
 
+/// Suppresses what is still queued for a contact, with the reason: it was
+/// deleted, lost HUB access, or its address changed since the mail was
+/// queued, so the mail must not reach whoever reads that address now. A
+/// mail a worker is sending right now is recorded as it ends.
+pub async fn suppress_queued_to_contact(
+    conn: &impl ConnectionTrait,
+    contact_id: &Id,
+    reason: &str,
+    now: Timestamp,
+) -> AppResult<()> {
+    suppress_queued(conn, Column::ContactId.eq(contact_id.as_str()), reason, now).await
+}
+
+/// As `suppress_queued_to_contact`, for every contact of a customer.
+pub async fn suppress_queued_to_contacts_of(
+    conn: &impl ConnectionTrait,
+    customer_id: &Id,
+    reason: &str,
+    now: Timestamp,
+) -> AppResult<()> {
+    let which = Column::CustomerId.eq(customer_id.as_str()).and(Column::ContactId.is_not_null());
+    suppress_queued(conn, which, reason, now).await
+}
+
+async fn suppress_queued(
+    conn: &impl ConnectionTrait,
+    which: sea_orm::sea_query::SimpleExpr,
+    reason: &str,
+    now: Timestamp,
+) -> AppResult<()> {
+    Entity::update_many()
+        .col_expr(Column::State, Expr::value(SUPPRESSED))
+        .col_expr(Column::SuppressReason, Expr::value(reason.to_string()))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .filter(Column::State.eq(QUEUED))
+        .filter(which)
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
 /// Marks a claimed notification suppressed (e.g. unsubscribed since it was queued).
 pub async fn mark_suppressed(
     conn: &impl ConnectionTrait,

@@ -629,6 +629,70 @@ async fn a_refused_recipient_fails_at_once(app: TestApp) {
     assert_eq!(app.deliver_all().await, 0, "not tried again");
 }
 
+/// Mails waiting out an SMTP outage do not reach a contact that was deleted,
+/// lost HUB access (its own or its customer's) or changed its address
+/// meanwhile; each is suppressed with the reason.
+async fn queued_mails_follow_the_contacts_access(app: TestApp) {
+    let c = app
+        .welcomed_company(
+            "Skifte ApS",
+            &[
+                ("Dorte", "Slettet", "dorte@skifte.example.dk"),
+                ("Lukas", "Lukket", "lukas@skifte.example.dk"),
+                ("Agnes", "Adresse", "agnes@skifte.example.dk"),
+                ("Bo", "Bliver", "bo@skifte.example.dk"),
+            ],
+        )
+        .await;
+    let other = app.welcomed_company("Lukket ApS", &[("Lis", "Lukket", "lis@lukket.example.dk")]).await;
+    app.smtp.set_accepting(false);
+    app.fire(NotificationKind::PunchRegistered, &c.id, None).await;
+    app.fire(NotificationKind::PunchRegistered, &other.id, None).await;
+    assert_eq!(app.deliver_all().await, 5, "tried once each");
+    let contact = |i: usize| c.contacts[i].id.clone();
+    let mut customers = app.admin_customers();
+    customers.delete_contact(pb::DeleteContactRequest { contact_id: contact(0) }).await.unwrap();
+    let closed = pb::Contact { id: contact(1), hub_access: false, ..Default::default() };
+    customers
+        .update_contact(pb::UpdateContactRequest { contact: Some(closed), update_mask: mask(&["hub_access"]) })
+        .await
+        .unwrap();
+    let moved = pb::Contact { id: contact(2), email: "agnes@nyt.example.dk".into(), ..Default::default() };
+    customers
+        .update_contact(pb::UpdateContactRequest { contact: Some(moved), update_mask: mask(&["email"]) })
+        .await
+        .unwrap();
+    let closed = pb::Customer { id: other.id.clone(), hub_access: false, ..Default::default() };
+    customers
+        .update_customer(pb::UpdateCustomerRequest { customer: Some(closed), update_mask: mask(&["hub_access"]) })
+        .await
+        .unwrap();
+
+    app.smtp.set_accepting(true);
+    app.clock.advance(chrono::Duration::hours(2));
+    assert_eq!(app.deliver_all().await, 1);
+    assert_eq!(app.smtp.wait_for(1).await[0].rcpt_to, ["bo@skifte.example.dk"]);
+    let mut reasons: Vec<(String, i32, String)> = deliveries(&app, &c.id)
+        .await
+        .into_iter()
+        .chain(deliveries(&app, &other.id).await)
+        .filter(|d| d.kind == pb::NotificationKind::PunchRegistered as i32 && d.channel == pb::Channel::Email as i32)
+        .map(|d| (d.recipient, d.state, d.suppress_reason))
+        .collect();
+    reasons.sort();
+    let suppressed = pb::DeliveryState::Suppressed as i32;
+    assert_eq!(
+        reasons,
+        [
+            ("agnes@skifte.example.dk".to_string(), suppressed, "email_changed".to_string()),
+            ("bo@skifte.example.dk".to_string(), pb::DeliveryState::Sent as i32, String::new()),
+            ("dorte@skifte.example.dk".to_string(), suppressed, "contact_deleted".to_string()),
+            ("lis@lukket.example.dk".to_string(), suppressed, "no_hub_access".to_string()),
+            ("lukas@skifte.example.dk".to_string(), suppressed, "no_hub_access".to_string()),
+        ]
+    );
+}
+
 /// The claim takes the oldest due rows by walking `ix_notifications_due` in
 /// its order, never by sorting every queued row. (That PostgreSQL keeps to
 /// this plan after a burst its statistics have not seen is shown by the
@@ -798,6 +862,7 @@ both_databases!(
     unsubscribing_stops_mail_already_queued,
     smtp_outage_is_retried_with_backoff,
     a_refused_recipient_fails_at_once,
+    queued_mails_follow_the_contacts_access,
     a_dead_workers_claim_is_taken_again,
     the_claim_walks_the_due_index_in_order,
     a_stuck_mail_holds_back_no_other,
