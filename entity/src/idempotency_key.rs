@@ -10,6 +10,8 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub request_id: String,
     pub resource_id: String,
+    /// SHA-256 of the request that created the resource; none on keys stored before it was kept.
+    pub request_hash: Option<String>,
     pub created_at: crate::Timestamp,
 }
 

@@ -15,6 +15,7 @@ mod m20261125_000010_create_reminders;
 mod m20261125_000011_create_bookings;
 mod m20261125_000012_create_privacy_tables;
 mod m20261201_000013_tune_notifications;
+mod m20261202_000014_add_request_hash_to_idempotency_keys;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000011_create_bookings::Migration),
             Box::new(m20261125_000012_create_privacy_tables::Migration),
             Box::new(m20261201_000013_tune_notifications::Migration),
+            Box::new(m20261202_000014_add_request_hash_to_idempotency_keys::Migration),
         ]
     }
 }

@@ -23,12 +23,12 @@ pub async fn create(
     customer_id: &str,
     fields: ContactFields,
     send_welcome_mail: bool,
-    request_id: &str,
+    request: &crate::domain::RequestKeyInput,
 ) -> AppResult<Contact> {
     let mut v = Violations::new();
     let customer_id = v.check("customer_id", Id::parse(customer_id));
     let valid = validate_contact(&fields, "contact", &mut v);
-    let request_id = v.check("request_id", crate::domain::request_id(request_id)).flatten();
+    let request_id = v.check("request_id", crate::domain::RequestKey::parse(request)).flatten();
     v.into_result()?;
     let (Some(customer_id), Some(valid)) = (customer_id, valid) else { unreachable!("violations are empty") };
     let ws = &caller.workspace_id;
@@ -41,7 +41,7 @@ pub async fn create(
         ));
     }
     let id = Id::generate();
-    let tx = match begin_create(state, ws, "CreateContact", request_id.as_deref(), &id).await? {
+    let tx = match begin_create(state, ws, "CreateContact", request_id.as_ref(), &id).await? {
         Begin::Replay(existing) => return store::contacts::get(&state.db, &scope, &existing).await,
         Begin::Fresh(tx) => tx,
     };

@@ -27,7 +27,7 @@ pub struct CreateCustomer {
     pub customer: CustomerFields,
     pub contacts: Vec<ContactFields>,
     pub send_welcome_mail: bool,
-    pub request_id: String,
+    pub request: crate::domain::RequestKeyInput,
 }
 
 /// Area checks that need the database: the area exists, and a supervisor
@@ -156,14 +156,14 @@ pub async fn create(
     if req.send_welcome_mail && !req.customer.hub_access {
         v.add("send_welcome_mail", "needs customer.hub_access: a welcome mail gives HUB access");
     }
-    let request_id = v.check("request_id", crate::domain::request_id(&req.request_id)).flatten();
+    let request_id = v.check("request_id", crate::domain::RequestKey::parse(&req.request)).flatten();
     if let Some(c) = &valid {
         check_area(&state.db, caller, c.area_id.as_ref(), &mut v).await?;
     }
     v.into_result()?;
     let valid = valid.expect("violations are empty");
     let id = Id::generate();
-    let tx = match begin_create(state, ws, "CreateCustomer", request_id.as_deref(), &id).await? {
+    let tx = match begin_create(state, ws, "CreateCustomer", request_id.as_ref(), &id).await? {
         Begin::Replay(existing) => return get_with_contacts(state, &caller.scope(), &existing).await,
         Begin::Fresh(tx) => tx,
     };

@@ -139,27 +139,42 @@ pub async fn begin_create(
     state: &AppState,
     workspace_id: &crate::domain::Id,
     operation: &str,
-    request_id: Option<&str>,
+    request: Option<&crate::domain::RequestKey>,
     new_id: &crate::domain::Id,
 ) -> crate::error::AppResult<Begin> {
     use crate::store::{self, TransactionTrait};
-    if let Some(rid) = request_id
-        && let Some(existing) = store::idempotency::find(&state.db, workspace_id, operation, rid).await?
+    if let Some(key) = request
+        && let Some(existing) = store::idempotency::find(&state.db, workspace_id, operation, &key.id).await?
     {
-        return Ok(Begin::Replay(existing));
+        return replay(key, existing);
     }
     let tx = state.db.begin().await?;
-    if let Some(rid) = request_id
-        && let Err(e) = store::idempotency::insert(&tx, workspace_id, operation, rid, new_id, state.clock.now()).await
+    if let Some(key) = request
+        && let Err(e) = store::idempotency::insert(&tx, workspace_id, operation, key, new_id, state.clock.now()).await
     {
         // Release the transaction (and SQLite's only connection) before looking again.
         tx.rollback().await?;
         if store::is_unique_violation(&e)
-            && let Some(existing) = store::idempotency::find(&state.db, workspace_id, operation, rid).await?
+            && let Some(existing) = store::idempotency::find(&state.db, workspace_id, operation, &key.id).await?
         {
-            return Ok(Begin::Replay(existing));
+            return replay(key, existing);
         }
         return Err(e.into());
     }
     Ok(Begin::Fresh(tx))
+}
+
+/// A retry gets the first call's resource; the same key with a different
+/// request would otherwise be answered OK while writing nothing.
+fn replay(
+    key: &crate::domain::RequestKey,
+    stored: crate::store::idempotency::Stored,
+) -> crate::error::AppResult<Begin> {
+    if stored.request_hash.as_ref().is_some_and(|h| *h != key.fingerprint) {
+        return Err(crate::error::AppError::invalid(
+            "request_id",
+            "was already used for a different request; a retry must repeat the request unchanged",
+        ));
+    }
+    Ok(Begin::Replay(stored.resource_id))
 }

@@ -142,7 +142,7 @@ pub async fn create(
     state: &AppState,
     caller: &StaffPrincipal,
     f: CardFields,
-    request_id: &str,
+    request: &crate::domain::RequestKeyInput,
 ) -> AppResult<PunchCard> {
     let mut v = Violations::new();
     let customer_id = v.check("punch_card.customer_id", Id::parse(&f.customer_id));
@@ -154,7 +154,7 @@ pub async fn create(
     let start = v.check("punch_card.start_date", parse_date(&f.start_date));
     let expiry = v.check("punch_card.expiry_date", parse_optional_date(&f.expiry_date)).flatten();
     check_dates(&mut v, start, expiry);
-    let request_id = v.check("request_id", crate::domain::request_id(request_id)).flatten();
+    let request_id = v.check("request_id", crate::domain::RequestKey::parse(request)).flatten();
     v.into_result()?;
     let (Some(customer_id), Some(name), Some(unit), Some(start)) = (customer_id, name, f.unit, start) else {
         unreachable!("violations are empty")
@@ -163,7 +163,7 @@ pub async fn create(
     let scope = caller.scope();
     store::customers::get(&state.db, &scope, &customer_id).await?;
     let id = Id::generate();
-    let tx = match begin_create(state, ws_id, "CreatePunchCard", request_id.as_deref(), &id).await? {
+    let tx = match begin_create(state, ws_id, "CreatePunchCard", request_id.as_ref(), &id).await? {
         Begin::Replay(existing) => return store::punch_cards::get(&state.db, &scope, &existing, false).await,
         Begin::Fresh(tx) => tx,
     };
@@ -321,14 +321,14 @@ pub async fn register(
     caller: &StaffPrincipal,
     card_id_raw: &str,
     f: RegistrationFields,
-    request_id: &str,
+    request: &crate::domain::RequestKeyInput,
 ) -> AppResult<Registered> {
     let mut v = Violations::new();
     let id = v.check("punch_card_id", Id::parse(card_id_raw));
     let date = v.check("date", parse_optional_date(&f.date)).flatten();
     let description = v.check("description", optional_text(&f.description, 2000));
     check_amount(&mut v, "amount", f.amount);
-    let request_id = v.check("request_id", crate::domain::request_id(request_id)).flatten();
+    let request_id = v.check("request_id", crate::domain::RequestKey::parse(request)).flatten();
     v.into_result()?;
     let (Some(card_id), Some(description)) = (id, description) else { unreachable!("violations are empty") };
     let input = NewRegistration { id: Id::generate(), card_id, date, description, amount: f.amount, notify: f.notify };
@@ -356,7 +356,7 @@ pub(super) async fn register_one(
     state: &AppState,
     caller: &StaffPrincipal,
     input: NewRegistration,
-    request_id: Option<&str>,
+    request_id: Option<&crate::domain::RequestKey>,
 ) -> AppResult<Registered> {
     let ws_id = &caller.workspace_id;
     let scope = caller.scope();

@@ -250,11 +250,11 @@ pub async fn create(
     state: &AppState,
     caller: &StaffPrincipal,
     f: ReminderFields,
-    request_id: &str,
+    request: &crate::domain::RequestKeyInput,
 ) -> AppResult<Reminder> {
     let mut v = Violations::new();
     let customer_id = v.check("reminder.customer_id", Id::parse(&f.customer_id));
-    let request_id = v.check("request_id", crate::domain::request_id(request_id)).flatten();
+    let request_id = v.check("request_id", crate::domain::RequestKey::parse(request)).flatten();
     let now = state.clock.now();
     let mut r = Reminder {
         id: Id::generate(),
@@ -282,7 +282,7 @@ pub async fn create(
     check_references(state, caller, &ws, &r, &mut v).await?;
     v.into_result()?;
     r.next_fire_at = first_due(state, &ws, &r, None)?;
-    let tx = match begin_create(state, &caller.workspace_id, "CreateReminder", request_id.as_deref(), &r.id).await? {
+    let tx = match begin_create(state, &caller.workspace_id, "CreateReminder", request_id.as_ref(), &r.id).await? {
         Begin::Replay(existing) => return store::reminders::get(&state.db, &scope, &existing, false).await,
         Begin::Fresh(tx) => tx,
     };

@@ -49,7 +49,7 @@ pub async fn create(
     state: &AppState,
     caller: &StaffPrincipal,
     f: StaffFields,
-    request_id: &str,
+    request: &crate::domain::RequestKeyInput,
 ) -> AppResult<StaffUser> {
     caller.require_admin()?;
     let ws = &caller.workspace_id;
@@ -66,13 +66,13 @@ pub async fn create(
         v.add("staff_user.area_ids", "only supervisors have areas");
     }
     let areas = parse_areas(&state.db, ws, &raw_areas, &mut v).await?;
-    let request_id = v.check("request_id", crate::domain::request_id(request_id)).flatten();
+    let request_id = v.check("request_id", crate::domain::RequestKey::parse(request)).flatten();
     v.into_result()?;
     let (Some(email), Some(name), Some(phone), Some(role)) = (email, name, phone, role) else {
         unreachable!("violations are empty")
     };
     let id = Id::generate();
-    let tx = match begin_create(state, ws, "CreateStaffUser", request_id.as_deref(), &id).await? {
+    let tx = match begin_create(state, ws, "CreateStaffUser", request_id.as_ref(), &id).await? {
         Begin::Replay(existing) => return store::staff::get(&state.db, ws, &existing).await,
         Begin::Fresh(tx) => tx,
     };

@@ -24,14 +24,14 @@ use std::collections::BTreeMap;
 pub struct CreateTimeEntry {
     pub customer_id: String,
     pub fields: TimeEntryFields,
-    pub request_id: String,
+    pub request: crate::domain::RequestKeyInput,
 }
 
 pub async fn create(state: &AppState, caller: &StaffPrincipal, req: CreateTimeEntry) -> AppResult<TimeEntry> {
     let mut v = Violations::new();
     let customer_id = v.check("customer_id", Id::parse(&req.customer_id));
     let values = parse_new(&req.fields, "time_entry", &mut v);
-    let request_id = v.check("request_id", crate::domain::request_id(&req.request_id)).flatten();
+    let request_id = v.check("request_id", crate::domain::RequestKey::parse(&req.request)).flatten();
     v.into_result()?;
     let (customer_id, values) = (customer_id.expect("checked"), values.expect("checked"));
     let ws = &caller.workspace_id;
@@ -39,7 +39,7 @@ pub async fn create(state: &AppState, caller: &StaffPrincipal, req: CreateTimeEn
     let customer = store::customers::get(&state.db, &scope, &customer_id).await?;
     let workspace = store::workspace_config::workspace(state, &state.reads, ws).await?;
     let id = Id::generate();
-    let tx = match begin_create(state, ws, "CreateTimeEntry", request_id.as_deref(), &id).await? {
+    let tx = match begin_create(state, ws, "CreateTimeEntry", request_id.as_ref(), &id).await? {
         Begin::Replay(existing) => return store::time_entries::get(&state.db, &scope, &existing).await,
         Begin::Fresh(tx) => tx,
     };

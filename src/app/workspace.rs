@@ -112,16 +112,21 @@ pub async fn update(state: &AppState, caller: &StaffPrincipal, patch: WorkspaceP
     Ok(updated)
 }
 
-pub async fn create_area(state: &AppState, caller: &StaffPrincipal, name: &str, request_id: &str) -> AppResult<Area> {
+pub async fn create_area(
+    state: &AppState,
+    caller: &StaffPrincipal,
+    name: &str,
+    request: &crate::domain::RequestKeyInput,
+) -> AppResult<Area> {
     caller.require_admin()?;
     let mut v = Violations::new();
     let name = v.check("name", DisplayName::parse(name));
-    let request_id = v.check("request_id", crate::domain::request_id(request_id)).flatten();
+    let request_id = v.check("request_id", crate::domain::RequestKey::parse(request)).flatten();
     v.into_result()?;
     let name = name.expect("checked");
     let ws = &caller.workspace_id;
     let id = Id::generate();
-    let tx = match super::begin_create(state, ws, "CreateArea", request_id.as_deref(), &id).await? {
+    let tx = match super::begin_create(state, ws, "CreateArea", request_id.as_ref(), &id).await? {
         super::Begin::Replay(existing) => return store::areas::get(&state.db, ws, &existing).await,
         super::Begin::Fresh(tx) => tx,
     };

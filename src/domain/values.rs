@@ -256,15 +256,33 @@ pub fn external_ref(s: &str) -> Result<Option<String>, &'static str> {
     }
 }
 
-/// A client-chosen idempotency key; empty means "not idempotent".
-pub fn request_id(s: &str) -> Result<Option<String>, &'static str> {
-    let s = clean(s);
-    if s.is_empty() {
-        Ok(None)
-    } else if s.len() > 128 || has_control(s) {
-        Err("must be at most 128 printable characters")
-    } else {
-        Ok(Some(s.to_string()))
+/// A create's `request_id` as the caller sent it, with a fingerprint of the
+/// whole request, made where the request's encoding is known (`grpc`).
+#[derive(Debug, Clone, Default)]
+pub struct RequestKeyInput {
+    pub id: String,
+    pub fingerprint: String,
+}
+
+/// A client-chosen idempotency key and the fingerprint of the request it
+/// came with: the same key with another request is a mistake, not a retry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestKey {
+    pub id: String,
+    pub fingerprint: String,
+}
+
+impl RequestKey {
+    /// Empty means "not idempotent".
+    pub fn parse(input: &RequestKeyInput) -> Result<Option<Self>, &'static str> {
+        let s = clean(&input.id);
+        if s.is_empty() {
+            Ok(None)
+        } else if s.len() > 128 || has_control(s) {
+            Err("must be at most 128 printable characters")
+        } else {
+            Ok(Some(Self { id: s.to_string(), fingerprint: input.fingerprint.clone() }))
+        }
     }
 }
 
@@ -385,7 +403,7 @@ mod properties {
             let _ = DisplayName::parse(&s);
             let _ = optional_text(&s, 200);
             let _ = external_ref(&s);
-            let _ = request_id(&s);
+            let _ = RequestKey::parse(&RequestKeyInput { id: s.clone(), fingerprint: String::new() });
             let _ = country_code(&s);
             let _ = currency_code(&s);
             let _ = HttpUrl::parse(&s);

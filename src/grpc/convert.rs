@@ -13,6 +13,16 @@ use crate::{
     error::{AppError, Violations},
 };
 
+/// A create's `request_id` with the SHA-256 of the whole request as it was
+/// encoded: a retry repeats the request, so its fingerprint matches.
+pub fn request_key(id: &str, request: &impl prost::Message) -> crate::domain::RequestKeyInput {
+    use sha2::{Digest, Sha256};
+    crate::domain::RequestKeyInput {
+        id: id.to_string(),
+        fingerprint: format!("{:x}", Sha256::digest(request.encode_to_vec())),
+    }
+}
+
 pub fn ts(t: Timestamp) -> prost_types::Timestamp {
     prost_types::Timestamp { seconds: t.timestamp(), nanos: t.timestamp_subsec_nanos() as i32 }
 }

@@ -34,6 +34,7 @@ impl CustomerService for CustomerApi {
     ) -> Result<Response<pb::CreateCustomerResponse>, Status> {
         let caller = staff(&req)?;
         let r = req.into_inner();
+        let key = super::convert::request_key(&r.request_id, &r);
         let mut v = Violations::new();
         let customer = match r.customer {
             Some(c) => customer_fields_in(&mut v, c),
@@ -50,7 +51,7 @@ impl CustomerService for CustomerApi {
                 customer,
                 contacts: r.contacts.into_iter().map(contact_fields_in).collect(),
                 send_welcome_mail: r.send_welcome_mail,
-                request_id: r.request_id,
+                request: key,
             },
         )
         .await?;
@@ -143,9 +144,9 @@ impl CustomerService for CustomerApi {
     ) -> Result<Response<pb::CreateContactResponse>, Status> {
         let caller = staff(&req)?;
         let r = req.into_inner();
+        let key = super::convert::request_key(&r.request_id, &r);
         let fields = r.contact.map(contact_fields_in).unwrap_or_default();
-        let c = app::contacts::create(&self.state, &caller, &r.customer_id, fields, r.send_welcome_mail, &r.request_id)
-            .await?;
+        let c = app::contacts::create(&self.state, &caller, &r.customer_id, fields, r.send_welcome_mail, &key).await?;
         Ok(Response::new(pb::CreateContactResponse { contact: Some(contact_out(&c)) }))
     }
 

@@ -124,11 +124,12 @@ impl PunchCardService for PunchCardApi {
     ) -> Result<Response<pb::CreatePunchCardResponse>, Status> {
         let caller = staff(&req)?;
         let r = req.into_inner();
+        let key = super::convert::request_key(&r.request_id, &r);
         let c = r.punch_card.ok_or_else(|| AppError::invalid("punch_card", "is required"))?;
         let mut v = Violations::new();
         let f = fields(&mut v, c);
         v.into_result()?;
-        let card = app::punch_cards::create(&self.state, &caller, f, &r.request_id).await?;
+        let card = app::punch_cards::create(&self.state, &caller, f, &key).await?;
         let today = self.today(&caller.workspace_id).await?;
         Ok(Response::new(pb::CreatePunchCardResponse { punch_card: Some(card_out(card, today)) }))
     }
@@ -195,8 +196,9 @@ impl PunchCardService for PunchCardApi {
     ) -> Result<Response<pb::RegisterPunchResponse>, Status> {
         let caller = staff(&req)?;
         let r = req.into_inner();
+        let key = super::convert::request_key(&r.request_id, &r);
         let f = RegistrationFields { date: r.date, description: r.description, amount: r.amount, notify: r.notify };
-        let done = app::punch_cards::register(&self.state, &caller, &r.punch_card_id, f, &r.request_id).await?;
+        let done = app::punch_cards::register(&self.state, &caller, &r.punch_card_id, f, &key).await?;
         Ok(Response::new(pb::RegisterPunchResponse {
             registration: Some(registration_out(done.registration)),
             punch_card: Some(card_out(done.card, done.today)),

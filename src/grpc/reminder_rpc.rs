@@ -218,11 +218,12 @@ pub async fn create_reminder(
 ) -> Result<Response<pb::CreateReminderResponse>, Status> {
     let caller = staff(&req)?;
     let r = req.into_inner();
+    let key = super::convert::request_key(&r.request_id, &r);
     let reminder = r.reminder.ok_or_else(|| AppError::invalid("reminder", "is required"))?;
     let mut v = Violations::new();
     let f = fields(&mut v, reminder);
     v.into_result()?;
-    let created = app::reminders::create(state, &caller, f, &r.request_id).await?;
+    let created = app::reminders::create(state, &caller, f, &key).await?;
     Ok(Response::new(pb::CreateReminderResponse { reminder: Some(reminder_out(created)) }))
 }
 

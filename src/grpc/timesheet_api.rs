@@ -32,15 +32,12 @@ impl TimesheetService for TimesheetApi {
     ) -> Result<Response<pb::CreateTimeEntryResponse>, Status> {
         let caller = staff(&req)?;
         let r = req.into_inner();
+        let key = super::convert::request_key(&r.request_id, &r);
         let entry = r.time_entry.ok_or_else(|| AppError::invalid("time_entry", "is required"))?;
         let created = app::timesheets::create(
             &self.state,
             &caller,
-            CreateTimeEntry {
-                customer_id: r.customer_id,
-                fields: time_entry_fields_in(entry),
-                request_id: r.request_id,
-            },
+            CreateTimeEntry { customer_id: r.customer_id, fields: time_entry_fields_in(entry), request: key },
         )
         .await?;
         Ok(Response::new(pb::CreateTimeEntryResponse { time_entry: Some(time_entry_out(created)) }))

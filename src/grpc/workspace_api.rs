@@ -117,7 +117,8 @@ impl WorkspaceService for WorkspaceApi {
     ) -> Result<Response<pb::CreateAreaResponse>, Status> {
         let caller = staff(&req)?;
         let r = req.into_inner();
-        let a = app::workspace::create_area(&self.state, &caller, &r.name, &r.request_id).await?;
+        let key = super::convert::request_key(&r.request_id, &r);
+        let a = app::workspace::create_area(&self.state, &caller, &r.name, &key).await?;
         Ok(Response::new(pb::CreateAreaResponse { area: Some(area_out(a)) }))
     }
 
@@ -157,10 +158,11 @@ impl WorkspaceService for WorkspaceApi {
     ) -> Result<Response<pb::CreateStaffUserResponse>, Status> {
         let caller = staff(&req)?;
         let r = req.into_inner();
+        let key = super::convert::request_key(&r.request_id, &r);
         let u = r.staff_user.ok_or_else(|| AppError::invalid("staff_user", "is required"))?;
         let paths: Vec<String> = STAFF_PATHS.iter().map(|s| s.to_string()).collect();
         let fields = staff_fields(u, &paths)?;
-        let u = app::staff::create(&self.state, &caller, fields, &r.request_id).await?;
+        let u = app::staff::create(&self.state, &caller, fields, &key).await?;
         Ok(Response::new(pb::CreateStaffUserResponse { staff_user: Some(staff_out(u)) }))
     }
 

@@ -355,10 +355,18 @@ async fn create_is_idempotent_by_request_id(app: TestApp) {
     assert_eq!(app.deliver_all().await, 1, "one welcome mail, not two");
     let list = app.admin_customers().list_customers(pb::ListCustomersRequest::default()).await.unwrap().into_inner();
     assert_eq!(list.customers.len(), 1);
+    // The same key with another request is a mistake, not a retry: refused,
+    // and nothing is created.
+    let mut other = company("Anden ApS", &[]);
+    other.request_id = "import-42".into();
+    let err = app.admin_customers().create_customer(other).await.unwrap_err();
+    assert_fields(&err, &["request_id"]);
     // Another key is another create.
     req.request_id = "import-43".into();
     let third = app.admin_customers().create_customer(req).await.unwrap().into_inner().customer.unwrap();
     assert_ne!(third.id, first.id);
+    let list = app.admin_customers().list_customers(pb::ListCustomersRequest::default()).await.unwrap().into_inner();
+    assert_eq!(list.customers.len(), 2);
 }
 
 /// Listing: by name, with search, area and kind filters, in pages.

@@ -729,8 +729,38 @@ async fn hub_sees_own_cards_with_the_module(app: TestApp) {
     assert_eq!(err.code(), Code::PermissionDenied);
 }
 
+/// A registration's key with another card is refused, not answered with the
+/// first registration while nothing is written on this card.
+async fn a_request_id_belongs_to_one_request(app: TestApp) {
+    let c = app.admin_customers().create_customer(company("Nøgle ApS", &[])).await.unwrap().into_inner();
+    let c = c.customer.unwrap();
+    let created = app.admin_cards().create_punch_card(card(&c.id, "Kort", 10)).await.unwrap().into_inner();
+    let created = created.punch_card.unwrap();
+
+    let other = app.admin_cards().create_punch_card(card(&c.id, "Andet kort", 10)).await.unwrap().into_inner();
+    let other = other.punch_card.unwrap();
+    let keyed = |card_id: &str| pb::RegisterPunchRequest {
+        punch_card_id: card_id.into(),
+        amount: 2,
+        request_id: "klip-1".into(),
+        ..Default::default()
+    };
+    let first = app.admin_cards().register_punch(keyed(&created.id)).await.unwrap().into_inner();
+    let retry = app.admin_cards().register_punch(keyed(&created.id)).await.unwrap().into_inner();
+    assert_eq!(retry.registration.unwrap().id, first.registration.unwrap().id);
+    let err = app.admin_cards().register_punch(keyed(&other.id)).await.unwrap_err();
+    assert_fields(&err, &["request_id"]);
+    let used = |id: &str| {
+        let req = pb::GetPunchCardRequest { punch_card_id: id.into() };
+        let mut cards = app.admin_cards();
+        async move { cards.get_punch_card(req).await.unwrap().into_inner().punch_card.unwrap().used }
+    };
+    assert_eq!((used(&created.id).await, used(&other.id).await), (2, 0));
+}
+
 both_databases!(
     cards_crud_and_states,
+    a_request_id_belongs_to_one_request,
     bad_card_and_registration_input,
     registrations_move_the_balance,
     expired_cards_refuse_registrations,

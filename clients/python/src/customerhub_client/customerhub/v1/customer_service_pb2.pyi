@@ -441,7 +441,9 @@ class CreateCustomerRequest(_message.Message):
     send_welcome_mail: _builtins.bool
     """Send the welcome mail to every contact with HUB access at once."""
     request_id: _builtins.str
-    """Optional idempotency key: a retry with the same key returns the first result."""
+    """Optional idempotency key: a retry with the same key returns the first result;
+    the same key with a different request is INVALID_ARGUMENT.
+    """
     @_builtins.property
     def customer(self) -> Global___Customer:
         """The customer; output-only fields are ignored."""
@@ -768,7 +770,9 @@ class CreateContactRequest(_message.Message):
     send_welcome_mail: _builtins.bool
     """Send the welcome mail at once (needs HUB access on customer and contact)."""
     request_id: _builtins.str
-    """Optional idempotency key."""
+    """Optional idempotency key: a retry with the same key returns the first result;
+    the same key with a different request is INVALID_ARGUMENT.
+    """
     @_builtins.property
     def contact(self) -> Global___ContactInput:
         """The contact."""

@@ -234,7 +234,9 @@ class CreatePunchCardRequest(_message.Message):
     PUNCH_CARD_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
-    """Optional idempotency key."""
+    """Optional idempotency key: a retry with the same key returns the first result;
+    the same key with a different request is INVALID_ARGUMENT.
+    """
     @_builtins.property
     def punch_card(self) -> Global___PunchCard:
         """The card; `customer_id`, `name`, `unit`, `total` and `start_date` are required."""
@@ -501,7 +503,9 @@ class RegisterPunchRequest(_message.Message):
     notify: _builtins.bool
     """Notify the customer of this registration; unset: the workspace mode decides."""
     request_id: _builtins.str
-    """Optional idempotency key."""
+    """Optional idempotency key: a retry with the same key returns the first result;
+    the same key with a different request is INVALID_ARGUMENT.
+    """
     def __init__(
         self,
         *,

@@ -575,7 +575,9 @@ class CreateReminderRequest(_message.Message):
     REMINDER_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
-    """Optional idempotency key."""
+    """Optional idempotency key: a retry with the same key returns the first result;
+    the same key with a different request is INVALID_ARGUMENT.
+    """
     @_builtins.property
     def reminder(self) -> Global___Reminder:
         """The reminder; `customer_id`, `name` and `first_date` are required."""

@@ -168,7 +168,8 @@ class CreateTimeEntryRequest(_message.Message):
     """The customer whose timesheet this is."""
     request_id: _builtins.str
     """Optional idempotency key: a retry with the same key returns the first
-    result and notifies no one again.
+    result and notifies no one again; the same key with a different request
+    is INVALID_ARGUMENT.
     """
     @_builtins.property
     def time_entry(self) -> Global___TimeEntry:

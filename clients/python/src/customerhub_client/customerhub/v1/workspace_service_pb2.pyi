@@ -298,7 +298,9 @@ class CreateAreaRequest(_message.Message):
     name: _builtins.str
     """Unique name within the workspace."""
     request_id: _builtins.str
-    """Optional idempotency key: a retry with the same key returns the first result."""
+    """Optional idempotency key: a retry with the same key returns the first result;
+    the same key with a different request is INVALID_ARGUMENT.
+    """
     def __init__(
         self,
         *,
@@ -549,7 +551,9 @@ class CreateStaffUserRequest(_message.Message):
     STAFF_USER_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
-    """Optional idempotency key."""
+    """Optional idempotency key: a retry with the same key returns the first result;
+    the same key with a different request is INVALID_ARGUMENT.
+    """
     @_builtins.property
     def staff_user(self) -> Global___StaffUser:
         """The user to create; `id` and times are ignored."""

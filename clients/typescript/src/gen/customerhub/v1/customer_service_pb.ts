@@ -457,7 +457,8 @@ export type CreateCustomerRequest = Message<"customerhub.v1.CreateCustomerReques
   sendWelcomeMail: boolean;
 
   /**
-   * Optional idempotency key: a retry with the same key returns the first result.
+   * Optional idempotency key: a retry with the same key returns the first result;
+   * the same key with a different request is INVALID_ARGUMENT.
    *
    * @generated from field: string request_id = 4;
    */
@@ -787,7 +788,8 @@ export type CreateContactRequest = Message<"customerhub.v1.CreateContactRequest"
   sendWelcomeMail: boolean;
 
   /**
-   * Optional idempotency key.
+   * Optional idempotency key: a retry with the same key returns the first result;
+   * the same key with a different request is INVALID_ARGUMENT.
    *
    * @generated from field: string request_id = 4;
    */

@@ -231,7 +231,8 @@ export type CreatePunchCardRequest = Message<"customerhub.v1.CreatePunchCardRequ
   punchCard?: PunchCard | undefined;
 
   /**
-   * Optional idempotency key.
+   * Optional idempotency key: a retry with the same key returns the first result;
+   * the same key with a different request is INVALID_ARGUMENT.
    *
    * @generated from field: string request_id = 2;
    */
@@ -505,7 +506,8 @@ export type RegisterPunchRequest = Message<"customerhub.v1.RegisterPunchRequest"
   notify?: boolean | undefined;
 
   /**
-   * Optional idempotency key.
+   * Optional idempotency key: a retry with the same key returns the first result;
+   * the same key with a different request is INVALID_ARGUMENT.
    *
    * @generated from field: string request_id = 6;
    */

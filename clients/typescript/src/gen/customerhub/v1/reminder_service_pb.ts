@@ -372,7 +372,8 @@ export type CreateReminderRequest = Message<"customerhub.v1.CreateReminderReques
   reminder?: Reminder | undefined;
 
   /**
-   * Optional idempotency key.
+   * Optional idempotency key: a retry with the same key returns the first result;
+   * the same key with a different request is INVALID_ARGUMENT.
    *
    * @generated from field: string request_id = 2;
    */

@@ -200,7 +200,8 @@ export type CreateTimeEntryRequest = Message<"customerhub.v1.CreateTimeEntryRequ
 
   /**
    * Optional idempotency key: a retry with the same key returns the first
-   * result and notifies no one again.
+   * result and notifies no one again; the same key with a different request
+   * is INVALID_ARGUMENT.
    *
    * @generated from field: string request_id = 3;
    */

@@ -283,7 +283,8 @@ export type CreateAreaRequest = Message<"customerhub.v1.CreateAreaRequest"> & {
   name: string;
 
   /**
-   * Optional idempotency key: a retry with the same key returns the first result.
+   * Optional idempotency key: a retry with the same key returns the first result;
+   * the same key with a different request is INVALID_ARGUMENT.
    *
    * @generated from field: string request_id = 2;
    */
@@ -550,7 +551,8 @@ export type CreateStaffUserRequest = Message<"customerhub.v1.CreateStaffUserRequ
   staffUser?: StaffUser | undefined;
 
   /**
-   * Optional idempotency key.
+   * Optional idempotency key: a retry with the same key returns the first result;
+   * the same key with a different request is INVALID_ARGUMENT.
    *
    * @generated from field: string request_id = 2;
    */
