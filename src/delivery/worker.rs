@@ -47,6 +47,8 @@ enum Sent {
     Ok(Option<String>),
     Suppressed,
     Err(anyhow::Error),
+    /// Not sent: too little of its lease was left (`Outgoing::has_time`).
+    GivenBack,
 }
 
 /// One claim statement, one lookup of the workspaces and subscriptions, the
@@ -84,9 +86,13 @@ pub async fn deliver_while_due(state: &AppState, stop: &CancellationToken) -> Ap
     let mut done: Vec<(Claimed, Sent)> = vec![];
     // When the oldest unrecorded send finished: it waits at most `GATHER` for company.
     let mut done_since = tokio::time::Instant::now();
-    let mut claiming: Option<BoxFuture<'_, (usize, AppResult<Vec<Outgoing>>)>> = None;
+    let mut claiming: Option<BoxFuture<'_, Claim>> = None;
     let mut recording: Option<BoxFuture<'_, AppResult<usize>>> = None;
     let mut being_recorded = 0;
+    // Whether the batch being recorded gives mails back, and how many
+    // recorded batches did: a claim that ran meanwhile may have missed them.
+    let mut gives_back = false;
+    let mut given_back: u64 = 0;
     let mut handled = 0;
     let mut drained = false;
     // A failed claim (the database is away) stops the topping up, but the
@@ -98,6 +104,13 @@ pub async fn deliver_while_due(state: &AppState, stop: &CancellationToken) -> Ap
             && sending.len() + done.len() + being_recorded < MOST_UNRECORDED_ROUNDS * at_once
             && let Some(next) = waiting.pop_front()
         {
+            if !next.has_time(state.clock.now(), lease) {
+                if done.is_empty() {
+                    done_since = tokio::time::Instant::now();
+                }
+                done.push((next.task, Sent::GivenBack));
+                continue;
+            }
             let state = state.clone();
             sending.spawn(async move {
                 let started = std::time::Instant::now();
@@ -111,12 +124,14 @@ pub async fn deliver_while_due(state: &AppState, stop: &CancellationToken) -> Ap
         // statements, while the other half still keeps the sends busy.
         let claim_from = group.max(capacity / 2);
         if claiming.is_none() && !drained && !stop.is_cancelled() && (room >= claim_from || in_hand == 0) {
-            claiming = Some(Box::pin(async move { (room, claim(state, room).await) }));
+            let since = given_back;
+            claiming = Some(Box::pin(async move { (room, since, claim(state, room).await) }));
         }
         let idle = sending.is_empty() && waiting.is_empty() && claiming.is_none();
         if recording.is_none() && !done.is_empty() && (done.len() >= group || done_since.elapsed() >= GATHER || idle) {
             let batch = std::mem::take(&mut done);
             being_recorded = batch.len();
+            gives_back = batch.iter().any(|(_, sent)| matches!(sent, Sent::GivenBack));
             recording = Some(Box::pin(record(state, batch)));
         }
         if idle && recording.is_none() && done.is_empty() {
@@ -134,12 +149,13 @@ pub async fn deliver_while_due(state: &AppState, stop: &CancellationToken) -> Ap
                 pace.record(took);
                 done.push(finished);
             }
-            (asked, claimed) = async { claiming.as_mut().expect("checked").await }, if claiming.is_some() => {
+            (asked, since, claimed) = async { claiming.as_mut().expect("checked").await }, if claiming.is_some() => {
                 claiming = None;
                 match claimed {
                     Ok(batch) => {
-                        // A short claim: nothing more is due right now.
-                        drained = batch.len() < asked;
+                        // A short claim: nothing more is due right now, unless
+                        // mails were given back while it ran.
+                        drained = batch.len() < asked && since == given_back;
                         waiting.extend(batch);
                     }
                     Err(e) => {
@@ -151,12 +167,21 @@ pub async fn deliver_while_due(state: &AppState, stop: &CancellationToken) -> Ap
             recorded = async { recording.as_mut().expect("checked").await }, if recording.is_some() => {
                 recording = None;
                 being_recorded = 0;
+                // What was given back is due again, with a fresh lease to claim.
+                if std::mem::take(&mut gives_back) {
+                    given_back += 1;
+                    drained = false;
+                }
                 handled += recorded?;
             }
             _ = tokio::time::sleep_until(done_since + GATHER), if recording.is_none() && !done.is_empty() => {}
         }
     }
 }
+
+/// A claim in flight: how many it asked for, how many give-backs had been
+/// recorded when it started, and what it got.
+type Claim = (usize, u64, AppResult<Vec<Outgoing>>);
 
 /// Sends start only while fewer than this many rounds of
 /// `delivery_concurrency` mails are sent and unrecorded: rounds are recorded
@@ -171,12 +196,23 @@ const GATHER: Duration = Duration::from_millis(2);
 /// A claimed notification, ready to go out on its own task.
 struct Outgoing {
     task: Claimed,
+    /// Until when no other worker takes it.
+    lease_until: crate::clock::Timestamp,
     workspace: Arc<Workspace>,
     /// Automatic, and its contact unsubscribed after it was queued.
     suppressed: bool,
 }
 
 impl Outgoing {
+    /// A send starts only with at least half its lease left, and is given up
+    /// after half a lease (`run`), so it ends before another worker may take
+    /// the mail. One that waited here too long (the relay slowed down after
+    /// it was claimed) is given back unsent instead.
+    fn has_time(&self, now: crate::clock::Timestamp, lease: Duration) -> bool {
+        let half = ChronoDuration::from_std(lease / 2).unwrap_or(ChronoDuration::seconds(30));
+        now + half <= self.lease_until
+    }
+
     async fn run(self, state: AppState) -> (Claimed, Sent) {
         let span = tracing::info_span!(
             "deliver",
@@ -188,9 +224,11 @@ impl Outgoing {
             let outcome = if self.suppressed {
                 Sent::Suppressed
             } else {
-                match send(&state, &self.workspace, &self.task).await {
-                    Ok(id) => Sent::Ok(id),
-                    Err(e) => Sent::Err(e),
+                let most = state.settings.lease() / 2;
+                match tokio::time::timeout(most, send(&state, &self.workspace, &self.task)).await {
+                    Ok(Ok(id)) => Sent::Ok(id),
+                    Ok(Err(e)) => Sent::Err(e),
+                    Err(_) => Sent::Err(anyhow::anyhow!("no answer within {most:?} (half the delivery lease)")),
                 }
             };
             (self.task, outcome)
@@ -205,8 +243,8 @@ impl Outgoing {
 /// `store::workspace_config`, read again only after a change.
 async fn claim(state: &AppState, limit: usize) -> AppResult<Vec<Outgoing>> {
     let now = state.clock.now();
-    let batch =
-        store::outbox::claim_due(&state.db, &state.instance_id, now, lease_until(state, now), limit as u64).await?;
+    let until = lease_until(state, now);
+    let batch = store::outbox::claim_due(&state.db, &state.instance_id, now, until, limit as u64).await?;
     let mut sends = Vec::with_capacity(batch.len());
     // Once per claim even while the cache is off (its listener reconnecting).
     let mut workspaces: HashMap<Id, Arc<Workspace>> = HashMap::new();
@@ -222,15 +260,16 @@ async fn claim(state: &AppState, limit: usize) -> AppResult<Vec<Outgoing>> {
         // An automatic mail queued before its contact unsubscribed is not sent.
         let automatic = NotificationKind::from_stored(&task.kind).is_some_and(NotificationKind::is_automatic);
         let suppressed = automatic && task.contact_id.is_some() && !task.contact_subscribed;
-        sends.push(Outgoing { task, workspace, suppressed });
+        sends.push(Outgoing { task, lease_until: until, workspace, suppressed });
     }
     Ok(sends)
 }
 
 /// Records how sends ended: everything sent in one statement; suppressed,
-/// retried and failed ones one by one (rare). Returns how many.
+/// retried, failed and given-back ones one by one (rare). Returns how many
+/// were handled (given back is not).
 async fn record(state: &AppState, outcomes: Vec<(Claimed, Sent)>) -> AppResult<usize> {
-    let n = outcomes.len();
+    let n = outcomes.iter().filter(|(_, s)| !matches!(s, Sent::GivenBack)).count();
     let owner = &state.instance_id;
     let now = state.clock.now();
     let mut sent = vec![];
@@ -242,6 +281,11 @@ async fn record(state: &AppState, outcomes: Vec<(Claimed, Sent)>) -> AppResult<u
                 store::outbox::mark_sent(&state.db, &task.id, owner, Some(&provider_id), now).await?;
                 metrics::counter!("customerhub_deliveries_total", "channel" => channel, "outcome" => "sent")
                     .increment(1);
+            }
+            Sent::GivenBack => {
+                tracing::info!(notification = %task.id, "lease nearly over before the send; given back");
+                metrics::counter!("customerhub_deliveries_given_back_total", "channel" => channel).increment(1);
+                store::outbox::give_back(&state.db, &task.id, owner, now).await?;
             }
             Sent::Suppressed => {
                 store::outbox::mark_suppressed(&state.db, &task.id, owner, "unsubscribed", now).await?;

@@ -232,6 +232,22 @@ pub async fn mark_retry(
     Ok(())
 }
 
+/// Gives back one claim `owner` still holds, unsent, for the next claim; the
+/// try is not counted. A claim another worker has taken since is left alone.
+pub async fn give_back(conn: &impl ConnectionTrait, id: &str, owner: &str, now: Timestamp) -> AppResult<()> {
+    Entity::update_many()
+        .col_expr(Column::Attempts, Expr::col(Column::Attempts).sub(1))
+        .col_expr(Column::LeaseOwner, Expr::value(Option::<String>::None))
+        .col_expr(Column::LeaseUntil, Expr::value(Option::<Timestamp>::None))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .filter(Column::Id.eq(id))
+        .filter(Column::LeaseOwner.eq(owner))
+        .filter(Column::State.eq(QUEUED))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
 /// Gives back every claim `owner` still holds (a stopping replica's), for
 /// another worker to take at once. The interrupted try is not counted.
 /// Returns how many were released.

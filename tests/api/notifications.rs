@@ -822,6 +822,55 @@ async fn deliver_sampling_leases(app: &TestApp, delay: std::time::Duration) -> (
     (delivering.await.unwrap().unwrap(), most)
 }
 
+/// Mails claimed ahead that waited past half their lease (the relay slowed
+/// down, or the process stalled) are given back unsent and claimed again
+/// with a fresh lease: sent under an old one, another replica could take and
+/// send them too. Each still goes out once.
+async fn a_claim_that_waited_too_long_is_given_back(app: TestApp) {
+    let c = app
+        .welcomed_company(
+            "Ventetid ApS",
+            &[("Anna", "Berg", "anna@vent.example.dk"), ("Bo", "Dahl", "bo@vent.example.dk")],
+        )
+        .await;
+    app.smtp.clear();
+    for _ in 0..4 {
+        app.fire(NotificationKind::PunchRegistered, &c.id, None).await;
+    }
+    let state = customerhub::app::AppState {
+        settings: std::sync::Arc::new(customerhub::config::Settings {
+            delivery_concurrency: 1,
+            ..(*app.state.settings).clone()
+        }),
+        ..app.state.clone()
+    };
+    let held = format!("SELECT COUNT(*) FROM notifications WHERE lease_owner = '{}'", state.instance_id);
+    app.smtp.answer_after(std::time::Duration::from_millis(300));
+    let delivering = tokio::spawn(async move {
+        customerhub::delivery::deliver_while_due(&state, &tokio_util::sync::CancellationToken::new()).await
+    });
+    // Once the first send set the pace, the rest wait claimed behind it.
+    for _ in 0..1_000 {
+        if app.scalar(&held).await >= 4 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert!(app.scalar(&held).await >= 4, "the loop claimed ahead");
+    app.clock.advance(chrono::Duration::seconds(31));
+    assert_eq!(delivering.await.unwrap().unwrap(), 8);
+    let mails = app.smtp.mails();
+    let ids: std::collections::HashSet<String> = mails.iter().map(|m| m.message_id().unwrap()).collect();
+    assert_eq!((mails.len(), ids.len()), (8, 8), "each once");
+    let metrics = http_get(app.http_addr, "/metrics").await;
+    let given_back = r#"customerhub_deliveries_given_back_total{channel="email"}"#;
+    let n = metrics.lines().find_map(|l| l.strip_prefix(given_back)?.trim().parse::<f64>().ok()).unwrap_or(0.0);
+    assert!(n >= 1.0, "{metrics}");
+    let tried_twice = "SELECT COUNT(*) FROM notifications \
+                       WHERE kind = 'punch_registered' AND channel = 'email' AND attempts > 1";
+    assert_eq!(app.scalar(tried_twice).await, 0, "a give-back is not a try");
+}
+
 /// Against a relay slower than a quarter of the lease, the delivery loop
 /// claims no more than it sends at once (`delivery::pace`): a mail waiting
 /// claimed while its lease runs out would be sent by another replica too.
@@ -853,6 +902,7 @@ async fn a_slow_relay_is_not_claimed_ahead(app: TestApp) {
 
 both_databases!(
     a_slow_relay_is_not_claimed_ahead,
+    a_claim_that_waited_too_long_is_given_back,
     automatic_mail_has_unsubscribe_headers_and_footer,
     recipients_are_filtered_and_skips_recorded,
     modes_and_per_item_choices,
