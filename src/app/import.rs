@@ -33,6 +33,17 @@ pub fn authorize(caller: &StaffPrincipal) -> AppResult<()> {
     caller.require_admin()
 }
 
+/// The caller as its key resolves now, still an admin: an import streams
+/// rows for as long as the caller likes, and a key revoked (or a user
+/// demoted) meanwhile must stop it.
+pub async fn still_authorized(state: &AppState, caller: &StaffPrincipal) -> AppResult<StaffPrincipal> {
+    let Some(now) = store::credentials::resolve_api_key_hash(state, caller.key_hash.clone()).await? else {
+        return Err(AppError::Unauthenticated("the API key was revoked during the import".into()));
+    };
+    authorize(&now)?;
+    Ok(now)
+}
+
 pub async fn import_row(state: &AppState, caller: &StaffPrincipal, row: ImportRow) -> AppResult<RowOutcome> {
     match import_row_inner(state, caller, row).await {
         Ok(outcome) => Ok(outcome),

@@ -237,7 +237,7 @@ impl CustomerService for CustomerApi {
         &self,
         req: Request<Streaming<pb::ImportCustomersRequest>>,
     ) -> Result<Response<pb::ImportCustomersResponse>, Status> {
-        let caller = staff(&req)?;
+        let mut caller = staff(&req)?;
         app::import::authorize(&caller)?;
         let mut stream = req.into_inner();
         let mut out = pb::ImportCustomersResponse::default();
@@ -246,6 +246,10 @@ impl CustomerService for CustomerApi {
         while let Some(row) = stream.message().await.map_err(|s| {
             if s.code() == tonic::Code::Internal { Status::invalid_argument(s.message().to_string()) } else { s }
         })? {
+            // A long import must not outlive its key: each row asks again, as
+            // every call does (through the credential cache), so a revoked
+            // key or a demoted user stops the import at the next row.
+            caller = app::import::still_authorized(&self.state, &caller).await?;
             let mut v = Violations::new();
             let customer = customer_fields_in(&mut v, row.customer.unwrap_or_default());
             let outcome = if v.is_empty() {

@@ -338,7 +338,36 @@ async fn welcome_mail_on_import_skips_customers_without_hub_access(app: TestApp)
     assert_eq!(c.contacts[0].welcome_mail.as_ref().unwrap().send_count, 0);
 }
 
+/// An import does not outlive its key: rows after the key was revoked are
+/// refused (UNAUTHENTICATED) and not imported; the rows before it stay.
+async fn an_import_stops_when_its_key_is_revoked(app: TestApp) {
+    let (user_id, key) = app.staff_with_key("import@rengoering.example.dk", pb::StaffRole::Admin, vec![]).await;
+    let key_id = app.scalar_text(&format!("SELECT id FROM api_keys WHERE staff_user_id = '{user_id}'")).await;
+    let (rows, rx) = tokio::sync::mpsc::channel(4);
+    let mut importer = app.customers(&key);
+    let call =
+        tokio::spawn(async move { importer.import_customers(tokio_stream::wrappers::ReceiverStream::new(rx)).await });
+    rows.send(company_row("REF-1", "Første ApS", vec![])).await.unwrap();
+    let first = "SELECT COUNT(*) FROM customers WHERE external_ref = 'REF-1'";
+    for _ in 0..1_000 {
+        if app.scalar(first).await == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert_eq!(app.scalar(first).await, 1, "the first row is in");
+    app.admin_workspace().revoke_api_key(pb::RevokeApiKeyRequest { api_key_id: key_id }).await.unwrap();
+    // The stream may already have ended on the refused row.
+    let _ = rows.send(company_row("REF-2", "Anden ApS", vec![])).await;
+    drop(rows);
+    let err = call.await.unwrap().unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Unauthenticated, "{err:?}");
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM customers WHERE external_ref = 'REF-2'").await, 0);
+    assert_eq!(app.scalar(first).await, 1);
+}
+
 both_databases!(
+    an_import_stops_when_its_key_is_revoked,
     import_reports_each_row,
     reimport_updates_instead_of_duplicating,
     rows_that_cannot_apply_are_errors,
