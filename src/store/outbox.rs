@@ -384,6 +384,21 @@ pub async fn suppress_queued_to_contacts_of(
     suppress_queued(conn, which, reason, now).await
 }
 
+/// A customer's book-again SMS still queued (waiting on the gateway, say)
+/// when its SMS consent is withdrawn are not sent.
+pub async fn suppress_queued_book_again_sms(
+    conn: &impl ConnectionTrait,
+    customer_id: &Id,
+    reason: &str,
+    now: Timestamp,
+) -> AppResult<()> {
+    let which = Column::CustomerId
+        .eq(customer_id.as_str())
+        .and(Column::Kind.eq(crate::domain::notification::NotificationKind::BookAgain.as_str()))
+        .and(Column::Channel.eq("sms"));
+    suppress_queued(conn, which, reason, now).await
+}
+
 async fn suppress_queued(
     conn: &impl ConnectionTrait,
     which: sea_orm::sea_query::SimpleExpr,

@@ -863,6 +863,19 @@ async fn http_gateway_refusal_fails_at_once(app: TestApp) {
     assert_eq!(seen.lock().unwrap().len(), 2);
 }
 
+/// Consent withdrawn while a book-again SMS waits in the queue (the gateway
+/// was down, say): it is not sent, and the history says why.
+async fn withdrawn_consent_stops_a_queued_sms(app: TestApp) {
+    app.clock.set(at("2026-03-10T09:00:00Z"));
+    let c = ready_customer(&app, "Salong Ångrar AB").await;
+    send_one(&app, &c, false).await;
+    consent(&app, &c, false).await;
+    assert_eq!(app.deliver_all().await, 0);
+    let d = only_sms(&app, &c).await;
+    assert_eq!((d.state, d.suppress_reason.as_str()), (pb::DeliveryState::Suppressed as i32, "sms_consent_withdrawn"));
+    assert!(app.sms_files().is_empty());
+}
+
 /// Supervisors work only on bookings of their areas' customers; workspaces are apart.
 async fn supervisors_and_workspaces_see_only_their_own(app: TestApp) {
     app.clock.set(at("2026-03-10T09:00:00Z"));
@@ -991,5 +1004,6 @@ both_databases!(
     delivery_reports_and_usage_bill_only_delivered,
     http_gateway_sends_retries_and_reports,
     http_gateway_refusal_fails_at_once,
+    withdrawn_consent_stops_a_queued_sms,
     supervisors_and_workspaces_see_only_their_own,
 );
