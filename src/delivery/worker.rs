@@ -59,7 +59,7 @@ async fn execute(state: &AppState, limit: usize) -> AppResult<usize> {
     let n = batch.len();
     let sends = batch.into_iter().map(|send| send.run(state.clone()));
     let outcomes: Vec<(Claimed, Sent)> = futures::future::join_all(sends).await;
-    record(state, outcomes).await?;
+    record(state, &outcomes).await?;
     Ok(n)
 }
 
@@ -87,7 +87,11 @@ pub async fn deliver_while_due(state: &AppState, stop: &CancellationToken) -> Ap
     // When the oldest unrecorded send finished: it waits at most `GATHER` for company.
     let mut done_since = tokio::time::Instant::now();
     let mut claiming: Option<BoxFuture<'_, Claim>> = None;
-    let mut recording: Option<BoxFuture<'_, AppResult<usize>>> = None;
+    let mut recording: Option<BoxFuture<'_, Recording>> = None;
+    // A record the database refused is tried again (it is idempotent) before
+    // the loop gives up: sent mails dropped unrecorded would go out again.
+    let mut record_failures = 0u32;
+    let mut record_again_at: Option<tokio::time::Instant> = None;
     let mut being_recorded = 0;
     // Whether the batch being recorded gives mails back, and how many
     // recorded batches did: a claim that ran meanwhile may have missed them.
@@ -128,11 +132,19 @@ pub async fn deliver_while_due(state: &AppState, stop: &CancellationToken) -> Ap
             claiming = Some(Box::pin(async move { (room, since, claim(state, room).await) }));
         }
         let idle = sending.is_empty() && waiting.is_empty() && claiming.is_none();
-        if recording.is_none() && !done.is_empty() && (done.len() >= group || done_since.elapsed() >= GATHER || idle) {
+        let may_record = record_again_at.is_none_or(|at| tokio::time::Instant::now() >= at);
+        if recording.is_none()
+            && may_record
+            && !done.is_empty()
+            && (done.len() >= group || done_since.elapsed() >= GATHER || idle)
+        {
             let batch = std::mem::take(&mut done);
             being_recorded = batch.len();
             gives_back = batch.iter().any(|(_, sent)| matches!(sent, Sent::GivenBack));
-            recording = Some(Box::pin(record(state, batch)));
+            recording = Some(Box::pin(async move {
+                let result = record(state, &batch).await;
+                (batch, result)
+            }));
         }
         if idle && recording.is_none() && done.is_empty() {
             return match claim_failed {
@@ -164,20 +176,49 @@ pub async fn deliver_while_due(state: &AppState, stop: &CancellationToken) -> Ap
                     }
                 }
             }
-            recorded = async { recording.as_mut().expect("checked").await }, if recording.is_some() => {
+            (batch, recorded) = async { recording.as_mut().expect("checked").await }, if recording.is_some() => {
                 recording = None;
                 being_recorded = 0;
-                // What was given back is due again, with a fresh lease to claim.
-                if std::mem::take(&mut gives_back) {
-                    given_back += 1;
-                    drained = false;
+                match recorded {
+                    Ok(n) => {
+                        handled += n;
+                        record_failures = 0;
+                        record_again_at = None;
+                        // What was given back is due again, with a fresh lease to claim.
+                        if std::mem::take(&mut gives_back) {
+                            given_back += 1;
+                            drained = false;
+                        }
+                    }
+                    Err(e) if record_failures + 1 >= RECORD_TRIES => return Err(e),
+                    Err(e) => {
+                        record_failures += 1;
+                        let wait = RECORD_RETRY * 2u32.pow(record_failures - 1);
+                        tracing::warn!(error = %e, retry_in = ?wait, "recording deliveries failed; will try again");
+                        // Claim nothing more while the database is away; what
+                        // is in hand is sent and recorded when it is back.
+                        drained = true;
+                        record_again_at = Some(tokio::time::Instant::now() + wait);
+                        if done.is_empty() {
+                            done_since = tokio::time::Instant::now();
+                        }
+                        done.extend(batch);
+                    }
                 }
-                handled += recorded?;
             }
-            _ = tokio::time::sleep_until(done_since + GATHER), if recording.is_none() && !done.is_empty() => {}
+            _ = tokio::time::sleep_until((done_since + GATHER).max(record_again_at.unwrap_or(done_since))),
+                if recording.is_none() && !done.is_empty() => {}
         }
     }
 }
+
+/// A record in flight: the outcomes (kept to try again) and how it went.
+type Recording = (Vec<(Claimed, Sent)>, AppResult<usize>);
+
+/// How often a refused record is tried (waiting 100 ms, then twice as long
+/// each time: about 6 s in all, well within a lease) before the loop gives up.
+const RECORD_TRIES: u32 = 7;
+const RECORD_RETRY: Duration = Duration::from_millis(100);
 
 /// A claim in flight: how many it asked for, how many give-backs had been
 /// recorded when it started, and what it got.
@@ -268,7 +309,9 @@ async fn claim(state: &AppState, limit: usize) -> AppResult<Vec<Outgoing>> {
 /// Records how sends ended: everything sent in one statement; suppressed,
 /// retried, failed and given-back ones one by one (rare). Returns how many
 /// were handled (given back is not).
-async fn record(state: &AppState, outcomes: Vec<(Claimed, Sent)>) -> AppResult<usize> {
+/// Recording an outcome twice changes nothing the second time (every update
+/// requires the lease this worker held), so a refused record is tried again whole.
+async fn record(state: &AppState, outcomes: &[(Claimed, Sent)]) -> AppResult<usize> {
     let n = outcomes.iter().filter(|(_, s)| !matches!(s, Sent::GivenBack)).count();
     let owner = &state.instance_id;
     let now = state.clock.now();
@@ -276,9 +319,9 @@ async fn record(state: &AppState, outcomes: Vec<(Claimed, Sent)>) -> AppResult<u
     for (task, outcome) in outcomes {
         let channel = task.channel.clone();
         match outcome {
-            Sent::Ok(None) => sent.push(task.id),
+            Sent::Ok(None) => sent.push(task.id.clone()),
             Sent::Ok(Some(provider_id)) => {
-                store::outbox::mark_sent(&state.db, &task.id, owner, Some(&provider_id), now).await?;
+                store::outbox::mark_sent(&state.db, &task.id, owner, Some(provider_id), now).await?;
                 metrics::counter!("customerhub_deliveries_total", "channel" => channel, "outcome" => "sent")
                     .increment(1);
             }
@@ -292,7 +335,7 @@ async fn record(state: &AppState, outcomes: Vec<(Claimed, Sent)>) -> AppResult<u
                 metrics::counter!("customerhub_deliveries_total", "channel" => channel, "outcome" => "suppressed")
                     .increment(1);
             }
-            Sent::Err(e) if permanent::is_permanent(&e) || task.attempts >= state.settings.delivery_max_attempts => {
+            Sent::Err(e) if permanent::is_permanent(e) || task.attempts >= state.settings.delivery_max_attempts => {
                 let error = format!("{e:#}");
                 tracing::warn!(notification = %task.id, %error, "delivery failed for good");
                 metrics::counter!("customerhub_deliveries_total", "channel" => channel, "outcome" => "failed")
