@@ -140,11 +140,14 @@ pub async fn update(
     }
     match f.role {
         Some(Some(r)) => {
-            if user.role == Role::Admin && r != Role::Admin && store::staff::count_admins(&tx, ws).await? <= 1 {
+            if user.role == Role::Admin
+                && r != Role::Admin
+                && !store::staff::another_admin_can_act(&tx, ws, Some(&user.id), None).await?
+            {
                 return Err(AppError::precondition(
                     "LAST_ADMIN",
                     "staff_user.role",
-                    "the workspace must keep at least one admin",
+                    "the workspace must keep at least one admin with an active API key",
                 ));
             }
             user.role = r;
@@ -178,11 +181,11 @@ pub async fn delete(state: &AppState, caller: &StaffPrincipal, id: &str) -> AppR
     let tx = state.db.begin().await?;
     store::workspaces::lock(&tx, ws).await?;
     let user = store::staff::get(&tx, ws, &id).await?;
-    if user.role == Role::Admin && store::staff::count_admins(&tx, ws).await? <= 1 {
+    if user.role == Role::Admin && !store::staff::another_admin_can_act(&tx, ws, Some(&user.id), None).await? {
         return Err(AppError::precondition(
             "LAST_ADMIN",
             "staff_user_id",
-            "the workspace must keep at least one admin",
+            "the workspace must keep at least one admin with an active API key",
         ));
     }
     store::staff::delete(&tx, ws, &id).await?;
@@ -225,6 +228,19 @@ pub async fn revoke_api_key(state: &AppState, caller: &StaffPrincipal, id: &str)
         return Err(AppError::not_found("api key", id.as_str()));
     }
     let tx = state.db.begin().await?;
+    // As demoting or deleting an admin: someone must be left who can act.
+    store::workspaces::lock(&tx, &caller.workspace_id).await?;
+    let owner = store::staff::get(&tx, &caller.workspace_id, &key.staff_user_id).await?;
+    if owner.role == Role::Admin
+        && key.revoked_at.is_none()
+        && !store::staff::another_admin_can_act(&tx, &caller.workspace_id, None, Some(&id)).await?
+    {
+        return Err(AppError::precondition(
+            "LAST_ADMIN_KEY",
+            "api_key_id",
+            "this is the last active key of the workspace's admins; create another admin key first",
+        ));
+    }
     let revoked = store::api_keys::revoke(&tx, &caller.workspace_id, &id, state.clock.now()).await?;
     store::credentials::commit_change(state, tx).await?;
     Ok(revoked)

@@ -8,7 +8,7 @@ use crate::{
     },
     error::{AppError, AppResult},
 };
-use entity::{staff_user, staff_user_area};
+use entity::{api_key, staff_user, staff_user_area};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
@@ -221,11 +221,33 @@ pub async fn delete(conn: &impl ConnectionTrait, workspace_id: &Id, id: &Id) -> 
     Ok(())
 }
 
-pub async fn count_admins(conn: &impl ConnectionTrait, workspace_id: &Id) -> AppResult<u64> {
+/// Whether the workspace has an admin who can act (one with an active API
+/// key) besides `except_user`, and with `except_key` revoked: an admin
+/// without a key cannot create one, and there is no other way back in.
+pub async fn another_admin_can_act(
+    conn: &impl ConnectionTrait,
+    workspace_id: &Id,
+    except_user: Option<&Id>,
+    except_key: Option<&Id>,
+) -> AppResult<bool> {
     use sea_orm::PaginatorTrait;
-    Ok(staff_user::Entity::find()
+    let mut admins = staff_user::Entity::find()
+        .select_only()
+        .column(staff_user::Column::Id)
         .filter(staff_user::Column::WorkspaceId.eq(workspace_id.as_str()))
-        .filter(staff_user::Column::Role.eq(Role::Admin.as_str()))
-        .count(conn)
-        .await?)
+        .filter(staff_user::Column::Role.eq(Role::Admin.as_str()));
+    if let Some(u) = except_user {
+        admins = admins.filter(staff_user::Column::Id.ne(u.as_str()));
+    }
+    let admins: Vec<String> = admins.into_tuple().all(conn).await?;
+    if admins.is_empty() {
+        return Ok(false);
+    }
+    let mut keys = api_key::Entity::find()
+        .filter(api_key::Column::StaffUserId.is_in(admins))
+        .filter(api_key::Column::RevokedAt.is_null());
+    if let Some(k) = except_key {
+        keys = keys.filter(api_key::Column::Id.ne(k.as_str()));
+    }
+    Ok(keys.count(conn).await? > 0)
 }

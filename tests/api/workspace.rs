@@ -800,6 +800,27 @@ async fn last_admin_and_self_are_protected(app: TestApp) {
     assert_eq!(me.role, pb::StaffRole::Admin as i32);
     // The key still works as an admin's.
     ws.create_area(pb::CreateAreaRequest { name: "Nord".into(), request_id: String::new() }).await.unwrap();
+    // Nor may the last admin key be revoked: nobody could act any more.
+    let my_key = app.scalar_text(&format!("SELECT id FROM api_keys WHERE staff_user_id = '{}'", app.admin_id)).await;
+    let err = ws.revoke_api_key(pb::RevokeApiKeyRequest { api_key_id: my_key.clone() }).await.unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    // An admin without a key is no one to hand over to.
+    let keyless = pb::StaffUser {
+        email: "uden.noegle@rengoering.example.dk".into(),
+        name: "Uden Nøgle".into(),
+        role: pb::StaffRole::Admin as i32,
+        ..Default::default()
+    };
+    let keyless = ws
+        .create_staff_user(pb::CreateStaffUserRequest { staff_user: Some(keyless), request_id: String::new() })
+        .await
+        .unwrap()
+        .into_inner()
+        .staff_user
+        .unwrap();
+    let err = ws.update_staff_user(demote_self.clone()).await.unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    ws.delete_staff_user(pb::DeleteStaffUserRequest { staff_user_id: keyless.id }).await.unwrap();
 
     // With a second admin, one may step down; then the other is the last one.
     let (bo_id, bo_key) = app.staff_with_key("bo@rengoering.example.dk", pb::StaffRole::Admin, vec![]).await;

@@ -177,14 +177,16 @@ class WorkspaceServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def UpdateStaffUser(self, request, context):
-        """Changes a staff user (admins only). Honours `update_mask`.
+        """Changes a staff user (admins only). Honours `update_mask`. Demoting the
+        last admin with an active key is FAILED_PRECONDITION LAST_ADMIN.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def DeleteStaffUser(self, request, context):
-        """Deletes a staff user and revokes its keys (admins only).
+        """Deletes a staff user and revokes its keys (admins only); not oneself, and
+        not the last admin with an active key (FAILED_PRECONDITION LAST_ADMIN).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -206,7 +208,8 @@ class WorkspaceServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RevokeApiKey(self, request, context):
-        """Revokes an API key (admins: any; others: their own).
+        """Revokes an API key (admins: any; others: their own). The admins' last
+        active key is kept (FAILED_PRECONDITION LAST_ADMIN_KEY): nobody could act.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

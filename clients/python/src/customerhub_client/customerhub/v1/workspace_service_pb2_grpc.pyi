@@ -54,9 +54,13 @@ class WorkspaceServiceStub:
     ListStaffUsers: _grpc.UnaryUnaryMultiCallable[_workspace_service_pb2.ListStaffUsersRequest, _workspace_service_pb2.ListStaffUsersResponse]
     """Lists staff users."""
     UpdateStaffUser: _grpc.UnaryUnaryMultiCallable[_workspace_service_pb2.UpdateStaffUserRequest, _workspace_service_pb2.UpdateStaffUserResponse]
-    """Changes a staff user (admins only). Honours `update_mask`."""
+    """Changes a staff user (admins only). Honours `update_mask`. Demoting the
+    last admin with an active key is FAILED_PRECONDITION LAST_ADMIN.
+    """
     DeleteStaffUser: _grpc.UnaryUnaryMultiCallable[_workspace_service_pb2.DeleteStaffUserRequest, _workspace_service_pb2.DeleteStaffUserResponse]
-    """Deletes a staff user and revokes its keys (admins only)."""
+    """Deletes a staff user and revokes its keys (admins only); not oneself, and
+    not the last admin with an active key (FAILED_PRECONDITION LAST_ADMIN).
+    """
     CreateApiKey: _grpc.UnaryUnaryMultiCallable[_workspace_service_pb2.CreateApiKeyRequest, _workspace_service_pb2.CreateApiKeyResponse]
     """Creates an API key for a staff user (admins only). The secret is in the
     response and never again.
@@ -64,7 +68,9 @@ class WorkspaceServiceStub:
     ListApiKeys: _grpc.UnaryUnaryMultiCallable[_workspace_service_pb2.ListApiKeysRequest, _workspace_service_pb2.ListApiKeysResponse]
     """Lists API keys (admins: all; supervisors: their own)."""
     RevokeApiKey: _grpc.UnaryUnaryMultiCallable[_workspace_service_pb2.RevokeApiKeyRequest, _workspace_service_pb2.RevokeApiKeyResponse]
-    """Revokes an API key (admins: any; others: their own)."""
+    """Revokes an API key (admins: any; others: their own). The admins' last
+    active key is kept (FAILED_PRECONDITION LAST_ADMIN_KEY): nobody could act.
+    """
 
 @_typing.type_check_only
 class WorkspaceServiceAsyncStub(WorkspaceServiceStub):
@@ -92,9 +98,13 @@ class WorkspaceServiceAsyncStub(WorkspaceServiceStub):
     ListStaffUsers: _aio.UnaryUnaryMultiCallable[_workspace_service_pb2.ListStaffUsersRequest, _workspace_service_pb2.ListStaffUsersResponse]  # type: ignore[assignment]
     """Lists staff users."""
     UpdateStaffUser: _aio.UnaryUnaryMultiCallable[_workspace_service_pb2.UpdateStaffUserRequest, _workspace_service_pb2.UpdateStaffUserResponse]  # type: ignore[assignment]
-    """Changes a staff user (admins only). Honours `update_mask`."""
+    """Changes a staff user (admins only). Honours `update_mask`. Demoting the
+    last admin with an active key is FAILED_PRECONDITION LAST_ADMIN.
+    """
     DeleteStaffUser: _aio.UnaryUnaryMultiCallable[_workspace_service_pb2.DeleteStaffUserRequest, _workspace_service_pb2.DeleteStaffUserResponse]  # type: ignore[assignment]
-    """Deletes a staff user and revokes its keys (admins only)."""
+    """Deletes a staff user and revokes its keys (admins only); not oneself, and
+    not the last admin with an active key (FAILED_PRECONDITION LAST_ADMIN).
+    """
     CreateApiKey: _aio.UnaryUnaryMultiCallable[_workspace_service_pb2.CreateApiKeyRequest, _workspace_service_pb2.CreateApiKeyResponse]  # type: ignore[assignment]
     """Creates an API key for a staff user (admins only). The secret is in the
     response and never again.
@@ -102,7 +112,9 @@ class WorkspaceServiceAsyncStub(WorkspaceServiceStub):
     ListApiKeys: _aio.UnaryUnaryMultiCallable[_workspace_service_pb2.ListApiKeysRequest, _workspace_service_pb2.ListApiKeysResponse]  # type: ignore[assignment]
     """Lists API keys (admins: all; supervisors: their own)."""
     RevokeApiKey: _aio.UnaryUnaryMultiCallable[_workspace_service_pb2.RevokeApiKeyRequest, _workspace_service_pb2.RevokeApiKeyResponse]  # type: ignore[assignment]
-    """Revokes an API key (admins: any; others: their own)."""
+    """Revokes an API key (admins: any; others: their own). The admins' last
+    active key is kept (FAILED_PRECONDITION LAST_ADMIN_KEY): nobody could act.
+    """
 
 class WorkspaceServiceServicer(metaclass=_abc_1.ABCMeta):
     """Workspace settings, areas, staff users and API keys. The workspace is
@@ -187,7 +199,9 @@ class WorkspaceServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _workspace_service_pb2.UpdateStaffUserRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_workspace_service_pb2.UpdateStaffUserResponse, _abc.Awaitable[_workspace_service_pb2.UpdateStaffUserResponse]]:
-        """Changes a staff user (admins only). Honours `update_mask`."""
+        """Changes a staff user (admins only). Honours `update_mask`. Demoting the
+        last admin with an active key is FAILED_PRECONDITION LAST_ADMIN.
+        """
 
     @_abc_1.abstractmethod
     def DeleteStaffUser(
@@ -195,7 +209,9 @@ class WorkspaceServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _workspace_service_pb2.DeleteStaffUserRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_workspace_service_pb2.DeleteStaffUserResponse, _abc.Awaitable[_workspace_service_pb2.DeleteStaffUserResponse]]:
-        """Deletes a staff user and revokes its keys (admins only)."""
+        """Deletes a staff user and revokes its keys (admins only); not oneself, and
+        not the last admin with an active key (FAILED_PRECONDITION LAST_ADMIN).
+        """
 
     @_abc_1.abstractmethod
     def CreateApiKey(
@@ -221,6 +237,8 @@ class WorkspaceServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _workspace_service_pb2.RevokeApiKeyRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_workspace_service_pb2.RevokeApiKeyResponse, _abc.Awaitable[_workspace_service_pb2.RevokeApiKeyResponse]]:
-        """Revokes an API key (admins: any; others: their own)."""
+        """Revokes an API key (admins: any; others: their own). The admins' last
+        active key is kept (FAILED_PRECONDITION LAST_ADMIN_KEY): nobody could act.
+        """
 
 def add_WorkspaceServiceServicer_to_server(servicer: WorkspaceServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

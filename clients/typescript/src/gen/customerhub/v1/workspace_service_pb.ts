@@ -1167,7 +1167,8 @@ export const WorkspaceService: GenService<{
     output: typeof ListStaffUsersResponseSchema;
   },
   /**
-   * Changes a staff user (admins only). Honours `update_mask`.
+   * Changes a staff user (admins only). Honours `update_mask`. Demoting the
+   * last admin with an active key is FAILED_PRECONDITION LAST_ADMIN.
    *
    * @generated from rpc customerhub.v1.WorkspaceService.UpdateStaffUser
    */
@@ -1177,7 +1178,8 @@ export const WorkspaceService: GenService<{
     output: typeof UpdateStaffUserResponseSchema;
   },
   /**
-   * Deletes a staff user and revokes its keys (admins only).
+   * Deletes a staff user and revokes its keys (admins only); not oneself, and
+   * not the last admin with an active key (FAILED_PRECONDITION LAST_ADMIN).
    *
    * @generated from rpc customerhub.v1.WorkspaceService.DeleteStaffUser
    */
@@ -1208,7 +1210,8 @@ export const WorkspaceService: GenService<{
     output: typeof ListApiKeysResponseSchema;
   },
   /**
-   * Revokes an API key (admins: any; others: their own).
+   * Revokes an API key (admins: any; others: their own). The admins' last
+   * active key is kept (FAILED_PRECONDITION LAST_ADMIN_KEY): nobody could act.
    *
    * @generated from rpc customerhub.v1.WorkspaceService.RevokeApiKey
    */
