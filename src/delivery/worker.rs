@@ -45,7 +45,8 @@ pub async fn try_execute_batch(state: &AppState) -> AppResult<usize> {
 enum Sent {
     /// Sent; the provider's message id where there is one (SMS).
     Ok(Option<String>),
-    Suppressed,
+    /// Not sent, and why (`no_longer_allowed`).
+    Suppressed(&'static str),
     Err(anyhow::Error),
     /// Not sent: too little of its lease was left (`Outgoing::has_time`).
     GivenBack,
@@ -240,8 +241,8 @@ struct Outgoing {
     /// Until when no other worker takes it.
     lease_until: crate::clock::Timestamp,
     workspace: Arc<Workspace>,
-    /// Automatic, and its contact unsubscribed after it was queued.
-    suppressed: bool,
+    /// Why it may no longer go out (`no_longer_allowed`), if so.
+    suppressed: Option<&'static str>,
 }
 
 impl Outgoing {
@@ -262,8 +263,8 @@ impl Outgoing {
             attempt = self.task.attempts
         );
         async move {
-            let outcome = if self.suppressed {
-                Sent::Suppressed
+            let outcome = if let Some(why) = self.suppressed {
+                Sent::Suppressed(why)
             } else {
                 let most = state.settings.lease() / 2;
                 match tokio::time::timeout(most, send(&state, &self.workspace, &self.task)).await {
@@ -298,12 +299,37 @@ async fn claim(state: &AppState, limit: usize) -> AppResult<Vec<Outgoing>> {
                 w
             }
         };
-        // An automatic mail queued before its contact unsubscribed is not sent.
-        let automatic = NotificationKind::from_stored(&task.kind).is_some_and(NotificationKind::is_automatic);
-        let suppressed = automatic && task.contact_id.is_some() && !task.contact_subscribed;
+        let suppressed = no_longer_allowed(&task);
         sends.push(Outgoing { task, lease_until: until, workspace, suppressed });
     }
     Ok(sends)
+}
+
+/// Why a claimed notification may no longer go out, checked right before it
+/// would: whether it was allowed was decided when it was queued, and a mail
+/// can wait long after (an SMTP outage, a retry of failed deliveries). A
+/// mail to a contact (automatic or welcome) needs the contact still there,
+/// with HUB access and the same address, and automatic ones a subscription;
+/// a book-again SMS needs the customer's SMS consent.
+fn no_longer_allowed(task: &Claimed) -> Option<&'static str> {
+    let kind = NotificationKind::from_stored(&task.kind)?;
+    if kind == NotificationKind::BookAgain {
+        return (!task.sms_consent).then_some("sms_consent_withdrawn");
+    }
+    let automatic = kind.is_automatic();
+    if task.channel != "email" || !(automatic || kind == NotificationKind::Welcome) {
+        return None;
+    }
+    let Some(contact) = &task.contact_now else { return Some("contact_deleted") };
+    if !contact.hub_access {
+        Some("no_hub_access")
+    } else if !contact.email.eq_ignore_ascii_case(&task.recipient) {
+        Some("email_changed")
+    } else if automatic && !contact.subscribed {
+        Some("unsubscribed")
+    } else {
+        None
+    }
 }
 
 /// Records how sends ended: everything sent in one statement; suppressed,
@@ -330,8 +356,8 @@ async fn record(state: &AppState, outcomes: &[(Claimed, Sent)]) -> AppResult<usi
                 metrics::counter!("customerhub_deliveries_given_back_total", "channel" => channel).increment(1);
                 store::outbox::give_back(&state.db, &task.id, owner, now).await?;
             }
-            Sent::Suppressed => {
-                store::outbox::mark_suppressed(&state.db, &task.id, owner, "unsubscribed", now).await?;
+            Sent::Suppressed(why) => {
+                store::outbox::mark_suppressed(&state.db, &task.id, owner, why, now).await?;
                 metrics::counter!("customerhub_deliveries_total", "channel" => channel, "outcome" => "suppressed")
                     .increment(1);
             }

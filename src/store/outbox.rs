@@ -56,8 +56,29 @@ pub struct Claimed {
     pub workspace_id: Id,
     pub kind: String,
     pub contact_id: Option<String>,
-    /// Whether its contact is subscribed right now (read with the claim).
-    pub contact_subscribed: bool,
+    /// Its contact as it is right now (read with the claim); none when it
+    /// has none, or it was deleted.
+    pub contact_now: Option<ContactNow>,
+    /// Whether its customer's SMS consent is given right now.
+    pub sms_consent: bool,
+}
+
+/// What decides, at send time, whether a contact may still get a mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactNow {
+    /// HUB access, the contact's and its customer's.
+    pub hub_access: bool,
+    pub subscribed: bool,
+    pub email: String,
+}
+
+impl ContactNow {
+    /// Read from the claim's packed column: access flag, subscription flag, e-mail.
+    fn unpack(s: &str) -> Option<Self> {
+        let mut chars = s.chars();
+        let (access, subscribed) = (chars.next()?, chars.next()?);
+        Some(Self { hub_access: access == 'o', subscribed: subscribed == 's', email: chars.as_str().to_string() })
+    }
 }
 
 impl From<Model> for Claimed {
@@ -75,7 +96,8 @@ impl From<Model> for Claimed {
             workspace_id: Id::from_stored(m.workspace_id),
             kind: m.kind,
             contact_id: m.contact_id,
-            contact_subscribed: false,
+            contact_now: None,
+            sms_consent: false,
         }
     }
 }
@@ -114,8 +136,8 @@ pub async fn claim_due(
         .iter()
         .map(|r| {
             let mut c: Claimed = Model::from_query_result(r, "")?.into();
-            // No contact (none, or erased since): not subscribed.
-            c.contact_subscribed = r.try_get::<Option<bool>>("", "contact_subscribed")?.unwrap_or(false);
+            c.contact_now = r.try_get::<Option<String>>("", "contact_now")?.as_deref().and_then(ContactNow::unpack);
+            c.sms_consent = r.try_get::<Option<bool>>("", "sms_consent")?.unwrap_or(false);
             Ok(c)
         })
         .collect::<AppResult<Vec<Claimed>>>()?;
@@ -134,22 +156,39 @@ async fn begin_claim(db: &DatabaseConnection) -> AppResult<DatabaseTransaction> 
     Ok(tx)
 }
 
+/// What the claim reads besides the rows: the contact as it is now, packed
+/// into one column (`o`pen or `c`losed HUB access, `s`ubscribed or `u`n-,
+/// then the e-mail) so that one lookup serves, and the customer's SMS consent.
+macro_rules! contact_now_columns {
+    () => {
+        "(SELECT CASE WHEN c.hub_access AND k.hub_access THEN 'o' ELSE 'c' END \
+           || CASE WHEN c.subscribed THEN 's' ELSE 'u' END || c.email \
+           FROM contacts c JOIN customers k ON k.id = c.customer_id \
+           WHERE c.id = notifications.contact_id) AS contact_now, \
+         (SELECT k.sms_consent_granted FROM customers k WHERE k.id = notifications.customer_id) AS sms_consent"
+    };
+}
+
 fn claim_sql(backend: DbBackend) -> &'static str {
     match backend {
         DbBackend::Postgres => {
-            "UPDATE notifications SET lease_owner = $1, lease_until = $2, attempts = attempts + 1, updated_at = $3 \
+            concat!(
+                "UPDATE notifications SET lease_owner = $1, lease_until = $2, attempts = attempts + 1, updated_at = $3 \
              WHERE id IN (SELECT id FROM notifications WHERE state = 'queued' AND next_attempt_at <= $3 \
                AND (lease_until IS NULL OR lease_until < $3) ORDER BY next_attempt_at, id LIMIT $4 \
                FOR UPDATE SKIP LOCKED) \
-             RETURNING *, (SELECT c.subscribed FROM contacts c WHERE c.id = notifications.contact_id) \
-               AS contact_subscribed"
+             RETURNING *, ",
+                contact_now_columns!()
+            )
         }
         _ => {
-            "UPDATE notifications SET lease_owner = ?1, lease_until = ?2, attempts = attempts + 1, updated_at = ?3 \
+            concat!(
+                "UPDATE notifications SET lease_owner = ?1, lease_until = ?2, attempts = attempts + 1, updated_at = ?3 \
              WHERE id IN (SELECT id FROM notifications WHERE state = 'queued' AND next_attempt_at <= ?3 \
                AND (lease_until IS NULL OR lease_until < ?3) ORDER BY next_attempt_at, id LIMIT ?4) \
-             RETURNING *, (SELECT c.subscribed FROM contacts c WHERE c.id = notifications.contact_id) \
-               AS contact_subscribed"
+             RETURNING *, ",
+                contact_now_columns!()
+            )
         }
     }
 }

@@ -693,6 +693,65 @@ async fn queued_mails_follow_the_contacts_access(app: TestApp) {
     );
 }
 
+/// Whether a mail may go is checked again right before it is sent: failed
+/// mails retried after their contact was deleted, lost HUB access or changed
+/// address are suppressed with the reason, not sent.
+async fn retried_mails_are_checked_again_before_they_go(app: TestApp) {
+    let c = app
+        .welcomed_company(
+            "Igen ApS",
+            &[
+                ("Dorte", "Slettet", "dorte@igen.example.dk"),
+                ("Lukas", "Lukket", "lukas@igen.example.dk"),
+                ("Agnes", "Adresse", "agnes@igen.example.dk"),
+                ("Bo", "Bliver", "bo@igen.example.dk"),
+            ],
+        )
+        .await;
+    app.smtp.set_accepting(false);
+    app.fire(NotificationKind::PunchRegistered, &c.id, None).await;
+    for _ in 0..3 {
+        app.clock.advance(chrono::Duration::hours(2));
+        assert_eq!(app.deliver_all().await, 4);
+    }
+    let failed = "SELECT COUNT(*) FROM notifications WHERE kind = 'punch_registered' AND state = 'failed'";
+    assert_eq!(app.scalar(failed).await, 4, "the limit is 3 tries in tests");
+    let contact = |i: usize| c.contacts[i].id.clone();
+    let mut customers = app.admin_customers();
+    customers.delete_contact(pb::DeleteContactRequest { contact_id: contact(0) }).await.unwrap();
+    let closed = pb::Contact { id: contact(1), hub_access: false, ..Default::default() };
+    customers
+        .update_contact(pb::UpdateContactRequest { contact: Some(closed), update_mask: mask(&["hub_access"]) })
+        .await
+        .unwrap();
+    let moved = pb::Contact { id: contact(2), email: "agnes@nyt.example.dk".into(), ..Default::default() };
+    customers
+        .update_contact(pb::UpdateContactRequest { contact: Some(moved), update_mask: mask(&["email"]) })
+        .await
+        .unwrap();
+
+    app.smtp.set_accepting(true);
+    let retry = pb::RetryDeliveriesRequest { delivery_ids: vec![], all_failed: true };
+    app.admin_notifications().retry_deliveries(retry).await.unwrap();
+    assert_eq!(app.deliver_all().await, 4);
+    assert_eq!(app.smtp.wait_for(1).await[0].rcpt_to, ["bo@igen.example.dk"]);
+    let mut reasons: Vec<(String, String)> = deliveries(&app, &c.id)
+        .await
+        .into_iter()
+        .filter(|d| d.kind == pb::NotificationKind::PunchRegistered as i32 && d.channel == pb::Channel::Email as i32)
+        .map(|d| (d.recipient, d.suppress_reason))
+        .collect();
+    reasons.sort();
+    let expected = [
+        ("agnes@igen.example.dk", "email_changed"),
+        ("bo@igen.example.dk", ""),
+        ("dorte@igen.example.dk", "contact_deleted"),
+        ("lukas@igen.example.dk", "no_hub_access"),
+    ];
+    assert_eq!(reasons, expected.map(|(a, b)| (a.to_string(), b.to_string())));
+    assert_eq!(app.smtp.count(), 1);
+}
+
 /// The claim takes the oldest due rows by walking `ix_notifications_due` in
 /// its order, never by sorting every queued row. (That PostgreSQL keeps to
 /// this plan after a burst its statistics have not seen is shown by the
@@ -913,6 +972,7 @@ both_databases!(
     smtp_outage_is_retried_with_backoff,
     a_refused_recipient_fails_at_once,
     queued_mails_follow_the_contacts_access,
+    retried_mails_are_checked_again_before_they_go,
     a_dead_workers_claim_is_taken_again,
     the_claim_walks_the_due_index_in_order,
     a_stuck_mail_holds_back_no_other,
