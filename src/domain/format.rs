@@ -24,8 +24,15 @@ pub fn parse_optional_date(s: &str) -> Result<Option<NaiveDate>, &'static str> {
 
 /// Parses an API timestamp (seconds and nanoseconds since the epoch),
 /// truncated to microseconds so it reads back equal on both databases.
+/// Years 0001–9999 only, as `google.protobuf.Timestamp` itself defines:
+/// PostgreSQL stores no earlier time, and would answer with an error.
 pub fn timestamp(seconds: i64, nanos: i32) -> Result<chrono::DateTime<Utc>, &'static str> {
     use chrono::SubsecRound;
+    /// 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z.
+    const RANGE: std::ops::RangeInclusive<i64> = -62_135_596_800..=253_402_300_799;
+    if !RANGE.contains(&seconds) {
+        return Err("is outside the years 0001 to 9999");
+    }
     let nanos = u32::try_from(nanos).map_err(|_| "has negative nanoseconds")?;
     chrono::DateTime::from_timestamp(seconds, nanos).map(|t| t.trunc_subsecs(6)).ok_or("is not a valid time")
 }

@@ -291,6 +291,12 @@ async fn bad_input_names_every_field(app: TestApp) {
     let err =
         app.admin_bookings().record_booking(pb::RecordBookingRequest { booking: Some(bad_time) }).await.unwrap_err();
     assert_fields(&err, &["booking.start_time"]);
+    // A time chrono takes but PostgreSQL cannot store (about 7500 BC).
+    let mut ancient = booking(&c, "", at("2026-03-01T10:00:00Z"));
+    ancient.start_time = Some(prost_types::Timestamp { seconds: -300_000_000_000, nanos: 0 });
+    let err =
+        app.admin_bookings().record_booking(pb::RecordBookingRequest { booking: Some(ancient) }).await.unwrap_err();
+    assert_fields(&err, &["booking.start_time"]);
     let unknown = booking("0190d4c2-0000-7000-8000-000000000000", "", at("2026-03-01T10:00:00Z"));
     let err =
         app.admin_bookings().record_booking(pb::RecordBookingRequest { booking: Some(unknown) }).await.unwrap_err();

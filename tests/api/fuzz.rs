@@ -159,9 +159,17 @@ impl RandomMessages<'_> {
                     Type::Message => {
                         let inner = match f.type_name() {
                             ".google.protobuf.Timestamp" => {
-                                let seconds = *[0, -62_135_596_801, 253_402_300_800, 1_790_000_000, i64::MAX, -1]
-                                    .get(rng.random_range(0..6))
-                                    .unwrap();
+                                let seconds = *[
+                                    0,
+                                    -62_135_596_801,
+                                    253_402_300_800,
+                                    1_790_000_000,
+                                    i64::MAX,
+                                    -1,
+                                    -300_000_000_000,
+                                ]
+                                .get(rng.random_range(0..7))
+                                .unwrap();
                                 let nanos = *[0, -1, 999_999_999, 1_000_000_000].get(rng.random_range(0..4)).unwrap();
                                 prost::Message::encode_to_vec(&prost_types::Timestamp { seconds, nanos })
                             }
