@@ -51,9 +51,25 @@ pub async fn mark_read(state: &AppState, recipient: &Id, ids: &[String], all: bo
     store::inbox::unread_count(&state.db, recipient).await
 }
 
-pub fn subscribe(state: &AppState, owner: StreamOwner, recipient: &Id, after_sequence: i64) -> AppResult<InboxStream> {
+pub async fn subscribe(
+    state: &AppState,
+    owner: StreamOwner,
+    recipient: &Id,
+    after_sequence: i64,
+) -> AppResult<InboxStream> {
     if after_sequence < 0 {
         return Err(AppError::invalid("after_sequence", "must not be negative"));
+    }
+    // A cursor past the last message (another recipient's, say) would hide
+    // every message until the sequence caught up with it, without a word.
+    if after_sequence > 0 {
+        let last = store::inbox::last_seq(&state.reads, recipient).await?;
+        if after_sequence > last {
+            return Err(AppError::invalid(
+                "after_sequence",
+                format!("is past the last message's sequence number ({last})"),
+            ));
+        }
     }
     Ok(inbox_stream(state.clone(), owner, recipient.clone(), after_sequence))
 }

@@ -110,7 +110,8 @@ impl HubService for HubApi {
     async fn subscribe(&self, req: Request<pb::SubscribeRequest>) -> Result<Response<Self::SubscribeStream>, Status> {
         let caller = hub(&req)?;
         let owner = crate::live::stream::StreamOwner::HubSession { token_hash: caller.token_hash.clone() };
-        let stream = app::inbox::subscribe(&self.state, owner, &caller.contact_id, req.get_ref().after_sequence)?;
+        let stream =
+            app::inbox::subscribe(&self.state, owner, &caller.contact_id, req.get_ref().after_sequence).await?;
         let out = stream.map(|r| {
             stream_item(r).map(|item| pb::SubscribeResponse {
                 event: Some(match item {

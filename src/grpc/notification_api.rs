@@ -243,7 +243,8 @@ impl NotificationService for NotificationApi {
     ) -> Result<Response<Self::SubscribeStaffMessagesStream>, Status> {
         let caller = staff(&req)?;
         let owner = crate::live::stream::StreamOwner::ApiKey { key_hash: caller.key_hash.clone() };
-        let stream = app::inbox::subscribe(&self.state, owner, &caller.staff_user_id, req.get_ref().after_sequence)?;
+        let stream =
+            app::inbox::subscribe(&self.state, owner, &caller.staff_user_id, req.get_ref().after_sequence).await?;
         let out = stream.map(|r| {
             stream_item(r).map(|item| pb::SubscribeStaffMessagesResponse {
                 event: Some(match item {

@@ -176,6 +176,12 @@ pub async fn list(
     Ok(page_from(rows.into_iter().map(to_domain).collect(), page.size, |m: &InboxMessage| m.seq))
 }
 
+/// The sequence number of the recipient's latest message (0: none yet).
+pub async fn last_seq(conn: &impl ConnectionTrait, recipient: &Id) -> AppResult<i64> {
+    let row = entity::inbox_counter::Entity::find_by_id(recipient.to_string()).one(conn).await?;
+    Ok(row.map_or(0, |r| r.last_seq))
+}
+
 pub async fn unread_count(conn: &impl ConnectionTrait, recipient: &Id) -> AppResult<i64> {
     Ok(Entity::find()
         .filter(Column::RecipientId.eq(recipient.as_str()))

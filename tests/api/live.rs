@@ -147,6 +147,11 @@ async fn stream_replays_goes_live_and_resumes_without_gaps(app: TestApp) {
     assert_fields(&err, &["message_ids"]);
     let err = hub.subscribe(pb::SubscribeRequest { after_sequence: -1 }).await.unwrap_err();
     assert_fields(&err, &["after_sequence"]);
+    // A cursor past the last message would hide the next ones silently.
+    let last = inbox.messages.iter().map(|m| m.sequence).max().unwrap();
+    let err = hub.subscribe(pb::SubscribeRequest { after_sequence: last + 1 }).await.unwrap_err();
+    assert_fields(&err, &["after_sequence"]);
+    hub.subscribe(pb::SubscribeRequest { after_sequence: last }).await.expect("the last one is a fine cursor");
 }
 
 /// A HUB session sees only its own inbox; streams need a session.

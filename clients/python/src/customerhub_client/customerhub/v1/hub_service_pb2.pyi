@@ -369,7 +369,9 @@ class SubscribeRequest(_message.Message):
 
     AFTER_SEQUENCE_FIELD_NUMBER: _builtins.int
     after_sequence: _builtins.int
-    """The last sequence the client has; 0 for everything."""
+    """The last sequence the client has; 0 for everything. Past the last
+    message's sequence is INVALID_ARGUMENT (another recipient's cursor?).
+    """
     def __init__(
         self,
         *,

@@ -406,7 +406,8 @@ export const MarkMessagesReadResponseSchema: GenMessage<MarkMessagesReadResponse
  */
 export type SubscribeRequest = Message<"customerhub.v1.SubscribeRequest"> & {
   /**
-   * The last sequence the client has; 0 for everything.
+   * The last sequence the client has; 0 for everything. Past the last
+   * message's sequence is INVALID_ARGUMENT (another recipient's cursor?).
    *
    * @generated from field: int64 after_sequence = 1;
    */
