@@ -1307,7 +1307,9 @@ class SubscribeStaffMessagesRequest(_message.Message):
 
     AFTER_SEQUENCE_FIELD_NUMBER: _builtins.int
     after_sequence: _builtins.int
-    """The last sequence the client has; 0 for everything."""
+    """The last sequence the client has; 0 for everything. Past the last
+    message's sequence is INVALID_ARGUMENT.
+    """
     def __init__(
         self,
         *,

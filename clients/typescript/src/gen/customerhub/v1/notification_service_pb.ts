@@ -1208,7 +1208,8 @@ export const MarkStaffMessagesReadResponseSchema: GenMessage<MarkStaffMessagesRe
  */
 export type SubscribeStaffMessagesRequest = Message<"customerhub.v1.SubscribeStaffMessagesRequest"> & {
   /**
-   * The last sequence the client has; 0 for everything.
+   * The last sequence the client has; 0 for everything. Past the last
+   * message's sequence is INVALID_ARGUMENT.
    *
    * @generated from field: int64 after_sequence = 1;
    */
