@@ -140,6 +140,38 @@ pub async fn erase(
     }
     addresses.retain(|a| !a.is_empty());
     phones.retain(|p| !p.is_empty());
+    // A booking of this person (found by customer, address or phone) may
+    // carry another address or phone of theirs, which its book-again SMS
+    // went to: those are this person's too.
+    let mut of_person = Condition::any();
+    if private {
+        of_person = of_person.add(booking::Column::CustomerId.eq(c.customer_id.as_str()));
+    }
+    for a in &addresses {
+        of_person = of_person.add(booking::Column::Email.eq(a.as_str()));
+    }
+    for p in &phones {
+        of_person = of_person.add(booking::Column::Phone.eq(p.as_str()));
+    }
+    if !of_person.is_empty() {
+        let found: Vec<(String, String)> = booking::Entity::find()
+            .select_only()
+            .column(booking::Column::Email)
+            .column(booking::Column::Phone)
+            .filter(booking::Column::WorkspaceId.eq(workspace_id.as_str()))
+            .filter(of_person)
+            .into_tuple()
+            .all(conn)
+            .await?;
+        for (email, phone) in found {
+            if !email.is_empty() && !addresses.contains(&email) {
+                addresses.push(email);
+            }
+            if !phone.is_empty() && !phones.contains(&phone) {
+                phones.push(phone);
+            }
+        }
+    }
     for a in &addresses {
         email_suppression::Entity::insert(email_suppression::ActiveModel {
             workspace_id: Set(workspace_id.to_string()),
@@ -158,6 +190,10 @@ pub async fn erase(
     let mut who = Condition::any().add(notification::Column::ContactId.eq(contact_id.as_str()));
     for r in addresses.iter().chain(phones.iter()) {
         who = who.add(notification::Column::Recipient.eq(r.as_str()));
+    }
+    if private {
+        // Staff reminders about a private customer name it in their mails.
+        who = who.add(notification::Column::CustomerId.eq(c.customer_id.as_str()));
     }
     notification::Entity::update_many()
         .col_expr(notification::Column::State, Expr::value("cancelled"))
@@ -182,6 +218,16 @@ pub async fn erase(
         .filter(inbox_message::Column::RecipientId.eq(contact_id.as_str()))
         .exec(conn)
         .await?;
+    if private {
+        // Staff copies about a private customer (reminders) carry its name.
+        inbox_message::Entity::update_many()
+            .col_expr(inbox_message::Column::Title, Expr::value("(erased)"))
+            .col_expr(inbox_message::Column::Body, Expr::value(""))
+            .filter(inbox_message::Column::WorkspaceId.eq(workspace_id.as_str()))
+            .filter(inbox_message::Column::CustomerId.eq(c.customer_id.as_str()))
+            .exec(conn)
+            .await?;
+    }
     inbox_counter::Entity::delete_by_id(contact_id.to_string()).exec(conn).await?;
     if private && let Some(k) = &cust {
         customer::Entity::update_many()
@@ -242,6 +288,16 @@ pub async fn erase(
         reminder_filter = reminder_filter.add(book_again_reminder::Column::Phone.eq(p.as_str()));
     }
     if !reminder_filter.is_empty() {
+        // A pending one has nobody left to text.
+        book_again_reminder::Entity::update_many()
+            .col_expr(book_again_reminder::Column::State, Expr::value("cancelled"))
+            .col_expr(book_again_reminder::Column::CancelReason, Expr::value("booking_changed"))
+            .col_expr(book_again_reminder::Column::UpdatedAt, Expr::value(now))
+            .filter(book_again_reminder::Column::WorkspaceId.eq(workspace_id.as_str()))
+            .filter(book_again_reminder::Column::State.eq("pending"))
+            .filter(reminder_filter.clone())
+            .exec(conn)
+            .await?;
         book_again_reminder::Entity::update_many()
             .col_expr(book_again_reminder::Column::ContactName, Expr::value("(erased)"))
             .col_expr(book_again_reminder::Column::Phone, Expr::value(""))

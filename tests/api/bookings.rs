@@ -882,6 +882,44 @@ async fn withdrawn_consent_stops_a_queued_sms(app: TestApp) {
     assert!(app.sms_files().is_empty());
 }
 
+/// Erasing a contact reaches a booking found by the contact's e-mail even
+/// when it was made with another phone: its pending book-again SMS is
+/// cancelled, not sent to that phone, and the phone and name are gone.
+async fn erasure_cancels_the_book_again_sms_of_the_persons_bookings(app: TestApp) {
+    app.clock.set(at("2026-03-10T09:00:00Z"));
+    let c = ready_customer(&app, "Salong Radera AB").await;
+    let contact = app
+        .admin_customers()
+        .create_contact(pb::CreateContactRequest {
+            customer_id: c.clone(),
+            contact: Some(pb::ContactInput {
+                first_name: "Saga".into(),
+                last_name: "Ögren".into(),
+                email: "saga@example.se".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .contact
+        .unwrap();
+    // The booking has the contact's e-mail and a phone the contact has not.
+    let (b, _) = record(&app, booking(&c, "", at("2026-03-01T10:00:00Z"))).await;
+    set(&app, &b.id, 1, pb::IntervalUnit::Days).await.unwrap();
+    let erase = pb::ErasePersonalDataRequest { contact_id: contact.id };
+    app.admin_customers().erase_personal_data(erase).await.unwrap();
+    app.clock.advance(chrono::Duration::days(1));
+    assert_eq!(jobs::run_once(&app.state).await.unwrap(), 0, "nothing to send");
+    assert_eq!(app.deliver_all().await, 0);
+    let r = reminders_of_booking(&app, &b.id).await.remove(0);
+    assert_eq!(r.state, pb::BookAgainState::Cancelled as i32, "{r:?}");
+    let phone: i64 = app.scalar("SELECT COUNT(*) FROM book_again_reminders WHERE phone LIKE '%701234567%'").await;
+    let name: i64 = app.scalar("SELECT COUNT(*) FROM book_again_reminders WHERE contact_name LIKE 'Saga%'").await;
+    assert_eq!((phone, name), (0, 0));
+}
+
 /// Supervisors work only on bookings of their areas' customers; workspaces are apart.
 async fn supervisors_and_workspaces_see_only_their_own(app: TestApp) {
     app.clock.set(at("2026-03-10T09:00:00Z"));
@@ -1011,5 +1049,6 @@ both_databases!(
     http_gateway_sends_retries_and_reports,
     http_gateway_refusal_fails_at_once,
     withdrawn_consent_stops_a_queued_sms,
+    erasure_cancels_the_book_again_sms_of_the_persons_bookings,
     supervisors_and_workspaces_see_only_their_own,
 );

@@ -346,7 +346,37 @@ async fn an_erased_private_customer_stays_erased(app: TestApp) {
     assert_eq!(app.customer(&c.id).await.display_name, "(erased)");
 }
 
+/// Erasing a private customer also empties the staff's copies that name it:
+/// fired reminders in the staff inbox and their mails.
+async fn erasure_reaches_the_staffs_copies(app: TestApp) {
+    use chrono::TimeZone;
+    app.clock.set(chrono::Utc.with_ymd_and_hms(2026, 3, 2, 6, 0, 0).unwrap());
+    let req = private_customer("Ebbe", "Zyxwvut", "ebbe@zyxwvut.example.dk", false);
+    let c = app.admin_customers().create_customer(req).await.unwrap().into_inner().customer.unwrap();
+    let reminder = pb::Reminder {
+        customer_id: c.id.clone(),
+        name: "Forny kontrakt".into(),
+        first_date: "2026-03-02".into(),
+        text: "Kontrakten udløber".into(),
+        repetition: Some(pb::Repetition { frequency: pb::Frequency::Never as i32, ..Default::default() }),
+        delivery: pb::ReminderDelivery::Email as i32,
+        receivers: pb::ReminderReceivers::Admins as i32,
+        ..Default::default()
+    };
+    let req = pb::CreateReminderRequest { reminder: Some(reminder), request_id: String::new() };
+    app.admin_reminders().create_reminder(req).await.unwrap();
+    app.clock.advance(chrono::Duration::hours(2));
+    assert_eq!(customerhub::jobs::run_once(&app.state).await.unwrap(), 1);
+    assert!(!scan_database(&app, "zyxwvut").await.is_empty(), "the staff's copies name the customer");
+
+    let erase = pb::ErasePersonalDataRequest { contact_id: c.contacts[0].id.clone() };
+    app.admin_customers().erase_personal_data(erase).await.unwrap();
+    assert_eq!(scan_database(&app, "zyxwvut").await, Vec::<String>::new());
+    assert_eq!(app.deliver_all().await, 0, "the queued reminder mail went with it");
+}
+
 both_databases!(
+    erasure_reaches_the_staffs_copies,
     failed_deliveries_are_retried_and_queued_ones_cancelled,
     export_and_erasure,
     retention_purges_only_what_is_old,
