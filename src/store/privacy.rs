@@ -48,6 +48,95 @@ fn ts(t: Option<Timestamp>) -> Value {
     t.map(|t| json!(t.to_rfc3339())).unwrap_or(Value::Null)
 }
 
+/// Who a contact is across the workspace, as export and erasure both see
+/// it: its addresses and phones (a private customer's own too), widened by
+/// what the person's bookings carry (found by customer, address or phone), to
+/// which their book-again SMS went.
+struct Person {
+    private: bool,
+    customer_id: String,
+    addresses: Vec<String>,
+    phones: Vec<String>,
+}
+
+impl Person {
+    async fn read(
+        conn: &impl ConnectionTrait,
+        workspace_id: &Id,
+        c: &contact::Model,
+        cust: Option<&customer::Model>,
+    ) -> AppResult<Self> {
+        let private = cust.is_some_and(|k| k.kind == "private");
+        let mut person = Self { private, customer_id: c.customer_id.clone(), addresses: vec![], phones: vec![] };
+        person.add(&c.email, &c.phone);
+        if private && let Some(k) = cust {
+            person.add(&k.email, &k.phone);
+        }
+        let found: Vec<(String, String)> = booking::Entity::find()
+            .select_only()
+            .column(booking::Column::Email)
+            .column(booking::Column::Phone)
+            .filter(booking::Column::WorkspaceId.eq(workspace_id.as_str()))
+            .filter(person.bookings())
+            .into_tuple()
+            .all(conn)
+            .await?;
+        for (email, phone) in found {
+            person.add(&email, &phone);
+        }
+        Ok(person)
+    }
+
+    fn add(&mut self, email: &str, phone: &str) {
+        if !email.is_empty() && !self.addresses.iter().any(|a| a == email) {
+            self.addresses.push(email.to_string());
+        }
+        if !phone.is_empty() && !self.phones.iter().any(|p| p == phone) {
+            self.phones.push(phone.to_string());
+        }
+    }
+
+    /// The person's bookings: a private customer's, or by address or phone.
+    fn bookings(&self) -> Condition {
+        let mut any = Condition::any().add(booking::Column::Id.eq("-"));
+        if self.private {
+            any = any.add(booking::Column::CustomerId.eq(self.customer_id.as_str()));
+        }
+        for a in &self.addresses {
+            any = any.add(booking::Column::Email.eq(a.as_str()));
+        }
+        for p in &self.phones {
+            any = any.add(booking::Column::Phone.eq(p.as_str()));
+        }
+        any
+    }
+
+    /// The book-again reminders that name or text the person.
+    fn reminders(&self) -> Condition {
+        let mut any = Condition::any().add(book_again_reminder::Column::Id.eq("-"));
+        if self.private {
+            any = any.add(book_again_reminder::Column::CustomerId.eq(self.customer_id.as_str()));
+        }
+        for p in &self.phones {
+            any = any.add(book_again_reminder::Column::Phone.eq(p.as_str()));
+        }
+        any
+    }
+
+    /// What was sent (or is queued) to the person, or, for a private
+    /// customer, names it (staff reminders about it).
+    fn deliveries(&self, contact_id: &str) -> Condition {
+        let mut any = Condition::any().add(notification::Column::ContactId.eq(contact_id));
+        for r in self.addresses.iter().chain(self.phones.iter()) {
+            any = any.add(notification::Column::Recipient.eq(r.as_str()));
+        }
+        if self.private {
+            any = any.add(notification::Column::CustomerId.eq(self.customer_id.as_str()));
+        }
+        any
+    }
+}
+
 /// Everything stored about a contact (and a private customer), as JSON.
 pub async fn export(conn: &impl ConnectionTrait, workspace_id: &Id, contact_id: &Id) -> AppResult<Value> {
     let c = contact::Entity::find_by_id(contact_id.to_string())
@@ -66,14 +155,23 @@ pub async fn export(conn: &impl ConnectionTrait, workspace_id: &Id, contact_id: 
         .order_by_asc(inbox_message::Column::Seq)
         .all(conn)
         .await?;
-    let mut delivery_filter = Condition::any().add(notification::Column::ContactId.eq(contact_id.as_str()));
-    if !c.email.is_empty() {
-        delivery_filter = delivery_filter.add(notification::Column::Recipient.eq(c.email.as_str()));
-    }
+    let person = Person::read(conn, workspace_id, &c, cust.as_ref()).await?;
     let deliveries = notification::Entity::find()
         .filter(notification::Column::WorkspaceId.eq(workspace_id.as_str()))
-        .filter(delivery_filter)
+        .filter(person.deliveries(contact_id.as_str()))
         .order_by_asc(notification::Column::Id)
+        .all(conn)
+        .await?;
+    let bookings = booking::Entity::find()
+        .filter(booking::Column::WorkspaceId.eq(workspace_id.as_str()))
+        .filter(person.bookings())
+        .order_by_asc(booking::Column::StartTime)
+        .all(conn)
+        .await?;
+    let book_again = book_again_reminder::Entity::find()
+        .filter(book_again_reminder::Column::WorkspaceId.eq(workspace_id.as_str()))
+        .filter(person.reminders())
+        .order_by_asc(book_again_reminder::Column::CreatedAt)
         .all(conn)
         .await?;
     let private = cust.as_ref().is_some_and(|k| k.kind == "private");
@@ -112,6 +210,14 @@ pub async fn export(conn: &impl ConnectionTrait, workspace_id: &Id, contact_id: 
             "id": d.id, "kind": d.kind, "channel": d.channel, "recipient": d.recipient, "subject": d.subject,
             "state": d.state, "suppress_reason": d.suppress_reason, "attempts": d.attempts, "created": d.created_at.to_rfc3339(), "sent": ts(d.sent_at),
         })).collect::<Vec<_>>(),
+        "bookings": bookings.iter().map(|b| json!({
+            "id": b.id, "contact_name": b.contact_name, "email": b.email, "phone": b.phone,
+            "start": b.start_time.to_rfc3339(), "created": b.created_at.to_rfc3339(),
+        })).collect::<Vec<_>>(),
+        "book_again_reminders": book_again.iter().map(|r| json!({
+            "id": r.id, "booking_id": r.booking_id, "contact_name": r.contact_name, "phone": r.phone,
+            "send_date": r.send_date.to_string(), "state": r.state, "message": r.message, "sent": ts(r.sent_at),
+        })).collect::<Vec<_>>(),
     }))
 }
 
@@ -131,48 +237,9 @@ pub async fn erase(
         return Err(crate::error::AppError::not_found("contact", contact_id.as_str()));
     };
     let cust = customer::Entity::find_by_id(c.customer_id.clone()).one(conn).await?;
-    let private = cust.as_ref().is_some_and(|k| k.kind == "private");
-    let mut addresses: Vec<String> = vec![c.email.clone()];
-    let mut phones: Vec<String> = vec![c.phone.clone()];
-    if private && let Some(k) = &cust {
-        addresses.push(k.email.clone());
-        phones.push(k.phone.clone());
-    }
-    addresses.retain(|a| !a.is_empty());
-    phones.retain(|p| !p.is_empty());
-    // A booking of this person (found by customer, address or phone) may
-    // carry another address or phone of theirs, which its book-again SMS
-    // went to: those are this person's too.
-    let mut of_person = Condition::any();
-    if private {
-        of_person = of_person.add(booking::Column::CustomerId.eq(c.customer_id.as_str()));
-    }
-    for a in &addresses {
-        of_person = of_person.add(booking::Column::Email.eq(a.as_str()));
-    }
-    for p in &phones {
-        of_person = of_person.add(booking::Column::Phone.eq(p.as_str()));
-    }
-    if !of_person.is_empty() {
-        let found: Vec<(String, String)> = booking::Entity::find()
-            .select_only()
-            .column(booking::Column::Email)
-            .column(booking::Column::Phone)
-            .filter(booking::Column::WorkspaceId.eq(workspace_id.as_str()))
-            .filter(of_person)
-            .into_tuple()
-            .all(conn)
-            .await?;
-        for (email, phone) in found {
-            if !email.is_empty() && !addresses.contains(&email) {
-                addresses.push(email);
-            }
-            if !phone.is_empty() && !phones.contains(&phone) {
-                phones.push(phone);
-            }
-        }
-    }
-    for a in &addresses {
+    let person = Person::read(conn, workspace_id, &c, cust.as_ref()).await?;
+    let private = person.private;
+    for a in &person.addresses {
         email_suppression::Entity::insert(email_suppression::ActiveModel {
             workspace_id: Set(workspace_id.to_string()),
             email_hash: Set(email_hash(a)),
@@ -187,14 +254,7 @@ pub async fn erase(
         .await?;
     }
     // Deliveries keep what billing needs (kind, channel, state, times); queued ones are never sent.
-    let mut who = Condition::any().add(notification::Column::ContactId.eq(contact_id.as_str()));
-    for r in addresses.iter().chain(phones.iter()) {
-        who = who.add(notification::Column::Recipient.eq(r.as_str()));
-    }
-    if private {
-        // Staff reminders about a private customer name it in their mails.
-        who = who.add(notification::Column::CustomerId.eq(c.customer_id.as_str()));
-    }
+    let who = person.deliveries(contact_id.as_str());
     notification::Entity::update_many()
         .col_expr(notification::Column::State, Expr::value("cancelled"))
         .filter(notification::Column::WorkspaceId.eq(workspace_id.as_str()))
@@ -258,55 +318,33 @@ pub async fn erase(
             .exec(conn)
             .await?;
     }
-    // Bookings carry a name, e-mail and phone of their own: those of this
-    // person (a private customer's, or matching the contact's address or phone).
-    let mut booking_filter = Condition::any();
-    if private {
-        booking_filter = booking_filter.add(booking::Column::CustomerId.eq(c.customer_id.as_str()));
-    }
-    for a in &addresses {
-        booking_filter = booking_filter.add(booking::Column::Email.eq(a.as_str()));
-    }
-    for p in &phones {
-        booking_filter = booking_filter.add(booking::Column::Phone.eq(p.as_str()));
-    }
-    if !booking_filter.is_empty() {
-        booking::Entity::update_many()
-            .col_expr(booking::Column::ContactName, Expr::value("(erased)"))
-            .col_expr(booking::Column::Email, Expr::value(""))
-            .col_expr(booking::Column::Phone, Expr::value(""))
-            .filter(booking::Column::WorkspaceId.eq(workspace_id.as_str()))
-            .filter(booking_filter)
-            .exec(conn)
-            .await?;
-    }
-    let mut reminder_filter = Condition::any();
-    if private {
-        reminder_filter = reminder_filter.add(book_again_reminder::Column::CustomerId.eq(c.customer_id.as_str()));
-    }
-    for p in &phones {
-        reminder_filter = reminder_filter.add(book_again_reminder::Column::Phone.eq(p.as_str()));
-    }
-    if !reminder_filter.is_empty() {
-        // A pending one has nobody left to text.
-        book_again_reminder::Entity::update_many()
-            .col_expr(book_again_reminder::Column::State, Expr::value("cancelled"))
-            .col_expr(book_again_reminder::Column::CancelReason, Expr::value("booking_changed"))
-            .col_expr(book_again_reminder::Column::UpdatedAt, Expr::value(now))
-            .filter(book_again_reminder::Column::WorkspaceId.eq(workspace_id.as_str()))
-            .filter(book_again_reminder::Column::State.eq("pending"))
-            .filter(reminder_filter.clone())
-            .exec(conn)
-            .await?;
-        book_again_reminder::Entity::update_many()
-            .col_expr(book_again_reminder::Column::ContactName, Expr::value("(erased)"))
-            .col_expr(book_again_reminder::Column::Phone, Expr::value(""))
-            .col_expr(book_again_reminder::Column::Message, Expr::value(Option::<String>::None))
-            .filter(book_again_reminder::Column::WorkspaceId.eq(workspace_id.as_str()))
-            .filter(reminder_filter)
-            .exec(conn)
-            .await?;
-    }
+    // Bookings carry a name, e-mail and phone of their own.
+    booking::Entity::update_many()
+        .col_expr(booking::Column::ContactName, Expr::value("(erased)"))
+        .col_expr(booking::Column::Email, Expr::value(""))
+        .col_expr(booking::Column::Phone, Expr::value(""))
+        .filter(booking::Column::WorkspaceId.eq(workspace_id.as_str()))
+        .filter(person.bookings())
+        .exec(conn)
+        .await?;
+    // A pending book-again SMS has nobody left to text.
+    book_again_reminder::Entity::update_many()
+        .col_expr(book_again_reminder::Column::State, Expr::value("cancelled"))
+        .col_expr(book_again_reminder::Column::CancelReason, Expr::value("booking_changed"))
+        .col_expr(book_again_reminder::Column::UpdatedAt, Expr::value(now))
+        .filter(book_again_reminder::Column::WorkspaceId.eq(workspace_id.as_str()))
+        .filter(book_again_reminder::Column::State.eq("pending"))
+        .filter(person.reminders())
+        .exec(conn)
+        .await?;
+    book_again_reminder::Entity::update_many()
+        .col_expr(book_again_reminder::Column::ContactName, Expr::value("(erased)"))
+        .col_expr(book_again_reminder::Column::Phone, Expr::value(""))
+        .col_expr(book_again_reminder::Column::Message, Expr::value(Option::<String>::None))
+        .filter(book_again_reminder::Column::WorkspaceId.eq(workspace_id.as_str()))
+        .filter(person.reminders())
+        .exec(conn)
+        .await?;
     // Sessions and subscription history go with the contact row.
     contact::Entity::delete_by_id(contact_id.to_string()).exec(conn).await?;
     erasure_audit::Entity::insert(erasure_audit::ActiveModel {

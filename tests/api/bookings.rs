@@ -908,6 +908,12 @@ async fn erasure_cancels_the_book_again_sms_of_the_persons_bookings(app: TestApp
     // The booking has the contact's e-mail and a phone the contact has not.
     let (b, _) = record(&app, booking(&c, "", at("2026-03-01T10:00:00Z"))).await;
     set(&app, &b.id, 1, pb::IntervalUnit::Days).await.unwrap();
+    // The export shows what the erasure will reach.
+    let export = pb::ExportPersonalDataRequest { contact_id: contact.id.clone() };
+    let json = app.admin_customers().export_personal_data(export).await.unwrap().into_inner().json;
+    let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(doc["bookings"][0]["phone"], "+46701234567", "{doc}");
+    assert_eq!(doc["book_again_reminders"][0]["state"], "pending", "{doc}");
     let erase = pb::ErasePersonalDataRequest { contact_id: contact.id };
     app.admin_customers().erase_personal_data(erase).await.unwrap();
     app.clock.advance(chrono::Duration::days(1));

@@ -1237,7 +1237,9 @@ class ExportPersonalDataResponse(_message.Message):
 
     JSON_FIELD_NUMBER: _builtins.int
     json: _builtins.str
-    """One JSON document: profile, customer, consent history, HUB messages, deliveries."""
+    """One JSON document: profile, customer, consent history, HUB messages,
+    deliveries, bookings and book-again reminders.
+    """
     def __init__(
         self,
         *,

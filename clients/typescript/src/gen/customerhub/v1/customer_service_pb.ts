@@ -1254,7 +1254,8 @@ export const ExportPersonalDataRequestSchema: GenMessage<ExportPersonalDataReque
  */
 export type ExportPersonalDataResponse = Message<"customerhub.v1.ExportPersonalDataResponse"> & {
   /**
-   * One JSON document: profile, customer, consent history, HUB messages, deliveries.
+   * One JSON document: profile, customer, consent history, HUB messages,
+   * deliveries, bookings and book-again reminders.
    *
    * @generated from field: string json = 1;
    */
