@@ -191,6 +191,7 @@ pub async fn delete(state: &AppState, caller: &StaffPrincipal, id: &str) -> AppR
         ));
     }
     lost_access::for_contact(&tx, &id, LostAccess::Deleted, state.clock.now()).await?;
+    store::inbox::delete_for_recipient(&tx, &id).await?;
     store::contacts::delete(&tx, &caller.workspace_id, &id).await?;
     store::customer_cache::commit_change(state, tx, Changed::Customer(&contact.customer_id)).await
 }

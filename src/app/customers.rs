@@ -281,6 +281,7 @@ pub async fn delete(state: &AppState, caller: &StaffPrincipal, id: &str) -> AppR
     let id = parse_customer_id("customer_id", id)?;
     let tx = state.db.begin().await?;
     store::customers::delete(&tx, &caller.scope(), &id).await?;
+    store::inbox::delete_for_customer(&tx, &id).await?;
     store::customer_cache::commit_change(state, tx, Changed::Customer(&id)).await
 }
 

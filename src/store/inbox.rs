@@ -176,6 +176,27 @@ pub async fn list(
     Ok(page_from(rows.into_iter().map(to_domain).collect(), page.size, |m: &InboxMessage| m.seq))
 }
 
+/// A deleted contact's inbox goes with it (the table has no foreign key:
+/// recipients are contacts or staff users).
+pub async fn delete_for_recipient(conn: &impl ConnectionTrait, recipient: &Id) -> AppResult<()> {
+    entity::inbox_message::Entity::delete_many()
+        .filter(entity::inbox_message::Column::RecipientId.eq(recipient.as_str()))
+        .exec(conn)
+        .await?;
+    entity::inbox_counter::Entity::delete_by_id(recipient.to_string()).exec(conn).await?;
+    Ok(())
+}
+
+/// A deleted customer's messages go with it: its contacts' inboxes and the
+/// staff's messages about it, whose links lead nowhere now.
+pub async fn delete_for_customer(conn: &impl ConnectionTrait, customer_id: &Id) -> AppResult<()> {
+    entity::inbox_message::Entity::delete_many()
+        .filter(entity::inbox_message::Column::CustomerId.eq(customer_id.as_str()))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
 /// The sequence number of the recipient's latest message (0: none yet).
 pub async fn last_seq(conn: &impl ConnectionTrait, recipient: &Id) -> AppResult<i64> {
     let row = entity::inbox_counter::Entity::find_by_id(recipient.to_string()).one(conn).await?;

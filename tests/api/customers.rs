@@ -509,6 +509,23 @@ async fn concurrent_adds_of_one_email_make_one_contact(app: TestApp) {
     assert_eq!(stored, 1);
 }
 
+/// A deleted contact's HUB messages go with it, and a deleted customer's
+/// with the customer (the inbox has no foreign key to either).
+async fn deleting_takes_the_inbox_along(app: TestApp) {
+    use customerhub::domain::notification::NotificationKind;
+    let c = app
+        .welcomed_company("Ryd ApS", &[("Rita", "Ryd", "rita@ryd.example.dk"), ("Rolf", "Ryd", "rolf@ryd.example.dk")])
+        .await;
+    app.fire(NotificationKind::PunchRegistered, &c.id, None).await;
+    let of = |id: &str| format!("SELECT COUNT(*) FROM inbox_messages WHERE recipient_id = '{id}'");
+    let (rita, rolf) = (c.contacts[0].id.clone(), c.contacts[1].id.clone());
+    assert_eq!((app.scalar(&of(&rita)).await, app.scalar(&of(&rolf)).await), (1, 1));
+    app.admin_customers().delete_contact(pb::DeleteContactRequest { contact_id: rita.clone() }).await.unwrap();
+    assert_eq!((app.scalar(&of(&rita)).await, app.scalar(&of(&rolf)).await), (0, 1));
+    app.admin_customers().delete_customer(pb::DeleteCustomerRequest { customer_id: c.id.clone() }).await.unwrap();
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM inbox_messages").await, 0);
+}
+
 /// Contacts: add, list, edit, and the external reference stays unique.
 async fn contacts_and_external_refs(app: TestApp) {
     let mut req = company("Kontor K", &[("Kim", "Kontor", "kim@kontor.example.dk")]);
@@ -638,6 +655,7 @@ both_databases!(
     search_finds_what_was_typed,
     one_email_is_one_contact_per_customer,
     concurrent_adds_of_one_email_make_one_contact,
+    deleting_takes_the_inbox_along,
     contacts_and_external_refs,
     sms_consent_is_recorded,
 );
