@@ -629,6 +629,24 @@ async fn a_refused_recipient_fails_at_once(app: TestApp) {
     assert_eq!(app.deliver_all().await, 0, "not tried again");
 }
 
+/// Deletes the customer's first contact, takes HUB access from the second
+/// and moves the third to agnes@nyt.example.dk.
+async fn change_the_first_three_contacts(app: &TestApp, c: &pb::Customer) {
+    let contact = |i: usize| c.contacts[i].id.clone();
+    let mut customers = app.admin_customers();
+    customers.delete_contact(pb::DeleteContactRequest { contact_id: contact(0) }).await.unwrap();
+    let closed = pb::Contact { id: contact(1), hub_access: false, ..Default::default() };
+    customers
+        .update_contact(pb::UpdateContactRequest { contact: Some(closed), update_mask: mask(&["hub_access"]) })
+        .await
+        .unwrap();
+    let moved = pb::Contact { id: contact(2), email: "agnes@nyt.example.dk".into(), ..Default::default() };
+    customers
+        .update_contact(pb::UpdateContactRequest { contact: Some(moved), update_mask: mask(&["email"]) })
+        .await
+        .unwrap();
+}
+
 /// Mails waiting out an SMTP outage do not reach a contact that was deleted,
 /// lost HUB access (its own or its customer's) or changed its address
 /// meanwhile; each is suppressed with the reason.
@@ -649,21 +667,9 @@ async fn queued_mails_follow_the_contacts_access(app: TestApp) {
     app.fire(NotificationKind::PunchRegistered, &c.id, None).await;
     app.fire(NotificationKind::PunchRegistered, &other.id, None).await;
     assert_eq!(app.deliver_all().await, 5, "tried once each");
-    let contact = |i: usize| c.contacts[i].id.clone();
-    let mut customers = app.admin_customers();
-    customers.delete_contact(pb::DeleteContactRequest { contact_id: contact(0) }).await.unwrap();
-    let closed = pb::Contact { id: contact(1), hub_access: false, ..Default::default() };
-    customers
-        .update_contact(pb::UpdateContactRequest { contact: Some(closed), update_mask: mask(&["hub_access"]) })
-        .await
-        .unwrap();
-    let moved = pb::Contact { id: contact(2), email: "agnes@nyt.example.dk".into(), ..Default::default() };
-    customers
-        .update_contact(pb::UpdateContactRequest { contact: Some(moved), update_mask: mask(&["email"]) })
-        .await
-        .unwrap();
+    change_the_first_three_contacts(&app, &c).await;
     let closed = pb::Customer { id: other.id.clone(), hub_access: false, ..Default::default() };
-    customers
+    app.admin_customers()
         .update_customer(pb::UpdateCustomerRequest { customer: Some(closed), update_mask: mask(&["hub_access"]) })
         .await
         .unwrap();
@@ -716,19 +722,7 @@ async fn retried_mails_are_checked_again_before_they_go(app: TestApp) {
     }
     let failed = "SELECT COUNT(*) FROM notifications WHERE kind = 'punch_registered' AND state = 'failed'";
     assert_eq!(app.scalar(failed).await, 4, "the limit is 3 tries in tests");
-    let contact = |i: usize| c.contacts[i].id.clone();
-    let mut customers = app.admin_customers();
-    customers.delete_contact(pb::DeleteContactRequest { contact_id: contact(0) }).await.unwrap();
-    let closed = pb::Contact { id: contact(1), hub_access: false, ..Default::default() };
-    customers
-        .update_contact(pb::UpdateContactRequest { contact: Some(closed), update_mask: mask(&["hub_access"]) })
-        .await
-        .unwrap();
-    let moved = pb::Contact { id: contact(2), email: "agnes@nyt.example.dk".into(), ..Default::default() };
-    customers
-        .update_contact(pb::UpdateContactRequest { contact: Some(moved), update_mask: mask(&["email"]) })
-        .await
-        .unwrap();
+    change_the_first_three_contacts(&app, &c).await;
 
     app.smtp.set_accepting(true);
     let retry = pb::RetryDeliveriesRequest { delivery_ids: vec![], all_failed: true };
