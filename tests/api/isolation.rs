@@ -448,12 +448,13 @@ async fn column(app: &TestApp, label: &str, caller: &str, foreign: &Foreign, whi
             m.path.trim_start_matches("/customerhub.v1.")
         );
         let refused = matches!(caller, Code::NotFound | Code::PermissionDenied);
-        // A foreign id inside a new resource's body is a bad argument, named as such.
+        // A foreign id inside a new resource's body is a bad argument, named as
+        // such; so is a stream cursor past the caller's own last message.
         let bad_reference = answer.as_ref().err().is_some_and(|s| {
             s.code() == Code::InvalidArgument
                 && violations(s).iter().all(|(field, _)| {
                     let f = field.split('[').next().unwrap_or_default();
-                    f.ends_with("_id") || f.ends_with("_ids")
+                    f.ends_with("_id") || f.ends_with("_ids") || f == "after_sequence"
                 })
         });
         if data_dependent {
