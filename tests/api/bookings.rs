@@ -888,23 +888,7 @@ async fn withdrawn_consent_stops_a_queued_sms(app: TestApp) {
 async fn erasure_cancels_the_book_again_sms_of_the_persons_bookings(app: TestApp) {
     app.clock.set(at("2026-03-10T09:00:00Z"));
     let c = ready_customer(&app, "Salong Radera AB").await;
-    let contact = app
-        .admin_customers()
-        .create_contact(pb::CreateContactRequest {
-            customer_id: c.clone(),
-            contact: Some(pb::ContactInput {
-                first_name: "Saga".into(),
-                last_name: "Ögren".into(),
-                email: "saga@example.se".into(),
-                ..Default::default()
-            }),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .contact
-        .unwrap();
+    let contact = app.add_contact(&c, "Saga", "Ögren", "saga@example.se").await;
     // The booking has the contact's e-mail and a phone the contact has not.
     let (b, _) = record(&app, booking(&c, "", at("2026-03-01T10:00:00Z"))).await;
     set(&app, &b.id, 1, pb::IntervalUnit::Days).await.unwrap();

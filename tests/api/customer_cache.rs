@@ -44,22 +44,7 @@ async fn staff_changes_show_in_the_next_get(app: TestApp) {
         .unwrap();
     assert!(app.customer(&id).await.sms_consent.unwrap().granted, "SetSmsConsent");
 
-    let bo = admin
-        .create_contact(pb::CreateContactRequest {
-            customer_id: id.clone(),
-            contact: Some(pb::ContactInput {
-                first_name: "Bo".into(),
-                last_name: "Bager".into(),
-                email: "bo@cache.example.dk".into(),
-                ..Default::default()
-            }),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .contact
-        .unwrap();
+    let bo = app.add_contact(&id, "Bo", "Bager", "bo@cache.example.dk").await;
     let got = app.customer(&id).await;
     assert_eq!((got.contacts.len(), got.contact_count), (2, 2), "CreateContact");
 

@@ -540,6 +540,19 @@ impl TestApp {
     /// A company whose contacts (all with HUB access) got their welcome mail,
     /// so automatic notifications reach them. The welcome mails are delivered
     /// and then forgotten by the SMTP sink. Returns the customer.
+    /// Adds a contact (no welcome mail) to a customer as the admin.
+    pub async fn add_contact(&self, customer_id: &str, first: &str, last: &str, email: &str) -> pb::Contact {
+        let contact = pb::ContactInput {
+            first_name: first.into(),
+            last_name: last.into(),
+            email: email.into(),
+            ..Default::default()
+        };
+        let req =
+            pb::CreateContactRequest { customer_id: customer_id.into(), contact: Some(contact), ..Default::default() };
+        self.admin_customers().create_contact(req).await.unwrap().into_inner().contact.unwrap()
+    }
+
     pub async fn welcomed_company(&self, name: &str, contacts: &[(&str, &str, &str)]) -> pb::Customer {
         let mut req = company(name, contacts);
         req.send_welcome_mail = true;
