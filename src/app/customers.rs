@@ -319,7 +319,8 @@ pub async fn set_sms_consent(
     store::customers::update(&tx, &scope, &customer, now).await?;
     store::customers::record_consent_event(&tx, &caller.workspace_id, &id, &customer.sms_consent, now).await?;
     if !customer.sms_consent.granted {
-        store::outbox::suppress_queued_book_again_sms(&tx, &id, "sms_consent_withdrawn", now).await?;
+        let why = crate::domain::notification::suppress_reason::SMS_CONSENT_WITHDRAWN;
+        store::outbox::suppress_queued_book_again_sms(&tx, &id, why, now).await?;
     }
     store::customer_cache::commit_change(state, tx, Changed::Customer(&id)).await?;
     get_with_contacts(state, &scope, &id).await

@@ -1,14 +1,17 @@
 //! When a contact can no longer be reached as before (deleted, HUB access
 //! switched off, its own or its customer's, or its login e-mail changed),
 //! its HUB sessions end and the mails still queued to it are suppressed with
-//! the reason, in the change's transaction. Eligibility is checked when a
-//! mail is queued; a mail waiting out an SMTP outage must not then reach a
-//! former employee's address.
+//! the reason, in the change's transaction: a mail waiting out an SMTP
+//! outage must not then reach a former employee's address. The delivery
+//! worker checks the same again right before each send
+//! (`delivery::worker::no_longer_allowed`), for what this cannot see: failed
+//! mails retried later.
 use crate::{
     clock::Timestamp,
     domain::{
         Id,
         customer::{Customer, CustomerKind},
+        notification::suppress_reason,
     },
     error::AppResult,
     store::{self, Tx},
@@ -25,9 +28,9 @@ impl LostAccess {
     /// The delivery history's `suppress_reason`.
     fn reason(self) -> &'static str {
         match self {
-            Self::Deleted => "contact_deleted",
-            Self::NoHubAccess => "no_hub_access",
-            Self::EmailChanged => "email_changed",
+            Self::Deleted => suppress_reason::CONTACT_DELETED,
+            Self::NoHubAccess => suppress_reason::NO_HUB_ACCESS,
+            Self::EmailChanged => suppress_reason::EMAIL_CHANGED,
         }
     }
 

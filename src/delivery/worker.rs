@@ -312,21 +312,22 @@ async fn claim(state: &AppState, limit: usize) -> AppResult<Vec<Outgoing>> {
 /// with HUB access and the same address, and automatic ones a subscription;
 /// a book-again SMS needs the customer's SMS consent.
 fn no_longer_allowed(task: &Claimed) -> Option<&'static str> {
+    use crate::domain::notification::suppress_reason::*;
     let kind = NotificationKind::from_stored(&task.kind)?;
     if kind == NotificationKind::BookAgain {
-        return (!task.sms_consent).then_some("sms_consent_withdrawn");
+        return (!task.sms_consent).then_some(SMS_CONSENT_WITHDRAWN);
     }
     let automatic = kind.is_automatic();
     if task.channel != "email" || !(automatic || kind == NotificationKind::Welcome) {
         return None;
     }
-    let Some(contact) = &task.contact_now else { return Some("contact_deleted") };
+    let Some(contact) = &task.contact_now else { return Some(CONTACT_DELETED) };
     if !contact.hub_access {
-        Some("no_hub_access")
+        Some(NO_HUB_ACCESS)
     } else if !contact.email.eq_ignore_ascii_case(&task.recipient) {
-        Some("email_changed")
+        Some(EMAIL_CHANGED)
     } else if automatic && !contact.subscribed {
-        Some("unsubscribed")
+        Some(UNSUBSCRIBED)
     } else {
         None
     }
@@ -335,6 +336,7 @@ fn no_longer_allowed(task: &Claimed) -> Option<&'static str> {
 /// Records how sends ended: everything sent in one statement; suppressed,
 /// retried, failed and given-back ones one by one (rare). Returns how many
 /// were handled (given back is not).
+///
 /// Recording an outcome twice changes nothing the second time (every update
 /// requires the lease this worker held), so a refused record is tried again whole.
 async fn record(state: &AppState, outcomes: &[(Claimed, Sent)]) -> AppResult<usize> {

@@ -16,6 +16,17 @@ pub enum NotificationKind {
     BookAgain,
 }
 
+/// Why a queued notification was not sent after all, as the delivery
+/// history tells it (`suppress_reason`). The change that causes one and the
+/// check right before a send must name it alike.
+pub mod suppress_reason {
+    pub const CONTACT_DELETED: &str = "contact_deleted";
+    pub const NO_HUB_ACCESS: &str = "no_hub_access";
+    pub const EMAIL_CHANGED: &str = "email_changed";
+    pub const UNSUBSCRIBED: &str = "unsubscribed";
+    pub const SMS_CONSENT_WITHDRAWN: &str = "sms_consent_withdrawn";
+}
+
 impl NotificationKind {
     pub const ALL: [NotificationKind; 11] = [
         NotificationKind::Welcome,

@@ -14,13 +14,13 @@ use crate::{
 };
 
 /// A create's `request_id` with the SHA-256 of the whole request as it was
-/// encoded: a retry repeats the request, so its fingerprint matches.
+/// encoded: a retry repeats the request, so its fingerprint matches. Without
+/// a key there is nothing to compare, and most creates (punches) have none.
 pub fn request_key(id: &str, request: &impl prost::Message) -> crate::domain::RequestKeyInput {
     use sha2::{Digest, Sha256};
-    crate::domain::RequestKeyInput {
-        id: id.to_string(),
-        fingerprint: format!("{:x}", Sha256::digest(request.encode_to_vec())),
-    }
+    let fingerprint =
+        if id.trim().is_empty() { String::new() } else { format!("{:x}", Sha256::digest(request.encode_to_vec())) };
+    crate::domain::RequestKeyInput { id: id.to_string(), fingerprint }
 }
 
 pub fn ts(t: Timestamp) -> prost_types::Timestamp {

@@ -234,7 +234,7 @@ async fn plan_wanted<'a>(
         if setting.email {
             let email = NewNotification { channel: "email".into(), recipient: contact.email.clone(), ..base.clone() };
             let skip = reason
-                .or((!contact.subscribed).then_some("unsubscribed"))
+                .or((!contact.subscribed).then_some(crate::domain::notification::suppress_reason::UNSUBSCRIBED))
                 .or(contact.email.is_empty().then_some("no_email"))
                 .or(erased.contains(&contact.email).then_some("address_erased"));
             match skip {

@@ -274,33 +274,30 @@ pub async fn mark_retry(
 /// Gives back one claim `owner` still holds, unsent, for the next claim; the
 /// try is not counted. A claim another worker has taken since is left alone.
 pub async fn give_back(conn: &impl ConnectionTrait, id: &str, owner: &str, now: Timestamp) -> AppResult<()> {
-    Entity::update_many()
-        .col_expr(Column::Attempts, Expr::col(Column::Attempts).sub(1))
-        .col_expr(Column::LeaseOwner, Expr::value(Option::<String>::None))
-        .col_expr(Column::LeaseUntil, Expr::value(Option::<Timestamp>::None))
-        .col_expr(Column::UpdatedAt, Expr::value(now))
-        .filter(Column::Id.eq(id))
-        .filter(Column::LeaseOwner.eq(owner))
-        .filter(Column::State.eq(QUEUED))
-        .exec(conn)
-        .await?;
-    Ok(())
+    release_where(conn, owner, Some(id), now).await.map(|_| ())
 }
 
 /// Gives back every claim `owner` still holds (a stopping replica's), for
 /// another worker to take at once. The interrupted try is not counted.
 /// Returns how many were released.
 pub async fn release(conn: &impl ConnectionTrait, owner: &str, now: Timestamp) -> AppResult<u64> {
-    let result = Entity::update_many()
+    release_where(conn, owner, None, now).await
+}
+
+/// Clears `owner`'s lease on its still-queued claims (one, or all) and
+/// uncounts their try.
+async fn release_where(conn: &impl ConnectionTrait, owner: &str, id: Option<&str>, now: Timestamp) -> AppResult<u64> {
+    let mut update = Entity::update_many()
         .col_expr(Column::Attempts, Expr::col(Column::Attempts).sub(1))
         .col_expr(Column::LeaseOwner, Expr::value(Option::<String>::None))
         .col_expr(Column::LeaseUntil, Expr::value(Option::<Timestamp>::None))
         .col_expr(Column::UpdatedAt, Expr::value(now))
         .filter(Column::LeaseOwner.eq(owner))
-        .filter(Column::State.eq(QUEUED))
-        .exec(conn)
-        .await?;
-    Ok(result.rows_affected)
+        .filter(Column::State.eq(QUEUED));
+    if let Some(id) = id {
+        update = update.filter(Column::Id.eq(id));
+    }
+    Ok(update.exec(conn).await?.rows_affected)
 }
 
 pub async fn mark_failed(

@@ -97,6 +97,8 @@ impl Person {
     }
 
     /// The person's bookings: a private customer's, or by address or phone.
+    /// Each condition starts with one that matches nothing, so a person
+    /// with neither address nor phone matches no row rather than every row.
     fn bookings(&self) -> Condition {
         let mut any = Condition::any().add(booking::Column::Id.eq("-"));
         if self.private {
@@ -174,7 +176,7 @@ pub async fn export(conn: &impl ConnectionTrait, workspace_id: &Id, contact_id: 
         .order_by_asc(book_again_reminder::Column::CreatedAt)
         .all(conn)
         .await?;
-    let private = cust.as_ref().is_some_and(|k| k.kind == "private");
+    let private = person.private;
     let consents = if private {
         sms_consent_event::Entity::find()
             .filter(sms_consent_event::Column::CustomerId.eq(c.customer_id.as_str()))
